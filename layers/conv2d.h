@@ -1,0 +1,69 @@
+// Conv2d (and LazyConv2d): 2-D convolution as im2col plus an Eigen GEMM, mirrors torch.nn.Conv2d.
+#pragma once
+
+#include "layer.h"
+#include "pool2d.h"
+
+namespace minicnn {
+
+/// Options for Conv2d; names and defaults follow torch.nn.Conv2d (groups=1, padding_mode='zeros').
+/// in_channels = -1 makes the layer lazy (torch.nn.LazyConv2d): it is inferred from the first input shape.
+/// Example: Conv2d conv(Conv2dOptions(1, 32, 3).padding(1));
+struct Conv2dOptions {
+  Conv2dOptions(int64_t in_channels, int64_t out_channels, IntPair kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  Conv2dOptions& stride(IntPair s) { stride_ = s; return *this; }
+  Conv2dOptions& padding(IntPair p) { padding_ = p; return *this; }
+  Conv2dOptions& dilation(IntPair d) { dilation_ = d; return *this; }
+  Conv2dOptions& bias(bool b) { bias_ = b; return *this; }
+  int64_t in_channels_;
+  int64_t out_channels_;
+  IntPair kernel_size_;
+  IntPair stride_{1};
+  IntPair padding_{0};
+  IntPair dilation_{1};
+  bool bias_ = true;
+};
+
+/// The convolution geometry of one call, validated once and passed to the kernels.
+struct Conv2dGeometry {
+  int64_t N, C, H, W, OC, OH, OW, KH, KW, SH, SW, PH, PW, DH, DW;
+};
+
+/// y = conv(x, weight) + bias with weight (OC, C, KH, KW), bias (OC); output size
+/// floor((H + 2P - D(K-1) - 1) / S) + 1 per axis.
+class Conv2d : public Layer {
+ public:
+  explicit Conv2d(Conv2dOptions options);
+  std::string type_name() const override { return options_.in_channels_ < 0 ? "LazyConv2d" : "Conv2d"; }
+  std::string repr() const override;
+  Shape output_shape(const Shape& in) const override;
+  void materialize(const Shape& in) override;
+  void reset_parameters(Generator& gen) override;
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  std::vector<Parameter*> parameters() override;
+  std::optional<Window2d> window() const override;
+
+  Parameter& weight() { return weight_; }
+  Parameter& bias() { return bias_; }
+  const Conv2dOptions& options() const { return options_; }
+
+ private:
+  Conv2dGeometry geometry(const Shape& in) const;
+
+  Conv2dOptions options_;
+  Parameter weight_{"weight", {}, {}};
+  Parameter bias_{"bias", {}, {}};
+  Tensor input_;  // (N, C, H, W) of the last Train forward
+  Conv2dGeometry geometry_{};
+};
+
+namespace cpu {
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g);
+/// Adds into dw and db (db may be null); writes dx when it is not null.
+void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                     const Conv2dGeometry& g);
+}  // namespace cpu
+
+}  // namespace minicnn

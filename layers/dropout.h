@@ -1,0 +1,28 @@
+// Dropout: zeroes elements with probability p in Train mode and scales the rest by 1/(1-p), as torch.nn.Dropout.
+#pragma once
+
+#include "layer.h"
+
+namespace minicnn {
+
+/// Masks come from a counter-based hash of (seed, element), so they are reproducible and resumable.
+/// Example: Dropout drop(0.5);
+class Dropout : public Layer {
+ public:
+  explicit Dropout(float p = 0.5f, bool inplace = false);
+  std::string type_name() const override { return "Dropout"; }
+  std::string repr() const override;
+  Shape output_shape(const Shape& in) const override { return in; }
+  void reset_parameters(Generator& gen) override { seed_ = gen.next_u64(); }
+  void reseed(uint64_t seed) override { seed_ = seed; }
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+
+ private:
+  float p_;
+  bool inplace_;
+  uint64_t seed_ = 0;
+  Tensor mask_;  // scale factor per element: 0 or 1/(1-p)
+};
+
+}  // namespace minicnn

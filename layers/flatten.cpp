@@ -1,0 +1,38 @@
+// Flatten: shape arithmetic only; forward and backward are reshapes of the same storage.
+#include "flatten.h"
+
+#include <fmt/format.h>
+
+#include "check.h"
+
+namespace minicnn {
+
+std::string Flatten::repr() const { return fmt::format("Flatten(start_dim={}, end_dim={})", start_dim_, end_dim_); }
+
+Shape Flatten::output_shape(const Shape& in) const {
+  const int64_t r = in.rank();
+  const int64_t s = start_dim_ < 0 ? start_dim_ + r : start_dim_;
+  const int64_t e = end_dim_ < 0 ? end_dim_ + r : end_dim_;
+  MINICNN_CHECK(s >= 0 && s < std::max<int64_t>(r, 1) && e >= 0 && e < std::max<int64_t>(r, 1) && s <= e,
+                "Flatten: start_dim=", start_dim_, " and end_dim=", end_dim_,
+                " should name dimensions in order of an input of rank ", r, ", but got shape ", in);
+  std::vector<int64_t> dims(in.dims().begin(), in.dims().begin() + s);
+  int64_t merged = 1;
+  for (int64_t d = s; d <= e; ++d) merged *= in[d];
+  dims.push_back(merged);
+  dims.insert(dims.end(), in.dims().begin() + e + 1, in.dims().end());
+  return Shape(dims);
+}
+
+Tensor Flatten::forward(const Tensor& x, Mode mode) {
+  (void)mode;
+  input_shape_ = x.shape();
+  return x.reshape(output_shape(x.shape()));
+}
+
+Tensor Flatten::backward(const Tensor& dy) {
+  MINICNN_CHECK(input_shape_.rank() > 0, "Flatten: backward() called without a forward() before it");
+  return dy.reshape(input_shape_);
+}
+
+}  // namespace minicnn

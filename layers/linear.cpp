@@ -1,0 +1,95 @@
+// Linear on the CPU: Eigen GEMMs for forward (x W^T) and backward (dy W, dy^T x).
+#include "linear.h"
+
+#include <fmt/format.h>
+
+#include <Eigen/Core>
+
+#include "check.h"
+#include "init.h"
+
+namespace minicnn {
+namespace {
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatMap = Eigen::Map<RowMat>;
+using ConstMatMap = Eigen::Map<const RowMat>;
+}  // namespace
+
+Linear::Linear(LinearOptions options) : options_(options) {
+  MINICNN_CHECK(options_.in_features_ > 0 || options_.in_features_ == -1,
+                "Linear: in_features should be positive, but got ", options_.in_features_);
+  MINICNN_CHECK(options_.out_features_ > 0, type_name(), ": out_features should be positive, but got ",
+                options_.out_features_);
+  if (options_.in_features_ > 0) materialize(Shape{1, options_.in_features_});
+}
+
+std::string Linear::repr() const {
+  if (options_.in_features_ < 0) {
+    return fmt::format("LazyLinear(out_features={}, bias={})", options_.out_features_, options_.bias_ ? "True" : "False");
+  }
+  return fmt::format("Linear(in_features={}, out_features={}, bias={})", options_.in_features_,
+                     options_.out_features_, options_.bias_ ? "True" : "False");
+}
+
+Shape Linear::output_shape(const Shape& in) const {
+  MINICNN_CHECK(in.rank() == 1 || in.rank() == 2, type_name(),
+                ": expected 2D (N, features) or 1D (features) input, but got shape ", in,
+                "; put Flatten before it");
+  const int64_t features = in[-1];
+  MINICNN_CHECK(options_.in_features_ < 0 || features == options_.in_features_, type_name(), ": expected ",
+                options_.in_features_, " input features (in_features), but got ", features, " from input shape ",
+                in, "; use Linear(", features, ", ", options_.out_features_, ") or LazyLinear(",
+                options_.out_features_, ")");
+  return in.rank() == 1 ? Shape{options_.out_features_} : Shape{in[0], options_.out_features_};
+}
+
+void Linear::materialize(const Shape& in) {
+  if (options_.in_features_ < 0) options_.in_features_ = in[-1];  // LazyLinear becomes Linear
+  if (weight_.value.defined()) return;
+  weight_.value = Tensor::zeros({options_.out_features_, options_.in_features_});
+  weight_.grad = Tensor::zeros(weight_.value.shape());
+  if (options_.bias_) {
+    bias_.value = Tensor::zeros({options_.out_features_});
+    bias_.grad = Tensor::zeros({options_.out_features_});
+  }
+}
+
+void Linear::reset_parameters(Generator& gen) {
+  torch_default_init(weight_.value, options_.bias_ ? &bias_.value : nullptr, options_.in_features_, gen);
+}
+
+std::vector<Parameter*> Linear::parameters() {
+  if (options_.bias_) return {&weight_, &bias_};
+  return {&weight_};
+}
+
+Tensor Linear::forward(const Tensor& x, Mode mode) {
+  MINICNN_CHECK(weight_.value.defined(), type_name(), ": forward() before the model was built (in_features unknown)");
+  const Shape ys = output_shape(x.shape());
+  const int64_t N = x.dim() == 1 ? 1 : x.size(0), in = options_.in_features_, out = options_.out_features_;
+  Tensor y = Tensor::empty(ys, DType::Float32, x.device());
+  MatMap ym(y.data(), N, out);
+  ym.noalias() = ConstMatMap(x.data(), N, in) * ConstMatMap(weight_.value.data(), out, in).transpose();
+  if (options_.bias_) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_.value.data(), out);
+  if (mode == Mode::Train) input_ = x;
+  return y;
+}
+
+Tensor Linear::backward(const Tensor& dy) {
+  MINICNN_CHECK(input_.defined(), type_name(), ": backward() called without a Train-mode forward() before it");
+  const Shape expected = output_shape(input_.shape());
+  MINICNN_CHECK(dy.shape() == expected, type_name(), ": expected a gradient of shape ", expected, ", but got ",
+                dy.shape());
+  const int64_t N = input_.dim() == 1 ? 1 : input_.size(0), in = options_.in_features_, out = options_.out_features_;
+  ConstMatMap dym(dy.data(), N, out);
+  MatMap(weight_.grad.data(), out, in).noalias() += dym.transpose() * ConstMatMap(input_.data(), N, in);
+  if (options_.bias_) {
+    Eigen::Map<Eigen::RowVectorXf>(bias_.grad.data(), out) += dym.colwise().sum();
+  }
+  if (!needs_input_grad_) return {};
+  Tensor dx = Tensor::empty(input_.shape(), DType::Float32, dy.device());
+  MatMap(dx.data(), N, in).noalias() = dym * ConstMatMap(weight_.value.data(), out, in);
+  return dx;
+}
+
+}  // namespace minicnn

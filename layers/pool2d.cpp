@@ -1,0 +1,520 @@
+// Pooling layers, their shared geometry and validation, and the CPU kernels (mirrors ATen's Pool.h rules).
+#include "pool2d.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "check.h"
+
+namespace minicnn {
+
+std::string IntPair::str() const { return h == w ? std::to_string(h) : pair_str(); }
+std::string IntPair::pair_str() const { return fmt::format("({}, {})", h, w); }
+
+PoolImpl parse_pool_impl(const std::string& text) {
+  if (text == "native") return PoolImpl::Native;
+  if (text == "cudnn") return PoolImpl::Cudnn;
+  detail::throw_error(fmt::format("pool impl: expected 'native' or 'cudnn', but got '{}'", text));
+}
+
+const char* pool_impl_name(PoolImpl impl) { return impl == PoolImpl::Native ? "native" : "cudnn"; }
+
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+const char* py_bool(bool b) { return b ? "True" : "False"; }
+
+// (C, H, W) is treated as one image; returns {N, C, H, W}.
+std::array<int64_t, 4> nchw_of(const char* op, const Shape& x) {
+  MINICNN_CHECK(x.rank() == 3 || x.rank() == 4, op,
+                ": expected 3D (C, H, W) or 4D (N, C, H, W) input, but got shape ", x);
+  const int64_t off = x.rank() - 3;
+  const int64_t N = off ? x[0] : 1, C = x[off], H = x[off + 1], W = x[off + 2];
+  MINICNN_CHECK(C > 0 && H > 0 && W > 0, op, ": expected non-empty channel, height and width, but got shape ",
+                x);
+  return {N, C, H, W};
+}
+
+Shape unbatched_like(const Shape& x, int64_t N, int64_t C, int64_t OH, int64_t OW) {
+  return x.rank() == 3 ? Shape{C, OH, OW} : Shape{N, C, OH, OW};
+}
+
+}  // namespace
+
+int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  int64_t out = floor_div(in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
+  // With ceil_mode, the last window must start inside the input or the left padding.
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+Pool2dGeometry pool2d_geometry(const char* op, const Shape& x, const Pool2dArgs& a) {
+  const IntPair k = a.kernel_size, s = a.stride.value_or(a.kernel_size), p = a.padding, d = a.dilation;
+  MINICNN_CHECK(k.h > 0 && k.w > 0, op, ": kernel_size should be greater than zero, but got kernel_size=",
+                k.pair_str());
+  MINICNN_CHECK(s.h > 0 && s.w > 0, op, ": stride should be greater than zero, but got stride=", s.pair_str());
+  MINICNN_CHECK(d.h > 0 && d.w > 0, op, ": dilation should be greater than zero, but got dilation=",
+                d.pair_str());
+  MINICNN_CHECK(p.h >= 0 && p.w >= 0, op, ": padding should be non-negative, but got padding=", p.pair_str());
+  // P <= effective kernel / 2, with effective kernel D*(K-1)+1 (for average pooling D = 1: P <= K/2).
+  MINICNN_CHECK(p.h <= (d.h * (k.h - 1) + 1) / 2 && p.w <= (d.w * (k.w - 1) + 1) / 2, op,
+                ": padding should be at most half of effective kernel size, but got padding=", p.pair_str(),
+                ", kernel_size=", k.pair_str(), ", dilation=", d.pair_str());
+  const auto [N, C, H, W] = nchw_of(op, x);
+  const int64_t OH = pool_output_size(H, k.h, s.h, p.h, d.h, a.ceil_mode);
+  const int64_t OW = pool_output_size(W, k.w, s.w, p.w, d.w, a.ceil_mode);
+  if (OH < 1 || OW < 1) {
+    const int64_t min_h = d.h * (k.h - 1) + 1 - 2 * p.h, min_w = d.w * (k.w - 1) + 1 - 2 * p.w;
+    detail::throw_error(fmt::format(
+        "{}: output size is too small: input {} with kernel_size={}, stride={}, padding={}, dilation={} gives "
+        "{}x{}; the input must be at least {}x{} (use a smaller kernel_size, add padding, or pool fewer times)",
+        op, x.str(), k.pair_str(), s.pair_str(), p.pair_str(), d.pair_str(), OH, OW, std::max<int64_t>(min_h, 1),
+        std::max<int64_t>(min_w, 1)));
+  }
+  MINICNN_CHECK(H * W <= std::numeric_limits<int32_t>::max(), op, ": an input plane of ", H, "x", W, " = ",
+                H * W, " elements is too large for int32 indices (at most 2147483647)");
+  return {N, C, H, W, OH, OW, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
+}
+
+Shape pool2d_output_shape(const Shape& x, const Pool2dGeometry& g) {
+  return unbatched_like(x, g.N, g.C, g.OH, g.OW);
+}
+
+// ----------------------------------------------------------------------------------------------------
+// CPU kernels: one OpenMP task per (n, c) plane, so every plane is written by one thread (deterministic).
+
+namespace cpu {
+
+void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
+  const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    const float* xp = x + plane * plane_in;
+    float* yp = y + plane * plane_out;
+    int32_t* ip = indices ? indices + plane * plane_out : nullptr;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = oh * g.SH - g.PH;
+      const TapRange th = valid_taps(h0, g.DH, g.KH, g.H);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t w0 = ow * g.SW - g.PW;
+        const TapRange tw = valid_taps(w0, g.DW, g.KW, g.W);
+        float best = -std::numeric_limits<float>::infinity();
+        int64_t best_i = -1;  // stays -1 for a window with no valid element
+        if (th.k0 < th.k1 && tw.k0 < tw.k1) best_i = (h0 + th.k0 * g.DH) * g.W + (w0 + tw.k0 * g.DW);
+        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+          const int64_t row = (h0 + kh * g.DH) * g.W;
+          for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
+            const int64_t i = row + w0 + kw * g.DW;
+            const float v = xp[i];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              best_i = i;
+            }
+          }
+        }
+        yp[oh * g.OW + ow] = best;
+        if (ip) ip[oh * g.OW + ow] = static_cast<int32_t>(best_i);
+      }
+    }
+  }
+}
+
+void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, const Pool2dGeometry& g) {
+  const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    float* dxp = dx + plane * plane_in;
+    const float* dyp = dy + plane * plane_out;
+    const int32_t* ip = indices + plane * plane_out;
+    std::memset(dxp, 0, static_cast<size_t>(plane_in) * sizeof(float));
+    for (int64_t o = 0; o < plane_out; ++o) {
+      if (ip[o] >= 0) dxp[ip[o]] += dyp[o];
+    }
+  }
+}
+
+void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d) {
+  const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    const float* xp = x + plane * plane_in;
+    float* yp = y + plane * plane_out;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0);
+      const int64_t h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t w0 = std::max<int64_t>(ow * g.SW - g.PW, 0);
+        const int64_t w1 = std::min<int64_t>(ow * g.SW - g.PW + g.KW, g.W);
+        if (h0 >= h1 || w0 >= w1) {
+          yp[oh * g.OW + ow] = 0.0f;
+          continue;
+        }
+        float sum = 0.0f;
+        for (int64_t h = h0; h < h1; ++h) {
+          for (int64_t w = w0; w < w1; ++w) sum += xp[h * g.W + w];
+        }
+        yp[oh * g.OW + ow] = sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+      }
+    }
+  }
+}
+
+void avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g, AvgDivisor d) {
+  const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    float* dxp = dx + plane * plane_in;
+    const float* dyp = dy + plane * plane_out;
+    std::memset(dxp, 0, static_cast<size_t>(plane_in) * sizeof(float));
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0);
+      const int64_t h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t w0 = std::max<int64_t>(ow * g.SW - g.PW, 0);
+        const int64_t w1 = std::min<int64_t>(ow * g.SW - g.PW + g.KW, g.W);
+        if (h0 >= h1 || w0 >= w1) continue;
+        const float grad = dyp[oh * g.OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+        for (int64_t h = h0; h < h1; ++h) {
+          for (int64_t w = w0; w < w1; ++w) dxp[h * g.W + w] += grad;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace cpu
+
+// ----------------------------------------------------------------------------------------------------
+// MaxPool2d
+
+namespace {
+
+void check_impl_device(const char* op, PoolImpl impl, const Tensor& x) {
+  MINICNN_CHECK(impl == PoolImpl::Native || x.is_cuda(), op,
+                ": impl=cudnn runs on CUDA tensors only, but got a tensor on ", x.device().str(),
+                "; use impl=native on the CPU");
+}
+
+void check_grad_shape(const char* op, const Tensor& saved, const Tensor& dy) {
+  MINICNN_CHECK(saved.defined(), op, ": backward() called without a Train-mode forward() before it");
+  MINICNN_CHECK(dy.shape() == saved.shape(), op, ": expected a gradient of shape ", saved.shape(),
+                " (the output of the last forward), but got ", dy.shape());
+  MINICNN_CHECK(dy.device() == saved.device(), op, ": expected the gradient on ", saved.device().str(),
+                ", but got it on ", dy.device().str());
+}
+
+}  // namespace
+
+MaxPool2d::MaxPool2d(MaxPool2dOptions options) : options_(std::move(options)) {
+  // Validate the options alone (an input of the smallest size that passes the output-size rule).
+  const Pool2dArgs& a = options_.args_;
+  const int64_t h = std::max<int64_t>(1, a.dilation.h * (a.kernel_size.h - 1) + 1);
+  const int64_t w = std::max<int64_t>(1, a.dilation.w * (a.kernel_size.w - 1) + 1);
+  pool2d_geometry("MaxPool2d", Shape{1, 1, h, w}, a);
+}
+
+std::string MaxPool2d::repr() const {
+  const Pool2dArgs& a = options_.args_;
+  return fmt::format("MaxPool2d(kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={})",
+                     a.kernel_size.str(), a.stride.value_or(a.kernel_size).str(), a.padding.str(),
+                     a.dilation.str(), py_bool(a.ceil_mode));
+}
+
+Shape MaxPool2d::output_shape(const Shape& in) const {
+  return pool2d_output_shape(in, pool2d_geometry("MaxPool2d", in, options_.args_));
+}
+
+std::optional<Window2d> MaxPool2d::window() const {
+  const Pool2dArgs& a = options_.args_;
+  const IntPair s = a.stride.value_or(a.kernel_size);
+  return Window2d{a.kernel_size.h, a.kernel_size.w, s.h, s.w, a.padding.h, a.padding.w, a.dilation.h,
+                  a.dilation.w};
+}
+
+Tensor MaxPool2d::run_forward(const Tensor& x, bool keep_indices) {
+  check_impl_device("MaxPool2d", options_.impl_, x);
+  const Pool2dGeometry g = pool2d_geometry("MaxPool2d", x.shape(), options_.args_);
+  const Shape ys = pool2d_output_shape(x.shape(), g);
+  Tensor y = Tensor::empty(ys, DType::Float32, x.device());
+  Tensor idx = keep_indices ? Tensor::empty(ys, DType::Int32, x.device()) : Tensor();
+  cpu::max_pool2d_forward(x.data(), y.data(), keep_indices ? idx.data_i32() : nullptr, g);
+  geometry_ = g;
+  input_shape_ = x.shape();
+  indices_ = idx;
+  return y;
+}
+
+Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
+  return run_forward(x, mode == Mode::Train || options_.return_indices_);
+}
+
+std::pair<Tensor, Tensor> MaxPool2d::forward_with_indices(const Tensor& x) {
+  Tensor y = run_forward(x, true);
+  return {y, indices_};
+}
+
+Tensor MaxPool2d::backward(const Tensor& dy) {
+  check_grad_shape("MaxPool2d", indices_, dy);
+  Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
+  cpu::max_pool2d_backward(dy.data(), indices_.data_i32(), dx.data(), geometry_);
+  return dx;
+}
+
+// ----------------------------------------------------------------------------------------------------
+// AvgPool2d
+
+AvgPool2d::AvgPool2d(AvgPool2dOptions options) : options_(std::move(options)) {
+  MINICNN_CHECK(options_.args_.dilation == IntPair(1), "AvgPool2d: has no dilation option, but got dilation=",
+                options_.args_.dilation.pair_str());
+  if (options_.divisor_override_) {
+    MINICNN_CHECK(*options_.divisor_override_ != 0, "AvgPool2d: divisor_override should be non-zero, but got 0");
+    MINICNN_CHECK(*options_.divisor_override_ > 0, "AvgPool2d: divisor_override should be positive, but got ",
+                  *options_.divisor_override_);
+  }
+  divisor_ = {options_.count_include_pad_, options_.divisor_override_.value_or(0)};
+  const IntPair k = options_.args_.kernel_size;
+  pool2d_geometry("AvgPool2d", Shape{1, 1, std::max<int64_t>(k.h, 1), std::max<int64_t>(k.w, 1)}, options_.args_);
+}
+
+std::string AvgPool2d::repr() const {
+  const Pool2dArgs& a = options_.args_;
+  std::string s = fmt::format("AvgPool2d(kernel_size={}, stride={}, padding={}", a.kernel_size.str(),
+                              a.stride.value_or(a.kernel_size).str(), a.padding.str());
+  if (a.ceil_mode) s += ", ceil_mode=True";
+  if (!options_.count_include_pad_) s += ", count_include_pad=False";
+  if (options_.divisor_override_) s += fmt::format(", divisor_override={}", *options_.divisor_override_);
+  return s + ")";
+}
+
+Shape AvgPool2d::output_shape(const Shape& in) const {
+  return pool2d_output_shape(in, pool2d_geometry("AvgPool2d", in, options_.args_));
+}
+
+std::optional<Window2d> AvgPool2d::window() const {
+  const Pool2dArgs& a = options_.args_;
+  const IntPair s = a.stride.value_or(a.kernel_size);
+  return Window2d{a.kernel_size.h, a.kernel_size.w, s.h, s.w, a.padding.h, a.padding.w, 1, 1};
+}
+
+Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {
+  (void)mode;
+  check_impl_device("AvgPool2d", options_.impl_, x);
+  const Pool2dGeometry g = pool2d_geometry("AvgPool2d", x.shape(), options_.args_);
+  Tensor y = Tensor::empty(pool2d_output_shape(x.shape(), g), DType::Float32, x.device());
+  cpu::avg_pool2d_forward(x.data(), y.data(), g, divisor_);
+  geometry_ = g;
+  input_shape_ = x.shape();
+  return y;
+}
+
+Tensor AvgPool2d::backward(const Tensor& dy) {
+  MINICNN_CHECK(input_shape_.rank() > 0, "AvgPool2d: backward() called without a forward() before it");
+  const Shape expected = pool2d_output_shape(input_shape_, geometry_);
+  MINICNN_CHECK(dy.shape() == expected, "AvgPool2d: expected a gradient of shape ", expected,
+                " (the output of the last forward), but got ", dy.shape());
+  Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
+  cpu::avg_pool2d_backward(dy.data(), dx.data(), geometry_, divisor_);
+  return dx;
+}
+
+// ----------------------------------------------------------------------------------------------------
+// Adaptive pooling: window o of an axis spans [floor(o*in/out), ceil((o+1)*in/out)).
+
+namespace {
+
+int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+std::string adaptive_repr(const char* op, AdaptiveSize s) {
+  auto one = [](int64_t v) { return v < 0 ? std::string("None") : std::to_string(v); };
+  if (s.h == s.w) return fmt::format("{}(output_size={})", op, one(s.h));
+  return fmt::format("{}(output_size=({}, {}))", op, one(s.h), one(s.w));
+}
+
+Pool2dGeometry adaptive_geometry(const char* op, const Shape& x, AdaptiveSize s) {
+  MINICNN_CHECK((s.h > 0 || s.h == -1) && (s.w > 0 || s.w == -1), op,
+                ": output_size should be positive (or None), but got (", s.h, ", ", s.w, ")");
+  const auto [N, C, H, W] = nchw_of(op, x);
+  const int64_t OH = s.h < 0 ? H : s.h, OW = s.w < 0 ? W : s.w;
+  return {N, C, H, W, OH, OW, 0, 0, 0, 0, 0, 0, 1, 1};
+}
+
+}  // namespace
+
+AdaptiveAvgPool2d::AdaptiveAvgPool2d(AdaptiveSize output_size) : size_(output_size) {
+  adaptive_geometry("AdaptiveAvgPool2d", Shape{1, 1, 1}, size_);
+}
+
+std::string AdaptiveAvgPool2d::repr() const { return adaptive_repr("AdaptiveAvgPool2d", size_); }
+
+Shape AdaptiveAvgPool2d::output_shape(const Shape& in) const {
+  const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", in, size_);
+  return unbatched_like(in, g.N, g.C, g.OH, g.OW);
+}
+
+Tensor AdaptiveAvgPool2d::forward(const Tensor& x, Mode mode) {
+  (void)mode;
+  MINICNN_CHECK(!x.is_cuda(), "AdaptiveAvgPool2d: runs on the CPU only, but got a tensor on ", x.device().str());
+  const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", x.shape(), size_);
+  Tensor y = Tensor::empty(unbatched_like(x.shape(), g.N, g.C, g.OH, g.OW));
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
+        float sum = 0.0f;
+        for (int64_t h = h0; h < h1; ++h) {
+          for (int64_t w = w0; w < w1; ++w) sum += xp[plane * g.H * g.W + h * g.W + w];
+        }
+        yp[plane * g.OH * g.OW + oh * g.OW + ow] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
+      }
+    }
+  }
+  input_shape_ = x.shape();
+  return y;
+}
+
+Tensor AdaptiveAvgPool2d::backward(const Tensor& dy) {
+  MINICNN_CHECK(input_shape_.rank() > 0, "AdaptiveAvgPool2d: backward() called without a forward() before it");
+  const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", input_shape_, size_);
+  const Shape expected = unbatched_like(input_shape_, g.N, g.C, g.OH, g.OW);
+  MINICNN_CHECK(dy.shape() == expected, "AdaptiveAvgPool2d: expected a gradient of shape ", expected,
+                ", but got ", dy.shape());
+  Tensor dx = Tensor::zeros(input_shape_);
+  const float* dyp = dy.data();
+  float* dxp = dx.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
+        const float grad = dyp[plane * g.OH * g.OW + oh * g.OW + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
+        for (int64_t h = h0; h < h1; ++h) {
+          for (int64_t w = w0; w < w1; ++w) dxp[plane * g.H * g.W + h * g.W + w] += grad;
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+AdaptiveMaxPool2d::AdaptiveMaxPool2d(AdaptiveSize output_size) : size_(output_size) {
+  adaptive_geometry("AdaptiveMaxPool2d", Shape{1, 1, 1}, size_);
+}
+
+std::string AdaptiveMaxPool2d::repr() const { return adaptive_repr("AdaptiveMaxPool2d", size_); }
+
+Shape AdaptiveMaxPool2d::output_shape(const Shape& in) const {
+  const Pool2dGeometry g = adaptive_geometry("AdaptiveMaxPool2d", in, size_);
+  return unbatched_like(in, g.N, g.C, g.OH, g.OW);
+}
+
+Tensor AdaptiveMaxPool2d::forward(const Tensor& x, Mode mode) {
+  (void)mode;
+  MINICNN_CHECK(!x.is_cuda(), "AdaptiveMaxPool2d: runs on the CPU only, but got a tensor on ", x.device().str());
+  const Pool2dGeometry g = adaptive_geometry("AdaptiveMaxPool2d", x.shape(), size_);
+  MINICNN_CHECK(g.H * g.W <= std::numeric_limits<int32_t>::max(), "AdaptiveMaxPool2d: an input plane of ",
+                g.H * g.W, " elements is too large for int32 indices");
+  const Shape ys = unbatched_like(x.shape(), g.N, g.C, g.OH, g.OW);
+  Tensor y = Tensor::empty(ys);
+  Tensor idx = Tensor::empty(ys, DType::Int32);
+  const float* xp = x.data();
+  float* yp = y.data();
+  int32_t* ip = idx.data_i32();
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    const float* xpl = xp + plane * g.H * g.W;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
+        float best = -std::numeric_limits<float>::infinity();
+        int64_t best_i = h0 * g.W + w0;
+        for (int64_t h = h0; h < h1; ++h) {
+          for (int64_t w = w0; w < w1; ++w) {
+            const float v = xpl[h * g.W + w];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              best_i = h * g.W + w;
+            }
+          }
+        }
+        yp[plane * g.OH * g.OW + oh * g.OW + ow] = best;
+        ip[plane * g.OH * g.OW + oh * g.OW + ow] = static_cast<int32_t>(best_i);
+      }
+    }
+  }
+  input_shape_ = x.shape();
+  indices_ = idx;
+  return y;
+}
+
+Tensor AdaptiveMaxPool2d::backward(const Tensor& dy) {
+  check_grad_shape("AdaptiveMaxPool2d", indices_, dy);
+  const Pool2dGeometry g = adaptive_geometry("AdaptiveMaxPool2d", input_shape_, size_);
+  Tensor dx = Tensor::empty(input_shape_);
+  cpu::max_pool2d_backward(dy.data(), indices_.data_i32(), dx.data(), g);
+  return dx;
+}
+
+// ----------------------------------------------------------------------------------------------------
+// MaxUnpool2d
+
+MaxUnpool2d::MaxUnpool2d(MaxUnpool2dOptions options) : options_(std::move(options)) {
+  const IntPair k = options_.kernel_size_, s = options_.stride_.value_or(k);
+  MINICNN_CHECK(k.h > 0 && k.w > 0 && s.h > 0 && s.w > 0 && options_.padding_.h >= 0 && options_.padding_.w >= 0,
+                "MaxUnpool2d: expected positive kernel_size and stride and non-negative padding, but got "
+                "kernel_size=",
+                k.pair_str(), ", stride=", s.pair_str(), ", padding=", options_.padding_.pair_str());
+}
+
+Tensor MaxUnpool2d::forward(const Tensor& x, const Tensor& indices, std::optional<IntPair> output_size) {
+  MINICNN_CHECK(!x.is_cuda(), "MaxUnpool2d: runs on the CPU only, but got a tensor on ", x.device().str());
+  const auto [N, C, H, W] = nchw_of("MaxUnpool2d", x.shape());
+  MINICNN_CHECK(indices.dtype() == DType::Int32 && indices.shape() == x.shape(),
+                "MaxUnpool2d: expected int32 indices of shape ", x.shape(), ", but got ",
+                dtype_name(indices.dtype()), " ", indices.shape());
+  const IntPair k = options_.kernel_size_, s = options_.stride_.value_or(k), p = options_.padding_;
+  const IntPair out = output_size.value_or(IntPair((H - 1) * s.h - 2 * p.h + k.h, (W - 1) * s.w - 2 * p.w + k.w));
+  MINICNN_CHECK(out.h > 0 && out.w > 0, "MaxUnpool2d: expected a positive output size, but got ", out.pair_str());
+  const int64_t plane_out = out.h * out.w;
+  Tensor y = Tensor::zeros(unbatched_like(x.shape(), N, C, out.h, out.w));
+  const float* xp = x.data();
+  const int32_t* ip = indices.data_i32();
+  float* yp = y.data();
+  for (int64_t plane = 0; plane < N * C; ++plane) {
+    for (int64_t i = 0; i < H * W; ++i) {
+      const int32_t at = ip[plane * H * W + i];
+      MINICNN_CHECK(at >= 0 && at < plane_out, "MaxUnpool2d: found an invalid max index ", at,
+                    " (output plane has ", plane_out, " elements, ", out.h, "x", out.w, ")");
+      yp[plane * plane_out + at] = xp[plane * H * W + i];
+    }
+  }
+  indices_ = indices;
+  input_shape_ = x.shape();
+  return y;
+}
+
+Tensor MaxUnpool2d::backward(const Tensor& dy) {
+  MINICNN_CHECK(indices_.defined(), "MaxUnpool2d: backward() called without a forward() before it");
+  const auto [N, C, H, W] = nchw_of("MaxUnpool2d", input_shape_);
+  const int64_t plane_out = dy.size(-1) * dy.size(-2);
+  Tensor dx = Tensor::empty(input_shape_);
+  const float* dyp = dy.data();
+  const int32_t* ip = indices_.data_i32();
+  float* dxp = dx.data();
+  for (int64_t plane = 0; plane < N * C; ++plane) {
+    for (int64_t i = 0; i < H * W; ++i) dxp[plane * H * W + i] = dyp[plane * plane_out + ip[plane * H * W + i]];
+  }
+  return dx;
+}
+
+}  // namespace minicnn

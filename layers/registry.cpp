@@ -1,0 +1,510 @@
+// The spec parser (a small tokenizer and a Python-style argument binder), layer factories and presets.
+#include "registry.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "check.h"
+#include "conv2d.h"
+#include "dropout.h"
+#include "flatten.h"
+#include "linear.h"
+#include "pool2d.h"
+#include "relu.h"
+
+namespace minicnn {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// Values and the argument binder.
+
+struct Value {
+  enum class Kind { Int, Float, Bool, None, Pair, String } kind;
+  int64_t i = 0;
+  double f = 0;
+  bool b = false;
+  IntPair pair;
+  std::string s;
+  std::string text;  // as written, for messages
+};
+
+struct Param {
+  std::string name;
+  std::optional<std::string> default_text;  // nullopt: required
+};
+
+struct LayerCall {
+  std::string name;
+  std::vector<Value> positional;
+  std::vector<std::pair<std::string, Value>> keywords;
+  std::string text;
+};
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cur = row[j];
+      const bool same = std::tolower(a[i - 1]) == std::tolower(b[j - 1]);
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (same ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& options) {
+  std::string best;
+  size_t best_d = 3;
+  for (const auto& o : options) {
+    const size_t d = edit_distance(word, o);
+    if (d < best_d) {
+      best_d = d;
+      best = o;
+    }
+  }
+  return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
+}
+
+// Binds positionals and keywords to a signature; reads typed values with messages naming the layer.
+class Args {
+ public:
+  Args(std::string where, const LayerCall& call, std::vector<Param> sig) : where_(std::move(where)) {
+    MINICNN_CHECK(call.positional.size() <= sig.size(), where_, ": takes at most ", sig.size(),
+                  " positional arguments, but got ", call.positional.size());
+    for (size_t i = 0; i < call.positional.size(); ++i) values_[sig[i].name] = call.positional[i];
+    std::vector<std::string> names;
+    for (const auto& p : sig) names.push_back(p.name);
+    for (const auto& [key, value] : call.keywords) {
+      MINICNN_CHECK(std::find(names.begin(), names.end(), key) != names.end(), where_,
+                    ": got an unexpected keyword argument '", key, "'", did_you_mean(key, names));
+      MINICNN_CHECK(!values_.count(key), where_, ": got multiple values for argument '", key, "'");
+      values_[key] = value;
+    }
+    for (const auto& p : sig) {
+      MINICNN_CHECK(values_.count(p.name) || p.default_text, where_, ": missing required argument '", p.name, "'");
+      if (!values_.count(p.name)) values_[p.name] = parse_default(*p.default_text);
+    }
+  }
+
+  int64_t integer(const std::string& name) const {
+    const Value& v = values_.at(name);
+    MINICNN_CHECK(v.kind == Value::Kind::Int, where_, ": ", name, " should be an integer, but got ", v.text);
+    return v.i;
+  }
+  double number(const std::string& name) const {
+    const Value& v = values_.at(name);
+    MINICNN_CHECK(v.kind == Value::Kind::Int || v.kind == Value::Kind::Float, where_, ": ", name,
+                  " should be a number, but got ", v.text);
+    return v.kind == Value::Kind::Int ? static_cast<double>(v.i) : v.f;
+  }
+  bool boolean(const std::string& name) const {
+    const Value& v = values_.at(name);
+    MINICNN_CHECK(v.kind == Value::Kind::Bool, where_, ": ", name, " should be True or False, but got ", v.text);
+    return v.b;
+  }
+  IntPair pair(const std::string& name) const {
+    const Value& v = values_.at(name);
+    if (v.kind == Value::Kind::Int) return IntPair(v.i);
+    MINICNN_CHECK(v.kind == Value::Kind::Pair, where_, ": ", name,
+                  " should be an integer or a pair (h, w), but got ", v.text);
+    return v.pair;
+  }
+  std::optional<IntPair> optional_pair(const std::string& name) const {
+    if (is_none(name)) return std::nullopt;
+    return pair(name);
+  }
+  bool is_none(const std::string& name) const { return values_.at(name).kind == Value::Kind::None; }
+  const Value& raw(const std::string& name) const { return values_.at(name); }
+  const std::string& where() const { return where_; }
+
+ private:
+  static Value parse_default(const std::string& text);
+  std::string where_;
+  std::map<std::string, Value> values_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Tokenizer and parser.
+
+class Parser {
+ public:
+  explicit Parser(const std::string& text) : s_(text) {}
+
+  std::vector<LayerCall> layers() {
+    std::vector<LayerCall> out;
+    while (true) {
+      skip_separators();
+      if (pos_ >= s_.size()) break;
+      out.push_back(layer(out.size()));
+    }
+    return out;
+  }
+
+  Value value() {
+    skip_space();
+    const size_t start = pos_;
+    Value v{};
+    if (pos_ >= s_.size()) fail("a value", "the end of the spec");
+    const char c = s_[pos_];
+    if (c == '(') {
+      ++pos_;
+      Value a = value();
+      skip_space();
+      expect(',');
+      Value b = value();
+      skip_space();
+      if (peek() == ',') ++pos_;
+      skip_space();
+      expect(')');
+      // None inside a pair (torch's adaptive output sizes) reads as -1: keep that input size.
+      auto element = [&](const Value& e) {
+        if (e.kind == Value::Kind::None) return int64_t{-1};
+        if (e.kind != Value::Kind::Int) fail("a pair of integers", text_from(start));
+        return e.i;
+      };
+      v.kind = Value::Kind::Pair;
+      v.pair = IntPair(element(a), element(b));
+    } else if (c == '\'' || c == '"') {
+      const size_t end = s_.find(c, pos_ + 1);
+      if (end == std::string::npos) fail("a closing quote", "the end of the spec");
+      v.kind = Value::Kind::String;
+      v.s = s_.substr(pos_ + 1, end - pos_ - 1);
+      pos_ = end + 1;
+    } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
+      size_t end = pos_ + 1;
+      while (end < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[end])) || s_[end] == '.' ||
+                                 ((s_[end] == '-' || s_[end] == '+') && (s_[end - 1] == 'e' || s_[end - 1] == 'E')))) {
+        ++end;
+      }
+      const std::string num = s_.substr(pos_, end - pos_);
+      pos_ = end;
+      const bool is_float = num.find_first_of(".eE") != std::string::npos;
+      try {
+        size_t used = 0;
+        if (is_float) {
+          v.kind = Value::Kind::Float;
+          v.f = std::stod(num, &used);
+        } else {
+          v.kind = Value::Kind::Int;
+          v.i = std::stoll(num, &used);
+        }
+        if (used != num.size()) fail("a number", "'" + num + "'");
+      } catch (const std::logic_error&) {
+        fail("a number", "'" + num + "'");
+      }
+    } else {
+      const std::string word = identifier();
+      if (word == "True" || word == "true") {
+        v.kind = Value::Kind::Bool;
+        v.b = true;
+      } else if (word == "False" || word == "false") {
+        v.kind = Value::Kind::Bool;
+      } else if (word == "None") {
+        v.kind = Value::Kind::None;
+      } else {
+        fail("a value (number, True/False, None, (h, w) or 'text')", word.empty() ? text_from(start) : "'" + word + "'");
+      }
+    }
+    v.text = s_.substr(start, pos_ - start);
+    return v;
+  }
+
+  bool at_end() {
+    skip_space();
+    return pos_ >= s_.size();
+  }
+
+ private:
+  LayerCall layer(size_t index) {
+    const size_t start = pos_;
+    LayerCall call;
+    call.name = identifier();
+    if (call.name.empty()) {
+      detail::throw_error(fmt::format("model spec: layer {} should start with a layer name such as Conv2d, but got '{}'",
+                                      index, s_.substr(start, 12)));
+    }
+    skip_space();
+    if (peek() == '(') {
+      ++pos_;
+      skip_space();
+      while (peek() != ')') {
+        skip_space();
+        const size_t save = pos_;
+        std::string key = identifier();
+        skip_space();
+        if (!key.empty() && peek() == '=') {
+          ++pos_;
+          call.keywords.emplace_back(key, value());
+        } else {
+          pos_ = save;
+          if (!call.keywords.empty()) {
+            detail::throw_error(fmt::format("model spec: layer {} ({}): a positional argument follows a keyword argument",
+                                            index, call.name));
+          }
+          call.positional.push_back(value());
+        }
+        skip_space();
+        if (peek() == ',') {
+          ++pos_;
+          skip_space();
+        } else if (peek() != ')') {
+          detail::throw_error(fmt::format("model spec: layer {} ({}): expected ',' or ')' after an argument, but got {}",
+                                          index, call.name, pos_ < s_.size() ? "'" + std::string(1, s_[pos_]) + "'"
+                                                                             : std::string("the end of the spec")));
+        }
+      }
+      ++pos_;
+    }
+    call.text = s_.substr(start, pos_ - start);
+    return call;
+  }
+
+  std::string identifier() {
+    const size_t start = pos_;
+    while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) ++pos_;
+    if (pos_ > start && std::isdigit(static_cast<unsigned char>(s_[start]))) {
+      pos_ = start;
+      return "";
+    }
+    return s_.substr(start, pos_ - start);
+  }
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void skip_space() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  void skip_separators() {
+    while (pos_ < s_.size()) {
+      if (std::isspace(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == ',') {
+        ++pos_;
+      } else if (s_.compare(pos_, 2, "->") == 0) {
+        pos_ += 2;
+      } else {
+        break;
+      }
+    }
+  }
+  void expect(char c) {
+    if (peek() != c) fail(fmt::format("'{}'", c), pos_ < s_.size() ? fmt::format("'{}'", s_[pos_]) : "the end of the spec");
+    ++pos_;
+  }
+  std::string text_from(size_t start) const { return "'" + s_.substr(start, std::max<size_t>(pos_ - start, 1)) + "'"; }
+  [[noreturn]] void fail(const std::string& expected, const std::string& got) const {
+    detail::throw_error(fmt::format("model spec: expected {} at character {}, but got {}", expected, pos_ + 1, got));
+  }
+
+  const std::string& s_;
+  size_t pos_ = 0;
+};
+
+Value Args::parse_default(const std::string& text) {
+  Parser p(text);
+  return p.value();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Layer factories: torch.nn signatures.
+
+using Factory = std::function<std::unique_ptr<Layer>(const Args&)>;
+
+struct LayerKind {
+  std::vector<Param> signature;
+  Factory make;
+};
+
+IntPair conv_padding(const Args& a, IntPair k, IntPair d, IntPair s) {
+  const Value& v = a.raw("padding");
+  if (v.kind != Value::Kind::String) return a.pair("padding");
+  if (v.s == "valid") return IntPair(0);
+  MINICNN_CHECK(v.s == "same", a.where(), ": padding should be an integer, a pair, 'valid' or 'same', but got ", v.text);
+  MINICNN_CHECK(s == IntPair(1), a.where(), ": padding='same' needs stride 1, but got stride=", s.pair_str());
+  const int64_t th = d.h * (k.h - 1), tw = d.w * (k.w - 1);
+  MINICNN_CHECK(th % 2 == 0 && tw % 2 == 0, a.where(),
+                ": padding='same' with an even effective kernel needs asymmetric padding, which minicnn does not "
+                "support; use an odd kernel_size");
+  return IntPair(th / 2, tw / 2);
+}
+
+std::unique_ptr<Layer> make_conv(const Args& a, int64_t in_channels) {
+  MINICNN_CHECK(a.integer("groups") == 1, a.where(), ": only groups=1 is supported, but got groups=",
+                a.integer("groups"));
+  const Value& mode = a.raw("padding_mode");
+  MINICNN_CHECK(mode.kind == Value::Kind::String && mode.s == "zeros", a.where(),
+                ": only padding_mode='zeros' is supported, but got ", mode.text);
+  const IntPair k = a.pair("kernel_size"), s = a.pair("stride"), d = a.pair("dilation");
+  return std::make_unique<Conv2d>(Conv2dOptions(in_channels, a.integer("out_channels"), k)
+                                      .stride(s)
+                                      .padding(conv_padding(a, k, d, s))
+                                      .dilation(d)
+                                      .bias(a.boolean("bias")));
+}
+
+AdaptiveSize adaptive_size(const Args& a) {
+  const Value& v = a.raw("output_size");
+  if (v.kind == Value::Kind::Int) return {v.i, v.i};
+  MINICNN_CHECK(v.kind == Value::Kind::Pair, a.where(), ": output_size should be an integer or a pair, but got ",
+                v.text);
+  return {v.pair.h, v.pair.w};
+}
+
+const std::map<std::string, LayerKind>& layer_kinds() {
+  static const std::map<std::string, LayerKind> kinds = {
+      {"Conv2d",
+       {{{"in_channels", {}}, {"out_channels", {}}, {"kernel_size", {}}, {"stride", "1"}, {"padding", "0"},
+         {"dilation", "1"}, {"groups", "1"}, {"bias", "True"}, {"padding_mode", "'zeros'"}},
+        [](const Args& a) { return make_conv(a, a.integer("in_channels")); }}},
+      {"LazyConv2d",
+       {{{"out_channels", {}}, {"kernel_size", {}}, {"stride", "1"}, {"padding", "0"}, {"dilation", "1"},
+         {"groups", "1"}, {"bias", "True"}, {"padding_mode", "'zeros'"}},
+        [](const Args& a) { return make_conv(a, -1); }}},
+      {"Linear",
+       {{{"in_features", {}}, {"out_features", {}}, {"bias", "True"}},
+        [](const Args& a) {
+          return std::make_unique<Linear>(
+              LinearOptions(a.integer("in_features"), a.integer("out_features")).bias(a.boolean("bias")));
+        }}},
+      {"LazyLinear",
+       {{{"out_features", {}}, {"bias", "True"}},
+        [](const Args& a) {
+          return std::make_unique<Linear>(LinearOptions(-1, a.integer("out_features")).bias(a.boolean("bias")));
+        }}},
+      {"ReLU", {{{"inplace", "False"}}, [](const Args& a) { return std::make_unique<ReLU>(a.boolean("inplace")); }}},
+      {"MaxPool2d",
+       {{{"kernel_size", {}}, {"stride", "None"}, {"padding", "0"}, {"dilation", "1"}, {"return_indices", "False"},
+         {"ceil_mode", "False"}},
+        [](const Args& a) {
+          MINICNN_CHECK(!a.boolean("return_indices"), a.where(),
+                        ": return_indices=True returns two tensors, which a layer list cannot pass on; use "
+                        "MaxPool2d::forward_with_indices from C++ or `minicnn pool --indices`");
+          MaxPool2dOptions o(a.pair("kernel_size"));
+          if (auto s = a.optional_pair("stride")) o.stride(*s);
+          return std::make_unique<MaxPool2d>(
+              o.padding(a.pair("padding")).dilation(a.pair("dilation")).ceil_mode(a.boolean("ceil_mode")));
+        }}},
+      {"AvgPool2d",
+       {{{"kernel_size", {}}, {"stride", "None"}, {"padding", "0"}, {"ceil_mode", "False"},
+         {"count_include_pad", "True"}, {"divisor_override", "None"}},
+        [](const Args& a) {
+          AvgPool2dOptions o(a.pair("kernel_size"));
+          if (auto s = a.optional_pair("stride")) o.stride(*s);
+          if (!a.is_none("divisor_override")) o.divisor_override(a.integer("divisor_override"));
+          return std::make_unique<AvgPool2d>(o.padding(a.pair("padding"))
+                                                 .ceil_mode(a.boolean("ceil_mode"))
+                                                 .count_include_pad(a.boolean("count_include_pad")));
+        }}},
+      {"AdaptiveAvgPool2d",
+       {{{"output_size", {}}}, [](const Args& a) { return std::make_unique<AdaptiveAvgPool2d>(adaptive_size(a)); }}},
+      {"AdaptiveMaxPool2d",
+       {{{"output_size", {}}, {"return_indices", "False"}},
+        [](const Args& a) {
+          MINICNN_CHECK(!a.boolean("return_indices"), a.where(),
+                        ": return_indices=True returns two tensors, which a layer list cannot pass on");
+          return std::make_unique<AdaptiveMaxPool2d>(adaptive_size(a));
+        }}},
+      {"Flatten",
+       {{{"start_dim", "1"}, {"end_dim", "-1"}},
+        [](const Args& a) { return std::make_unique<Flatten>(a.integer("start_dim"), a.integer("end_dim")); }}},
+      {"Dropout",
+       {{{"p", "0.5"}, {"inplace", "False"}},
+        [](const Args& a) {
+          return std::make_unique<Dropout>(static_cast<float>(a.number("p")), a.boolean("inplace"));
+        }}},
+  };
+  return kinds;
+}
+
+}  // namespace
+
+std::vector<std::string> known_layers() {
+  std::vector<std::string> names;
+  for (const auto& [name, kind] : layer_kinds()) names.push_back(name);
+  return names;
+}
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = {
+      {"mnist-cnn",
+       "Conv2d(1, 32, 3, padding=1) ReLU MaxPool2d(2) Conv2d(32, 64, 3, padding=1) ReLU MaxPool2d(2) Flatten "
+       "Linear(3136, 128) ReLU Linear(128, 10)",
+       {1, 28, 28},
+       {"adam", 1e-3, 0.9, 0.0, "cosine", "none", 64, 3},
+       "two 3x3 conv blocks and two linear layers for 28x28 greyscale digits (421,642 parameters)"},
+      {"lenet5",
+       "Conv2d(1, 6, 5, padding=2) ReLU MaxPool2d(2) Conv2d(6, 16, 5) ReLU MaxPool2d(2) Flatten Linear(400, 120) "
+       "ReLU Linear(120, 84) ReLU Linear(84, 10)",
+       {1, 28, 28},
+       {"adam", 2e-3, 0.9, 0.0, "cosine", "none", 64, 3},
+       "LeNet-5 with ReLU and max pooling for 28x28 greyscale digits (61,706 parameters)"},
+  };
+  return all;
+}
+
+const Preset* find_preset(const std::string& name) {
+  for (const Preset& p : presets()) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+Model parse_model(const std::string& spec_or_preset) {
+  std::string spec = spec_or_preset;
+  if (const Preset* p = find_preset(spec_or_preset)) spec = p->spec;
+  Parser parser(spec);
+  const std::vector<LayerCall> calls = parser.layers();
+  MINICNN_CHECK(!calls.empty(), "model spec: expected at least one layer or a preset name (",
+                [] {
+                  std::string names;
+                  for (const Preset& p : presets()) names += (names.empty() ? "" : ", ") + p.name;
+                  return names;
+                }(),
+                "), but got an empty spec");
+  Model model;
+  const auto names = known_layers();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const LayerCall& call = calls[i];
+    auto it = layer_kinds().find(call.name);
+    if (it == layer_kinds().end()) {
+      std::string hint = did_you_mean(call.name, names);
+      if (hint.empty() && calls.size() == 1) {
+        std::vector<std::string> preset_names;
+        for (const Preset& p : presets()) preset_names.push_back(p.name);
+        hint = did_you_mean(call.name, preset_names);
+      }
+      detail::throw_error(fmt::format("model spec: layer {} '{}' is not a known layer{}; known layers: {}", i,
+                                      call.name, hint, fmt::join(names, ", ")));
+    }
+    const std::string where = fmt::format("model spec: layer {} ({})", i, call.name);
+    try {
+      Args args(where, call, it->second.signature);
+      model.add(it->second.make(args));
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      if (msg.rfind("model spec: ", 0) == 0) throw;
+      // A layer's own validation ("MaxPool2d: ...") gets the position in front.
+      const std::string prefix = call.name + ": ";
+      if (msg.rfind(prefix, 0) == 0) msg = msg.substr(prefix.size());
+      throw Error(fmt::format("{}: {}", where, msg));
+    }
+  }
+  model.set_spec(spec);
+  return model;
+}
+
+std::string model_to_spec(const Model& model) {
+  std::string out;
+  for (size_t i = 0; i < model.size(); ++i) {
+    if (i) out += " ";
+    out += model.layer(i).repr();
+  }
+  return out;
+}
+
+}  // namespace minicnn

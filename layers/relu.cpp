@@ -1,0 +1,38 @@
+// ReLU on the CPU: vectorisable element-wise loops over OpenMP chunks.
+#include "relu.h"
+
+#include "check.h"
+
+namespace minicnn {
+
+namespace cpu {
+
+void relu_forward(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];  // NaN is not < 0: it propagates
+}
+
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+}  // namespace cpu
+
+Tensor ReLU::forward(const Tensor& x, Mode mode) {
+  Tensor y = inplace_ ? x : Tensor::empty(x.shape(), DType::Float32, x.device());
+  cpu::relu_forward(x.data(), y.data(), x.numel());
+  if (mode == Mode::Train) output_ = y;
+  return y;
+}
+
+Tensor ReLU::backward(const Tensor& dy) {
+  MINICNN_CHECK(output_.defined(), "ReLU: backward() called without a Train-mode forward() before it");
+  MINICNN_CHECK(dy.shape() == output_.shape(), "ReLU: expected a gradient of shape ", output_.shape(),
+                ", but got ", dy.shape());
+  Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
+  cpu::relu_backward(output_.data(), dy.data(), dx.data(), dy.numel());
+  return dx;
+}
+
+}  // namespace minicnn

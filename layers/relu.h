@@ -1,0 +1,28 @@
+// ReLU: max(x, 0) element-wise, mirrors torch.nn.ReLU (NaN propagates).
+#pragma once
+
+#include "layer.h"
+
+namespace minicnn {
+
+/// Example: ReLU relu; Tensor y = relu.forward(x, Mode::Eval);
+class ReLU : public Layer {
+ public:
+  explicit ReLU(bool inplace = false) : inplace_(inplace) {}
+  std::string type_name() const override { return "ReLU"; }
+  std::string repr() const override { return inplace_ ? "ReLU(inplace=True)" : "ReLU()"; }
+  Shape output_shape(const Shape& in) const override { return in; }
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+
+ private:
+  bool inplace_;
+  Tensor output_;  // backward passes dy where output > 0
+};
+
+namespace cpu {
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
+}  // namespace cpu
+
+}  // namespace minicnn

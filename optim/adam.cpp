@@ -1,0 +1,79 @@
+// Adam/AdamW on the CPU, one fused element-wise pass per parameter (mirrors torch's single-tensor path).
+#include "adam.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "check.h"
+
+namespace minicnn {
+
+namespace cpu {
+
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamStep& s) {
+  const float step_size = s.lr / s.bias_correction1;
+  for (int64_t i = 0; i < n; ++i) {
+    float grad = g[i];
+    if (s.decoupled) {
+      p[i] *= 1.0f - s.lr * s.weight_decay;
+    } else {
+      grad += s.weight_decay * p[i];
+    }
+    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * grad;
+    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * grad * grad;
+    float second = v[i];
+    if (vmax) {
+      vmax[i] = std::max(vmax[i], v[i]);
+      second = vmax[i];
+    }
+    const float denom = std::sqrt(second) / s.bias_correction2_sqrt + s.eps;
+    p[i] -= step_size * (m[i] / denom);
+  }
+}
+
+}  // namespace cpu
+
+Adam::Adam(std::vector<Parameter*> params, AdamOptions options, bool decoupled_weight_decay)
+    : Optimizer(std::move(params), options.lr_), options_(options), decoupled_(decoupled_weight_decay) {
+  const char* name = decoupled_ ? "AdamW" : "Adam";
+  MINICNN_CHECK(options.beta1_ >= 0.0 && options.beta1_ < 1.0 && options.beta2_ >= 0.0 && options.beta2_ < 1.0, name,
+                ": betas should be in [0, 1), but got (", options.beta1_, ", ", options.beta2_, ")");
+  MINICNN_CHECK(options.eps_ >= 0.0, name, ": eps should be >= 0, but got ", options.eps_);
+  MINICNN_CHECK(options.weight_decay_ >= 0.0, name, ": weight_decay should be >= 0, but got ", options.weight_decay_);
+  for (Parameter* p : params_) {
+    exp_avg_.push_back(Tensor::zeros(p->value.shape(), DType::Float32, p->value.device()));
+    exp_avg_sq_.push_back(Tensor::zeros(p->value.shape(), DType::Float32, p->value.device()));
+    if (options.amsgrad_) max_exp_avg_sq_.push_back(Tensor::zeros(p->value.shape(), DType::Float32, p->value.device()));
+  }
+}
+
+void Adam::step() {
+  ++steps_;
+  const double t = static_cast<double>(steps_);
+  cpu::AdamStep s{static_cast<float>(lr_),
+                  static_cast<float>(options_.beta1_),
+                  static_cast<float>(options_.beta2_),
+                  static_cast<float>(options_.eps_),
+                  static_cast<float>(options_.weight_decay_),
+                  static_cast<float>(1.0 - std::pow(options_.beta1_, t)),
+                  static_cast<float>(std::sqrt(1.0 - std::pow(options_.beta2_, t))),
+                  decoupled_};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = *params_[i];
+    cpu::adam_step(p.value.data(), p.grad.data(), exp_avg_[i].data(), exp_avg_sq_[i].data(),
+                   max_exp_avg_sq_.empty() ? nullptr : max_exp_avg_sq_[i].data(), p.value.numel(), s);
+  }
+}
+
+std::vector<std::pair<std::string, Tensor*>> Adam::state() {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (size_t i = 0; i < exp_avg_.size(); ++i) {
+    out.emplace_back(fmt::format("{}.exp_avg", i), &exp_avg_[i]);
+    out.emplace_back(fmt::format("{}.exp_avg_sq", i), &exp_avg_sq_[i]);
+    if (!max_exp_avg_sq_.empty()) out.emplace_back(fmt::format("{}.max_exp_avg_sq", i), &max_exp_avg_sq_[i]);
+  }
+  return out;
+}
+
+}  // namespace minicnn

@@ -1,0 +1,54 @@
+// SGD on the CPU, one fused element-wise pass per parameter.
+#include "sgd.h"
+
+#include <fmt/format.h>
+
+#include "check.h"
+
+namespace minicnn {
+
+namespace cpu {
+
+void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+              float weight_decay, bool nesterov, bool first_step) {
+  for (int64_t i = 0; i < n; ++i) {
+    float d = g[i] + weight_decay * p[i];
+    if (buf) {
+      buf[i] = first_step ? d : momentum * buf[i] + (1.0f - dampening) * d;
+      d = nesterov ? d + momentum * buf[i] : buf[i];
+    }
+    p[i] -= lr * d;
+  }
+}
+
+}  // namespace cpu
+
+SGD::SGD(std::vector<Parameter*> params, SGDOptions options) : Optimizer(std::move(params), options.lr_), options_(options) {
+  MINICNN_CHECK(options.momentum_ >= 0.0, "SGD: momentum should be >= 0, but got ", options.momentum_);
+  MINICNN_CHECK(options.weight_decay_ >= 0.0, "SGD: weight_decay should be >= 0, but got ", options.weight_decay_);
+  MINICNN_CHECK(!options.nesterov_ || (options.momentum_ > 0.0 && options.dampening_ == 0.0),
+                "SGD: nesterov momentum requires a momentum > 0 and zero dampening, but got momentum=",
+                options.momentum_, ", dampening=", options.dampening_);
+  if (options.momentum_ > 0.0) {
+    for (Parameter* p : params_) momentum_.push_back(Tensor::zeros(p->value.shape(), DType::Float32, p->value.device()));
+  }
+}
+
+void SGD::step() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = *params_[i];
+    cpu::sgd_step(p.value.data(), p.grad.data(), momentum_.empty() ? nullptr : momentum_[i].data(), p.value.numel(),
+                  static_cast<float>(lr_), static_cast<float>(options_.momentum_),
+                  static_cast<float>(options_.dampening_), static_cast<float>(options_.weight_decay_),
+                  options_.nesterov_, steps_ == 0);
+  }
+  ++steps_;
+}
+
+std::vector<std::pair<std::string, Tensor*>> SGD::state() {
+  std::vector<std::pair<std::string, Tensor*>> out;
+  for (size_t i = 0; i < momentum_.size(); ++i) out.emplace_back(fmt::format("{}.momentum_buffer", i), &momentum_[i]);
+  return out;
+}
+
+}  // namespace minicnn

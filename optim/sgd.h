@@ -1,0 +1,41 @@
+// SGD with momentum, dampening, Nesterov and weight decay, with torch.optim.SGD's formulas.
+#pragma once
+
+#include "optimizer.h"
+
+namespace minicnn {
+
+/// Options for SGD; names and defaults follow torch.optim.SGD.
+struct SGDOptions {
+  explicit SGDOptions(double lr) : lr_(lr) {}
+  SGDOptions& momentum(double m) { momentum_ = m; return *this; }
+  SGDOptions& dampening(double d) { dampening_ = d; return *this; }
+  SGDOptions& weight_decay(double w) { weight_decay_ = w; return *this; }
+  SGDOptions& nesterov(bool n) { nesterov_ = n; return *this; }
+  double lr_;
+  double momentum_ = 0.0;
+  double dampening_ = 0.0;
+  double weight_decay_ = 0.0;
+  bool nesterov_ = false;
+};
+
+/// g = grad + wd*p; buf = g on the first step, else momentum*buf + (1-dampening)*g;
+/// g = nesterov ? g + momentum*buf : buf; p -= lr*g.
+/// Example: SGD opt(model.parameters(), SGDOptions(0.01).momentum(0.9));
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<Parameter*> params, SGDOptions options);
+  void step() override;
+  std::vector<std::pair<std::string, Tensor*>> state() override;
+
+ private:
+  SGDOptions options_;
+  std::vector<Tensor> momentum_;
+};
+
+namespace cpu {
+void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+              float weight_decay, bool nesterov, bool first_step);
+}  // namespace cpu
+
+}  // namespace minicnn

@@ -1,0 +1,30 @@
+// Helpers shared by the CLI's commands: value parsers for pairs and shapes, and the usage-error type.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <cstdint>
+#include <string>
+
+#include "check.h"
+#include "pool2d.h"
+#include "tensor.h"
+
+namespace minicnn::cli {
+
+/// A mistake in how the command was called (exit code 2), as opposed to a failure while running it (1).
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Parses "K" or "KH,KW" for option `flag`.
+IntPair parse_pair(const std::string& text, const char* flag);
+/// Parses "C,H,W" or "N,C,H,W" (positive integers) for option `flag`; `ranks` lists accepted ranks.
+Shape parse_shape(const std::string& text, const char* flag, std::initializer_list<int64_t> ranks);
+
+/// Adds each command's subcommand and its handler to the app.
+void add_summary_command(CLI::App& app);
+void add_pool_command(CLI::App& app);
+
+}  // namespace minicnn::cli

@@ -1,0 +1,82 @@
+// The layer contract every op follows, its trainable Parameters and saved Buffers.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "random.h"
+#include "tensor.h"
+
+namespace minicnn {
+
+/// Train enables dropout and batch statistics and caches what backward needs; Eval does neither.
+enum class Mode { Train, Eval };
+
+/// A trainable tensor and its gradient (same shape and device). backward() ADDS into `grad`; only an
+/// optimizer's zero_grad() clears it.
+struct Parameter {
+  std::string name;  // "weight" or "bias", as torch.nn names it
+  Tensor value;
+  Tensor grad;
+};
+
+/// A saved, non-trainable tensor (BatchNorm2d's running_mean), named as torch.nn names it.
+struct Buffer {
+  std::string name;
+  Tensor value;
+};
+
+/// The sliding window of a spatial layer, used for receptive-field arithmetic.
+struct Window2d {
+  int64_t KH, KW, SH, SW, PH, PW, DH, DW;
+};
+
+/// The contract of a layer (requires / ensures):
+/// - output_shape(in): pure; validates `in` and the options, throws Error whose message starts with the
+///   layer's type name; returns the shape forward() will produce.
+/// - materialize(in): called once with the input shape before the first forward; lazy layers infer their
+///   input size here; other layers check it.
+/// - forward(x, mode): requires x.shape() accepted by output_shape; in Train mode caches only what
+///   backward() needs.
+/// - backward(dy): requires the forward of the same batch in Train mode; returns dL/dx (undefined when
+///   needs_input_grad() is false) and ADDS dL/dparam into each Parameter::grad.
+/// - parameters(): stable order, weight then bias.
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  /// The torch.nn class name, e.g. "Conv2d".
+  virtual std::string type_name() const = 0;
+  /// The layer as torch prints it, e.g. "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)".
+  virtual std::string repr() const = 0;
+  virtual Shape output_shape(const Shape& in) const = 0;
+  virtual void materialize(const Shape& in) { (void)in; }
+  /// Initialises parameters as torch.nn does by default.
+  virtual void reset_parameters(Generator& gen) { (void)gen; }
+  virtual Tensor forward(const Tensor& x, Mode mode) = 0;
+  virtual Tensor backward(const Tensor& dy) = 0;
+  virtual std::vector<Parameter*> parameters() { return {}; }
+  virtual std::vector<Buffer*> buffers() { return {}; }
+  /// The window of a spatial layer (convolution, pooling); nullopt for element-wise layers.
+  virtual std::optional<Window2d> window() const { return std::nullopt; }
+  /// True when every output depends on the whole input (Flatten, Linear, adaptive or global pooling).
+  virtual bool mixes_spatial() const { return false; }
+  /// Moves parameters and buffers to `device`.
+  virtual void to(Device device);
+  /// Sets the random stream of a stochastic layer (Dropout); the trainer reseeds every step from
+  /// (seed, step), so a resumed run draws the same masks as an uninterrupted one.
+  virtual void reseed(uint64_t seed) { (void)seed; }
+  /// The device of the layer's parameters (CPU for a layer without any).
+  Device device() const { return device_; }
+
+  /// The model clears this for its first layer, whose input needs no gradient.
+  void set_needs_input_grad(bool needs) { needs_input_grad_ = needs; }
+  bool needs_input_grad() const { return needs_input_grad_; }
+
+ protected:
+  bool needs_input_grad_ = true;
+  Device device_;
+};
+
+}  // namespace minicnn

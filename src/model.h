@@ -1,0 +1,84 @@
+// Model: an ordered list of layers with shape inference, torch-style parameter names and a summary table.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "layer.h"
+
+namespace minicnn {
+
+/// A parameter or buffer with its nn.Sequential name ("0.weight", "3.bias", "1.running_mean").
+struct NamedTensor {
+  std::string name;
+  Tensor* tensor;
+};
+
+/// One row of Model::summary_rows().
+struct LayerSummary {
+  int64_t index;
+  std::string type;
+  Shape output_shape;        // for one image: [1, C, H, W]
+  int64_t parameters;
+  std::string receptive_field;  // "5x5", or "full" once every output sees the whole input
+  int64_t activation_bytes;  // output bytes for one image
+};
+
+/// An ordered graph of layers, built from the C++ API or (layers/registry.h) from a text spec.
+/// Example:
+///   Model m;
+///   m.add(std::make_unique<Conv2d>(Conv2dOptions(1, 8, 3).padding(1)));
+///   m.add(std::make_unique<ReLU>());
+///   m.build({1, 28, 28}, /*seed=*/0);
+class Model {
+ public:
+  Model() = default;
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
+  Model& add(std::unique_ptr<Layer> layer);
+  /// Infers every shape for per-image input `input_chw` (C, H, W), materialises lazy layers and
+  /// initialises parameters from `seed` as torch.nn does by default. Throws Error naming the layer's
+  /// position when a shape does not fit.
+  void build(const Shape& input_chw, uint64_t seed);
+  bool built() const { return built_; }
+  const Shape& input_shape() const { return input_chw_; }
+  /// Output shape for a batched or unbatched input, validating each layer in turn.
+  Shape output_shape(const Shape& in) const;
+
+  Tensor forward(const Tensor& x, Mode mode);
+  Tensor backward(const Tensor& dy);
+
+  size_t size() const { return layers_.size(); }
+  Layer& layer(size_t i) { return *layers_.at(i); }
+  const Layer& layer(size_t i) const { return *layers_.at(i); }
+
+  /// Trainable parameters in nn.Sequential order, with their names.
+  std::vector<std::pair<std::string, Parameter*>> named_parameters();
+  std::vector<Parameter*> parameters();
+  /// Parameters and buffers, as torch's state_dict() lists them.
+  std::vector<NamedTensor> state_dict();
+  int64_t num_parameters();
+  void zero_grad();
+  void to(Device device);
+  Device device() const { return device_; }
+
+  /// The text spec this model was built from (set by the registry; stored in checkpoints).
+  const std::string& spec() const { return spec_; }
+  void set_spec(std::string spec) { spec_ = std::move(spec); }
+
+  std::vector<LayerSummary> summary_rows(const Shape& input_chw) const;
+  /// A table: layer, output shape, parameters, receptive field, activation memory; then totals.
+  std::string summary(const Shape& input_chw) const;
+
+ private:
+  std::vector<std::unique_ptr<Layer>> layers_;
+  Shape input_chw_;
+  std::string spec_;
+  Device device_;
+  bool built_ = false;
+};
+
+}  // namespace minicnn

@@ -1,0 +1,300 @@
+// Tensor storage, the CPU caching allocator, copies between devices and small tensor utilities.
+#include "tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <ostream>
+#include <unordered_map>
+
+#include "check.h"
+#if MINICNN_CUDA
+#include "cuda/memory.h"
+#endif
+
+namespace minicnn {
+
+int64_t Shape::operator[](int64_t d) const {
+  const int64_t r = rank();
+  MINICNN_CHECK(d >= -r && d < r, "Shape: dimension ", d, " is out of range for shape ", str());
+  return dims_[static_cast<size_t>(d < 0 ? d + r : d)];
+}
+
+int64_t& Shape::operator[](int64_t d) {
+  const int64_t r = rank();
+  MINICNN_CHECK(d >= -r && d < r, "Shape: dimension ", d, " is out of range for shape ", str());
+  return dims_[static_cast<size_t>(d < 0 ? d + r : d)];
+}
+
+int64_t Shape::numel() const {
+  int64_t n = 1;
+  for (int64_t d : dims_) n *= d;
+  return n;
+}
+
+std::string Shape::str() const {
+  std::string s = "[";
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(dims_[i]);
+  }
+  return s + "]";
+}
+
+std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << shape.str(); }
+
+const char* dtype_name(DType dtype) { return dtype == DType::Float32 ? "float32" : "int32"; }
+size_t dtype_size(DType) { return 4; }
+
+namespace {
+
+// Blocks are kept by their exact (64-byte rounded) size: a training step asks for the same sizes every
+// time, so after the first step every request is served from the cache.
+class CpuCachingAllocator {
+ public:
+  static constexpr size_t kAlignment = 64;
+  static constexpr size_t kMaxCachedBytes = size_t{4} << 30;
+
+  void* allocate(size_t bytes) {
+    bytes = round_up(bytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(bytes);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_bytes_ -= bytes;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(kAlignment, bytes);
+    MINICNN_CHECK(p != nullptr, "Tensor: could not allocate ", bytes, " bytes of CPU memory");
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_bytes_ += bytes;
+    return p;
+  }
+
+  void deallocate(void* p, size_t bytes) {
+    bytes = round_up(bytes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cached_bytes_ + bytes > kMaxCachedBytes) {
+      live_bytes_ -= bytes;
+      std::free(p);
+      return;
+    }
+    free_[bytes].push_back(p);
+    cached_bytes_ += bytes;
+  }
+
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [bytes, blocks] : free_) {
+      for (void* p : blocks) std::free(p);
+      live_bytes_ -= bytes * blocks.size();
+    }
+    free_.clear();
+    cached_bytes_ = 0;
+  }
+
+  size_t bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return live_bytes_;
+  }
+
+ private:
+  static size_t round_up(size_t bytes) {
+    return bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  }
+
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_bytes_ = 0;
+  size_t live_bytes_ = 0;
+};
+
+CpuCachingAllocator& cpu_allocator() {
+  static auto* allocator = new CpuCachingAllocator();  // never destroyed: tensors may outlive statics
+  return *allocator;
+}
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if MINICNN_CUDA
+  cuda::copy_bytes(dst, dst_device.is_cuda(), src, src_device.is_cuda(), bytes);
+#else
+  MINICNN_ASSERT(false, "a CUDA tensor exists in a CPU-only build");
+#endif
+}
+
+}  // namespace
+
+namespace detail {
+
+struct Storage {
+  Storage(size_t size, Device where) : bytes(size), device(where) {
+    if (device.is_cpu()) {
+      ptr = cpu_allocator().allocate(bytes);
+    } else {
+      require_device(device, "Tensor");
+#if MINICNN_CUDA
+      ptr = cuda::device_alloc(bytes, device.index);
+#endif
+    }
+  }
+  ~Storage() {
+    if (device.is_cpu()) {
+      cpu_allocator().deallocate(ptr, bytes);
+    } else {
+#if MINICNN_CUDA
+      cuda::device_free(ptr, bytes, device.index);
+#endif
+    }
+  }
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* ptr = nullptr;
+  size_t bytes;
+  Device device;
+};
+
+}  // namespace detail
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape.dims()) {
+    MINICNN_CHECK(d >= 0, "Tensor: sizes should be non-negative, but got shape ", shape);
+  }
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.storage_ = std::make_shared<detail::Storage>(t.nbytes(), device);
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.zero_();
+  return t;
+}
+
+Tensor Tensor::full(const Shape& shape, float value, Device device) {
+  Tensor t = empty(shape);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = value;
+  return t.to(device);
+}
+
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values) {
+  MINICNN_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "Tensor: shape ", shape, " holds ",
+                shape.numel(), " elements, but got ", values.size(), " values");
+  Tensor t = empty(shape);
+  std::memcpy(t.data(), values.data(), values.size() * sizeof(float));
+  return t;
+}
+
+Tensor Tensor::from_vector_i32(const Shape& shape, const std::vector<int32_t>& values) {
+  MINICNN_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "Tensor: shape ", shape, " holds ",
+                shape.numel(), " elements, but got ", values.size(), " values");
+  Tensor t = empty(shape, DType::Int32);
+  std::memcpy(t.data_i32(), values.data(), values.size() * sizeof(int32_t));
+  return t;
+}
+
+void Tensor::check_dtype(DType expected, const char* accessor) const {
+  MINICNN_CHECK(defined(), "Tensor: ", accessor, " called on an undefined tensor");
+  MINICNN_CHECK(dtype_ == expected, "Tensor: ", accessor, " expects a ", dtype_name(expected),
+                " tensor, but got ", dtype_name(dtype_));
+}
+
+float* Tensor::data() {
+  check_dtype(DType::Float32, "data()");
+  return static_cast<float*>(storage_->ptr);
+}
+const float* Tensor::data() const {
+  check_dtype(DType::Float32, "data()");
+  return static_cast<const float*>(storage_->ptr);
+}
+int32_t* Tensor::data_i32() {
+  check_dtype(DType::Int32, "data_i32()");
+  return static_cast<int32_t*>(storage_->ptr);
+}
+const int32_t* Tensor::data_i32() const {
+  check_dtype(DType::Int32, "data_i32()");
+  return static_cast<const int32_t*>(storage_->ptr);
+}
+void* Tensor::raw_data() { return defined() ? storage_->ptr : nullptr; }
+const void* Tensor::raw_data() const { return defined() ? storage_->ptr : nullptr; }
+
+Tensor Tensor::to(Device device) const {
+  MINICNN_CHECK(defined(), "Tensor: to(", device.str(), ") called on an undefined tensor");
+  if (device == device_) return *this;
+  Tensor t = empty(shape_, dtype_, device);
+  copy_bytes(t.raw_data(), device, raw_data(), device_, nbytes());
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  MINICNN_CHECK(defined(), "Tensor: clone() called on an undefined tensor");
+  Tensor t = empty(shape_, dtype_, device_);
+  copy_bytes(t.raw_data(), device_, raw_data(), device_, nbytes());
+  return t;
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  MINICNN_CHECK(shape.numel() == numel(), "Tensor: cannot reshape ", shape_, " (", numel(),
+                " elements) to ", shape, " (", shape.numel(), " elements)");
+  Tensor t = *this;
+  t.shape_ = shape;
+  return t;
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  MINICNN_CHECK(src.shape_ == shape_ && src.dtype_ == dtype_, "Tensor: copy_from expects a ",
+                dtype_name(dtype_), " tensor of shape ", shape_, ", but got ", dtype_name(src.dtype_), " ",
+                src.shape_);
+  copy_bytes(raw_data(), device_, src.raw_data(), src.device_, nbytes());
+}
+
+void Tensor::zero_() {
+  if (nbytes() == 0) return;
+  if (device_.is_cpu()) {
+    std::memset(raw_data(), 0, nbytes());
+    return;
+  }
+#if MINICNN_CUDA
+  cuda::fill_zero(raw_data(), nbytes());
+#endif
+}
+
+std::vector<float> Tensor::to_vector() const {
+  Tensor cpu = to(Device::cpu());
+  const float* p = cpu.data();
+  return std::vector<float>(p, p + numel());
+}
+
+std::vector<int32_t> Tensor::to_vector_i32() const {
+  Tensor cpu = to(Device::cpu());
+  const int32_t* p = cpu.data_i32();
+  return std::vector<int32_t>(p, p + numel());
+}
+
+float Tensor::item() const {
+  MINICNN_CHECK(numel() == 1, "Tensor: item() expects a tensor with one element, but got shape ", shape_);
+  return to_vector()[0];
+}
+
+void release_cached_memory() {
+  cpu_allocator().release();
+#if MINICNN_CUDA
+  cuda::release_cached_memory();
+#endif
+}
+
+size_t cpu_allocator_bytes() { return cpu_allocator().bytes(); }
+
+}  // namespace minicnn

@@ -1,0 +1,197 @@
+// Finite-difference gradient checks for every layer and the loss, and proof that backward adds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "conv2d.h"
+#include "flatten.h"
+#include "gradcheck.h"
+#include "linear.h"
+#include "loss.h"
+#include "model.h"
+#include "pool2d.h"
+#include "registry.h"
+#include "relu.h"
+
+namespace minicnn {
+namespace {
+
+using testing::check_layer_gradients;
+using testing::spaced_values;
+using testing::uniform_values;
+
+void init_layer(Layer& layer, const Shape& in, uint64_t seed = 3) {
+  layer.materialize(in);
+  Generator gen(seed);
+  layer.reset_parameters(gen);
+}
+
+TEST(Conv2d, GradientsMatchFiniteDifferences) {
+  Conv2d conv(Conv2dOptions(2, 3, 3));
+  init_layer(conv, {2, 2, 6, 6});
+  check_layer_gradients(conv, uniform_values({2, 2, 6, 6}, 1));
+}
+
+TEST(Conv2d, GradientsMatchWithStrideTwoAndPadding) {
+  Conv2d conv(Conv2dOptions(2, 4, 3).stride(2).padding(1));
+  init_layer(conv, {2, 2, 7, 7});
+  check_layer_gradients(conv, uniform_values({2, 2, 7, 7}, 2));
+}
+
+TEST(Conv2d, GradientsMatchWithDilationAndRectangularKernel) {
+  Conv2d conv(Conv2dOptions(3, 2, IntPair(3, 2)).stride(IntPair(1, 2)).padding(IntPair(2, 1)).dilation(IntPair(2, 1)));
+  init_layer(conv, {1, 3, 7, 8});
+  check_layer_gradients(conv, uniform_values({1, 3, 7, 8}, 3));
+}
+
+TEST(Conv2d, GradientsMatchWithoutBias) {
+  Conv2d conv(Conv2dOptions(1, 2, 2).bias(false));
+  init_layer(conv, {3, 1, 5, 5});
+  EXPECT_EQ(conv.parameters().size(), 1u);
+  check_layer_gradients(conv, uniform_values({3, 1, 5, 5}, 4));
+}
+
+TEST(ReLU, GradientsMatchFiniteDifferences) {
+  ReLU relu;
+  check_layer_gradients(relu, spaced_values({2, 3, 4, 4}, 5));
+}
+
+TEST(MaxPool2d, GradientsMatchWithOverlappingWindows) {
+  MaxPool2d pool(MaxPool2dOptions(3).stride(2));
+  check_layer_gradients(pool, spaced_values({2, 2, 7, 7}, 6));
+}
+
+TEST(MaxPool2d, GradientsMatchWithPaddingDilationAndCeilMode) {
+  MaxPool2d pool(MaxPool2dOptions(IntPair(3, 2)).stride(IntPair(2, 1)).padding(1).dilation(IntPair(1, 2)).ceil_mode(true));
+  check_layer_gradients(pool, spaced_values({1, 2, 8, 7}, 7));
+}
+
+// The centre of a 5x5 input is the maximum of all four 3x3/stride-2 windows, so its gradient is the sum
+// of all four output gradients: 1 + 2 + 3 + 4 = 10. A backward that overwrites instead of adding gives 4.
+TEST(MaxPool2d, OverlappingWindowsAccumulateInBackward) {
+  MaxPool2d pool(MaxPool2dOptions(3).stride(2));
+  Tensor x = Tensor::zeros({1, 1, 5, 5});
+  x.data()[2 * 5 + 2] = 9.0f;
+  Tensor y = pool.forward(x, Mode::Train);
+  ASSERT_EQ(y.shape(), Shape({1, 1, 2, 2}));
+  EXPECT_EQ(pool.indices().to_vector_i32(), std::vector<int32_t>({12, 12, 12, 12}));
+  Tensor dx = pool.backward(Tensor::from_vector({1, 1, 2, 2}, {1, 2, 3, 4}));
+  EXPECT_FLOAT_EQ(dx.data()[12], 10.0f);
+  float total = 0;
+  for (float v : dx.to_vector()) total += v;
+  EXPECT_FLOAT_EQ(total, 10.0f);
+}
+
+TEST(AvgPool2d, GradientsMatchFiniteDifferences) {
+  AvgPool2d pool(AvgPool2dOptions(3).stride(2).padding(1));
+  check_layer_gradients(pool, uniform_values({2, 2, 7, 7}, 8));
+}
+
+TEST(AvgPool2d, GradientsMatchWithCeilModeAndExcludedPadding) {
+  AvgPool2d pool(AvgPool2dOptions(IntPair(2, 3)).stride(2).padding(1).ceil_mode(true).count_include_pad(false));
+  check_layer_gradients(pool, uniform_values({1, 2, 6, 7}, 9));
+}
+
+TEST(AvgPool2d, GradientsMatchWithDivisorOverride) {
+  AvgPool2d pool(AvgPool2dOptions(2).divisor_override(3));
+  check_layer_gradients(pool, uniform_values({1, 1, 4, 4}, 10));
+}
+
+TEST(AdaptiveAvgPool2d, GradientsMatchFiniteDifferences) {
+  AdaptiveAvgPool2d pool({3, 2});
+  check_layer_gradients(pool, uniform_values({2, 2, 7, 5}, 11));
+}
+
+TEST(AdaptiveMaxPool2d, GradientsMatchFiniteDifferences) {
+  AdaptiveMaxPool2d pool({3, 2});
+  check_layer_gradients(pool, spaced_values({2, 2, 7, 5}, 12));
+}
+
+TEST(Linear, GradientsMatchFiniteDifferences) {
+  Linear fc(LinearOptions(7, 5));
+  init_layer(fc, {3, 7});
+  check_layer_gradients(fc, uniform_values({3, 7}, 13));
+}
+
+TEST(Flatten, GradientIsTheReshapedUpstreamGradient) {
+  Flatten flat;
+  check_layer_gradients(flat, uniform_values({2, 3, 2, 2}, 14));
+}
+
+TEST(CrossEntropyLoss, GradientMatchesFiniteDifferences) {
+  Tensor logits = uniform_values({4, 5}, 15, -2.0f, 2.0f);
+  Tensor targets = Tensor::from_vector_i32({4}, {0, 3, 4, 1});
+  for (float smoothing : {0.0f, 0.1f}) {
+    CrossEntropyLoss ce(CrossEntropyLossOptions().label_smoothing(smoothing));
+    ce.forward(logits, targets);
+    const Tensor grad = ce.backward();
+    const double h = 1e-2;
+    for (int64_t i = 0; i < logits.numel(); ++i) {
+      const float orig = logits.data()[i];
+      logits.data()[i] = orig + static_cast<float>(h);
+      const double plus = ce.forward(logits, targets).loss;
+      logits.data()[i] = orig - static_cast<float>(h);
+      const double minus = ce.forward(logits, targets).loss;
+      logits.data()[i] = orig;
+      EXPECT_NEAR(grad.data()[i], (plus - minus) / (2 * h), 1e-4) << "logit " << i << " smoothing " << smoothing;
+    }
+  }
+}
+
+TEST(CrossEntropyLoss, IsStableForHugeLogits) {
+  CrossEntropyLoss ce;
+  const LossResult r = ce.forward(Tensor::from_vector({1, 3}, {1000.0f, 0.0f, -1000.0f}), Tensor::from_vector_i32({1}, {1}));
+  EXPECT_NEAR(r.loss, 1000.0, 1e-3);
+  EXPECT_TRUE(std::isfinite(r.loss));
+}
+
+TEST(Model, BackwardAddsIntoParameterGradients) {
+  Model model = parse_model("Conv2d(1, 2, 3) ReLU Flatten LazyLinear(3)");
+  model.build({1, 5, 5}, 1);
+  Tensor x = uniform_values({2, 1, 5, 5}, 16);
+  Tensor targets = Tensor::from_vector_i32({2}, {0, 2});
+  CrossEntropyLoss ce;
+  auto grads_after_one_backward = [&] {
+    ce.forward(model.forward(x, Mode::Train), targets);
+    model.backward(ce.backward());
+    std::vector<std::vector<float>> g;
+    for (Parameter* p : model.parameters()) g.push_back(p->grad.to_vector());
+    return g;
+  };
+  model.zero_grad();
+  const auto once = grads_after_one_backward();
+  const auto twice = grads_after_one_backward();  // no zero_grad in between
+  for (size_t p = 0; p < once.size(); ++p) {
+    for (size_t i = 0; i < once[p].size(); ++i) EXPECT_NEAR(twice[p][i], 2 * once[p][i], 1e-6);
+  }
+  model.zero_grad();
+  for (Parameter* p : model.parameters()) {
+    for (float v : p->grad.to_vector()) EXPECT_EQ(v, 0.0f);
+  }
+}
+
+TEST(Model, WholeModelGradientsMatchFiniteDifferences) {
+  Model model = parse_model("Conv2d(1, 2, 3, padding=1) ReLU MaxPool2d(2) Flatten Linear(8, 3)");
+  model.build({1, 4, 4}, 2);
+  Tensor x = spaced_values({2, 1, 4, 4}, 17, 0.15f);
+  Tensor targets = Tensor::from_vector_i32({2}, {1, 2});
+  CrossEntropyLoss ce;
+  model.zero_grad();
+  ce.forward(model.forward(x, Mode::Train), targets);
+  model.backward(ce.backward());
+  const double h = 1e-3;
+  for (auto& [name, p] : model.named_parameters()) {
+    for (int64_t i = 0; i < p->value.numel(); ++i) {
+      const float orig = p->value.data()[i];
+      p->value.data()[i] = orig + static_cast<float>(h);
+      const double plus = ce.forward(model.forward(x, Mode::Eval), targets).loss;
+      p->value.data()[i] = orig - static_cast<float>(h);
+      const double minus = ce.forward(model.forward(x, Mode::Eval), targets).loss;
+      p->value.data()[i] = orig;
+      EXPECT_NEAR(p->grad.data()[i], (plus - minus) / (2 * h), 2e-3) << name << "[" << i << "]";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minicnn

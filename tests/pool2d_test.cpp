@@ -1,0 +1,353 @@
+// Pooling rules, one test each: the tutorial's examples, PyTorch's output-size and padding rules, -inf
+// padding, tie and NaN handling, empty windows, the average divisor, indices and the error sentences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "check.h"
+#include "gradcheck.h"
+#include "pool2d.h"
+
+namespace minicnn {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+Tensor one_to_sixteen(float sign = 1.0f) {
+  std::vector<float> v;
+  for (int i = 1; i <= 16; ++i) v.push_back(sign * static_cast<float>(i));
+  return Tensor::from_vector({1, 1, 4, 4}, v);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// ---- The tutorial in shared/reference, reproduced exactly.
+
+TEST(MaxPool2d, TutorialKernel2Stride2) {
+  MaxPool2d pool(MaxPool2dOptions(2).stride(2));
+  auto [y, idx] = pool.forward_with_indices(one_to_sixteen());
+  EXPECT_EQ(y.shape(), Shape({1, 1, 2, 2}));
+  EXPECT_EQ(y.to_vector(), std::vector<float>({6, 8, 14, 16}));
+  EXPECT_EQ(idx.to_vector_i32(), std::vector<int32_t>({5, 7, 13, 15}));
+}
+
+TEST(MaxPool2d, TutorialKernel2Stride1Overlaps) {
+  MaxPool2d pool(MaxPool2dOptions(2).stride(1));
+  Tensor y = pool.forward(one_to_sixteen(), Mode::Eval);
+  EXPECT_EQ(y.shape(), Shape({1, 1, 3, 3}));
+  EXPECT_EQ(y.to_vector(), std::vector<float>({6, 7, 8, 10, 11, 12, 14, 15, 16}));
+}
+
+TEST(MaxPool2d, TutorialKernel2Stride2Padding1) {
+  MaxPool2d pool(MaxPool2dOptions(2).stride(2).padding(1));
+  Tensor y = pool.forward(one_to_sixteen(), Mode::Eval);
+  EXPECT_EQ(y.shape(), Shape({1, 1, 3, 3}));
+  EXPECT_EQ(y.to_vector(), std::vector<float>({1, 3, 4, 9, 11, 12, 13, 15, 16}));
+}
+
+TEST(MaxPool2d, TutorialMultiChannelShape) {
+  MaxPool2d pool(MaxPool2dOptions(2).stride(2));
+  EXPECT_EQ(pool.forward(testing::uniform_values({2, 3, 8, 8}, 1), Mode::Eval).shape(), Shape({2, 3, 4, 4}));
+}
+
+// The case the tutorial misses: padding is -inf for max pooling, so a negative input never sees a 0.
+TEST(MaxPool2d, PaddingIsMinusInfinityNotZero) {
+  MaxPool2d pool(MaxPool2dOptions(2).stride(2).padding(1));
+  Tensor y = pool.forward(one_to_sixteen(-1.0f), Mode::Eval);
+  EXPECT_EQ(y.to_vector(), std::vector<float>({-1, -2, -4, -5, -6, -8, -13, -14, -16}));
+}
+
+TEST(MaxPool2d, StrideDefaultsToKernelSize) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  EXPECT_EQ(pool.output_shape({1, 1, 4, 4}), Shape({1, 1, 2, 2}));
+  EXPECT_EQ(pool.repr(), "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
+}
+
+// ---- Output size.
+
+TEST(Pool2dGeometry, OutputSizeFloorsByDefault) {
+  EXPECT_EQ(pool_output_size(6, 3, 2, 0, 1, false), 2);  // (6 - 3) / 2 + 1
+  EXPECT_EQ(pool_output_size(16, 4, 2, 1, 1, false), 8);  // the tutorial's quiz
+  EXPECT_EQ(pool_output_size(7, 3, 1, 0, 2, false), 3);  // effective kernel 5
+}
+
+TEST(Pool2dGeometry, CeilModeRoundsUp) {
+  EXPECT_EQ(pool_output_size(6, 3, 2, 0, 1, true), 3);
+  MaxPool2d pool(MaxPool2dOptions(3).stride(2).ceil_mode(true));
+  EXPECT_EQ(pool.output_shape({1, 1, 6, 6}), Shape({1, 1, 3, 3}));
+}
+
+// H=5, K=2, S=2, P=1: rounding up gives 4 windows, but the 4th would start at 6 - 1 = 5, inside the
+// bottom padding, so PyTorch drops it and the output has 3.
+TEST(Pool2dGeometry, CeilModeDropsAWindowStartingInThePadding) {
+  EXPECT_EQ(pool_output_size(5, 2, 2, 1, 1, true), 3);
+  EXPECT_EQ(pool_output_size(5, 2, 2, 1, 1, false), 3);
+  EXPECT_EQ(pool_output_size(4, 2, 2, 1, 1, true), 3);
+}
+
+TEST(MaxPool2d, PaddingAtMostHalfTheEffectiveKernel) {
+  EXPECT_EQ(error_of([] { MaxPool2d(MaxPool2dOptions(3).padding(2)); }),
+            "MaxPool2d: padding should be at most half of effective kernel size, but got padding=(2, 2), "
+            "kernel_size=(3, 3), dilation=(1, 1)");
+  // Dilation 2 makes the effective kernel 5, so padding 2 is allowed (current PyTorch's rule).
+  MaxPool2d dilated(MaxPool2dOptions(3).stride(1).padding(2).dilation(2));
+  EXPECT_EQ(dilated.output_shape({1, 1, 5, 5}), Shape({1, 1, 5, 5}));
+}
+
+// ---- Max pooling rules.
+
+TEST(MaxPool2d, FirstMaximumWinsTies) {
+  // After ReLU many windows are all zeros: the index is the window's first element (row-major).
+  MaxPool2d pool(MaxPool2dOptions(2));
+  Tensor x = Tensor::from_vector({1, 1, 2, 4}, {0, 0, 3, 1, 0, 0, 3, 3});
+  auto [y, idx] = pool.forward_with_indices(x);
+  EXPECT_EQ(y.to_vector(), std::vector<float>({0, 3}));
+  EXPECT_EQ(idx.to_vector_i32(), std::vector<int32_t>({0, 2}));
+}
+
+TEST(MaxPool2d, NaNPropagatesAndTheLastNaNsIndexWins) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  Tensor x = Tensor::from_vector({1, 1, 2, 4}, {kNaN, 5, 1, kNaN, 7, kNaN, 2, 3});
+  auto [y, idx] = pool.forward_with_indices(x);
+  EXPECT_TRUE(std::isnan(y.data()[0]));
+  EXPECT_TRUE(std::isnan(y.data()[1]));
+  EXPECT_EQ(idx.to_vector_i32(), std::vector<int32_t>({5, 3}));
+}
+
+TEST(MaxPool2d, AllMinusInfinityWindowKeepsItsFirstValidIndex) {
+  MaxPool2d pool(MaxPool2dOptions(2).padding(1));
+  Tensor x = Tensor::full({1, 1, 2, 2}, -kInf);
+  auto [y, idx] = pool.forward_with_indices(x);
+  EXPECT_EQ(y.shape(), Shape({1, 1, 2, 2}));
+  for (float v : y.to_vector()) EXPECT_EQ(v, -kInf);
+  EXPECT_EQ(idx.to_vector_i32(), std::vector<int32_t>({0, 1, 2, 3}));
+}
+
+TEST(MaxPool2d, IndicesAreFlatWithinEachPlane) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  Tensor x = testing::spaced_values({2, 3, 4, 6}, 3);
+  auto [y, idx] = pool.forward_with_indices(x);
+  ASSERT_EQ(idx.dtype(), DType::Int32);
+  ASSERT_EQ(idx.shape(), Shape({2, 3, 2, 3}));
+  for (int64_t plane = 0; plane < 6; ++plane) {
+    for (int64_t o = 0; o < 6; ++o) {
+      const int32_t i = idx.data_i32()[plane * 6 + o];
+      ASSERT_GE(i, 0);
+      ASSERT_LT(i, 24);
+      EXPECT_EQ(y.data()[plane * 6 + o], x.data()[plane * 24 + i]);
+      const int64_t oh = o / 3, ow = o % 3, h = i / 6, w = i % 6;
+      EXPECT_TRUE(h / 2 == oh && w / 2 == ow) << "index " << i << " is outside window " << o;
+    }
+  }
+}
+
+// Kernel 2, dilation 3, padding 2, stride 1 on a 2x2 input: along each axis window 0 taps -2 and 1 (1 is
+// inside), window 1 taps -1 and 2 (both outside), window 2 taps 0 and 3 (0 is inside). So the windows in
+// row 1 or column 1 (5 of 9) hold no valid element; the other 4 each hold exactly one.
+TEST(MaxPool2d, WindowWithNoValidElementGivesMinusInfinityAndIndexMinusOne) {
+  MaxPool2d pool(MaxPool2dOptions(2).dilation(3).padding(2).stride(1));
+  Tensor x = Tensor::from_vector({1, 1, 2, 2}, {1, 2, 3, 4});
+  Tensor y = pool.forward(x, Mode::Train);
+  ASSERT_EQ(y.shape(), Shape({1, 1, 3, 3}));
+  EXPECT_EQ(y.to_vector(), std::vector<float>({4, -kInf, 3, -kInf, -kInf, -kInf, 2, -kInf, 1}));
+  EXPECT_EQ(pool.indices().to_vector_i32(), std::vector<int32_t>({3, -1, 2, -1, -1, -1, 1, -1, 0}));
+  Tensor dx = pool.backward(Tensor::from_vector({1, 1, 3, 3}, {1, 10, 2, 10, 10, 10, 3, 10, 4}));
+  EXPECT_EQ(dx.to_vector(), std::vector<float>({4, 3, 2, 1}));  // the empty windows send nothing
+}
+
+TEST(MaxPool2d, AcceptsUnbatchedInput) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  Tensor x = testing::uniform_values({3, 4, 4}, 4);
+  Tensor y = pool.forward(x, Mode::Train);
+  EXPECT_EQ(y.shape(), Shape({3, 2, 2}));
+  EXPECT_EQ(pool.backward(Tensor::full({3, 2, 2}, 1.0f)).shape(), Shape({3, 4, 4}));
+}
+
+// ---- Average pooling.
+
+// 4x4 ones, kernel 3, stride 2, padding 1, ceil_mode: the last window spans rows 3..5, clipped to
+// H + P = 5, so it divides by 2*2 = 4 (sum 1: 0.25), not by 9. The first window divides by 9 (sum 4).
+TEST(AvgPool2d, DivisorIsClippedAtInputPlusPaddingWithCeilMode) {
+  AvgPool2d pool(AvgPool2dOptions(3).stride(2).padding(1).ceil_mode(true));
+  Tensor y = pool.forward(Tensor::full({1, 1, 4, 4}, 1.0f), Mode::Eval);
+  ASSERT_EQ(y.shape(), Shape({1, 1, 3, 3}));
+  EXPECT_FLOAT_EQ(y.data()[0], 4.0f / 9.0f);
+  EXPECT_FLOAT_EQ(y.data()[8], 0.25f);
+  EXPECT_FLOAT_EQ(y.data()[2], 2.0f / 6.0f);  // rows -1..1 (3), cols 3..4 (2): sum 2 over 6
+}
+
+TEST(AvgPool2d, CountIncludePadFalseDividesByValidElements) {
+  AvgPool2d pool(AvgPool2dOptions(2).padding(1).count_include_pad(false));
+  Tensor y = pool.forward(one_to_sixteen(), Mode::Eval);
+  EXPECT_FLOAT_EQ(y.data()[0], 1.0f);          // only x[0][0] is inside
+  EXPECT_FLOAT_EQ(y.data()[1], (2 + 3) / 2.0f);
+  AvgPool2d with_pad(AvgPool2dOptions(2).padding(1));
+  EXPECT_FLOAT_EQ(with_pad.forward(one_to_sixteen(), Mode::Eval).data()[0], 0.25f);
+}
+
+TEST(AvgPool2d, DivisorOverrideReplacesTheDivisor) {
+  AvgPool2d pool(AvgPool2dOptions(2).divisor_override(1));
+  EXPECT_EQ(pool.forward(one_to_sixteen(), Mode::Eval).to_vector(),
+            std::vector<float>({1 + 2 + 5 + 6, 3 + 4 + 7 + 8, 9 + 10 + 13 + 14, 11 + 12 + 15 + 16}));
+  EXPECT_EQ(error_of([] { AvgPool2d(AvgPool2dOptions(2).divisor_override(0)); }),
+            "AvgPool2d: divisor_override should be non-zero, but got 0");
+}
+
+TEST(AvgPool2d, PaddedZerosPullTheAverageDown) {
+  AvgPool2d pool(AvgPool2dOptions(2).stride(2).padding(1));
+  Tensor y = pool.forward(one_to_sixteen(-1.0f), Mode::Eval);
+  EXPECT_FLOAT_EQ(y.data()[0], -0.25f);
+}
+
+// ---- Adaptive, global, unpooling.
+
+TEST(AdaptiveAvgPool2d, OutputSizeOneIsGlobalAveragePooling) {
+  AdaptiveAvgPool2d gap({1, 1});
+  Tensor y = gap.forward(one_to_sixteen(), Mode::Eval);
+  EXPECT_EQ(y.shape(), Shape({1, 1, 1, 1}));
+  EXPECT_FLOAT_EQ(y.data()[0], 8.5f);
+}
+
+TEST(AdaptiveAvgPool2d, WindowsFollowFloorAndCeil) {
+  // 5 -> 3: windows [0, 2), [1, 4), [3, 5).
+  AdaptiveAvgPool2d pool({1, 3});
+  Tensor y = pool.forward(Tensor::from_vector({1, 1, 1, 5}, {1, 2, 3, 4, 5}), Mode::Eval);
+  EXPECT_EQ(y.to_vector(), std::vector<float>({1.5f, 3.0f, 4.5f}));
+}
+
+TEST(AdaptiveMaxPool2d, GlobalMaxWithIndex) {
+  AdaptiveMaxPool2d pool({1, 1});
+  Tensor y = pool.forward(one_to_sixteen(), Mode::Train);
+  EXPECT_EQ(y.data()[0], 16.0f);
+  EXPECT_EQ(pool.indices().data_i32()[0], 15);
+}
+
+TEST(MaxUnpool2d, PutsValuesBackAtTheirIndices) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  auto [y, idx] = pool.forward_with_indices(one_to_sixteen());
+  MaxUnpool2d unpool(MaxUnpool2dOptions(2));
+  Tensor r = unpool.forward(y, idx);
+  EXPECT_EQ(r.shape(), Shape({1, 1, 4, 4}));
+  EXPECT_EQ(r.to_vector(), std::vector<float>({0, 0, 0, 0, 0, 6, 0, 8, 0, 0, 0, 0, 0, 14, 0, 16}));
+  Tensor dy = testing::uniform_values({1, 1, 4, 4}, 5);
+  Tensor dx = unpool.backward(dy);
+  EXPECT_EQ(dx.to_vector(), std::vector<float>({dy.data()[5], dy.data()[7], dy.data()[13], dy.data()[15]}));
+  EXPECT_NE(error_of([&] { unpool.forward(y, Tensor::from_vector_i32({1, 1, 2, 2}, {0, 1, 2, 99})); }), "(no error)");
+}
+
+// ---- Errors: one sentence that says what to change.
+
+TEST(MaxPool2d, RejectsWrongRank) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  EXPECT_EQ(error_of([&] { pool.forward(Tensor::zeros({7, 7}), Mode::Eval); }),
+            "MaxPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, but got shape [7, 7]");
+}
+
+TEST(MaxPool2d, RejectsInputSmallerThanKernel) {
+  MaxPool2d pool(MaxPool2dOptions(3));
+  EXPECT_EQ(error_of([&] { pool.forward(Tensor::zeros({1, 3, 2, 2}), Mode::Eval); }),
+            "MaxPool2d: output size is too small: input [1, 3, 2, 2] with kernel_size=(3, 3), stride=(3, 3), "
+            "padding=(0, 0), dilation=(1, 1) gives 0x0; the input must be at least 3x3 (use a smaller kernel_size, "
+            "add padding, or pool fewer times)");
+}
+
+TEST(MaxPool2d, RejectsNonPositiveKernelStrideOrDilation) {
+  EXPECT_EQ(error_of([] { MaxPool2d(MaxPool2dOptions(IntPair(0, 2))); }),
+            "MaxPool2d: kernel_size should be greater than zero, but got kernel_size=(0, 2)");
+  EXPECT_EQ(error_of([] { MaxPool2d(MaxPool2dOptions(2).stride(0)); }),
+            "MaxPool2d: stride should be greater than zero, but got stride=(0, 0)");
+  EXPECT_EQ(error_of([] { MaxPool2d(MaxPool2dOptions(2).dilation(IntPair(1, -1))); }),
+            "MaxPool2d: dilation should be greater than zero, but got dilation=(1, -1)");
+  EXPECT_EQ(error_of([] { MaxPool2d(MaxPool2dOptions(2).padding(-1)); }),
+            "MaxPool2d: padding should be non-negative, but got padding=(-1, -1)");
+}
+
+TEST(MaxPool2d, RejectsAPlaneTooLargeForInt32Indices) {
+  EXPECT_EQ(error_of([] { pool2d_geometry("MaxPool2d", Shape{1, 1, 50000, 50000}, Pool2dArgs{IntPair(2), {}, IntPair(0), IntPair(1), false}); }),
+            "MaxPool2d: an input plane of 50000x50000 = 2500000000 elements is too large for int32 indices (at most "
+            "2147483647)");
+}
+
+TEST(MaxPool2d, RejectsAGradientOfTheWrongShape) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  pool.forward(one_to_sixteen(), Mode::Train);
+  EXPECT_EQ(error_of([&] { pool.backward(Tensor::zeros({1, 1, 3, 3})); }),
+            "MaxPool2d: expected a gradient of shape [1, 1, 2, 2] (the output of the last forward), but got [1, 1, 3, 3]");
+}
+
+TEST(AvgPool2d, RejectsPaddingLargerThanHalfTheKernel) {
+  EXPECT_EQ(error_of([] { AvgPool2d(AvgPool2dOptions(2).padding(2)); }),
+            "AvgPool2d: padding should be at most half of effective kernel size, but got padding=(2, 2), "
+            "kernel_size=(2, 2), dilation=(1, 1)");
+}
+
+TEST(MaxPool2d, CudnnImplementationNeedsACudaTensor) {
+  MaxPool2d pool(MaxPool2dOptions(2).impl(PoolImpl::Cudnn));
+  EXPECT_EQ(error_of([&] { pool.forward(one_to_sixteen(), Mode::Eval); }),
+            "MaxPool2d: impl=cudnn runs on CUDA tensors only, but got a tensor on cpu; use impl=native on the CPU");
+}
+
+// ---- The index arithmetic the CUDA kernels share, checked against brute force on the host.
+
+TEST(Pool2dWindow, ValidTapsMatchBruteForce) {
+  for (int64_t size = 1; size <= 7; ++size) {
+    for (int64_t K = 1; K <= 4; ++K) {
+      for (int64_t D = 1; D <= 3; ++D) {
+        for (int64_t start = -4; start <= size + 1; ++start) {
+          const TapRange r = valid_taps(start, D, K, size);
+          int64_t k0 = -1, k1 = -1;
+          for (int64_t k = 0; k < K; ++k) {
+            const int64_t i = start + k * D;
+            if (i >= 0 && i < size) {
+              if (k0 < 0) k0 = k;
+              k1 = k + 1;
+            }
+          }
+          if (k0 < 0) {
+            EXPECT_GE(r.k0, r.k1) << size << " " << K << " " << D << " " << start;
+          } else {
+            EXPECT_EQ(r.k0, k0);
+            EXPECT_EQ(r.k1, k1);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Pool2dWindow, CoveringOutputsMatchBruteForce) {
+  for (int64_t in = 1; in <= 9; ++in) {
+    for (int64_t K = 1; K <= 4; ++K) {
+      for (int64_t S = 1; S <= 3; ++S) {
+        for (int64_t D = 1; D <= 2; ++D) {
+          for (int64_t P = 0; P <= (D * (K - 1) + 1) / 2; ++P) {
+            const int64_t out = pool_output_size(in, K, S, P, D, true);
+            if (out < 1) continue;
+            for (int64_t i = 0; i < in; ++i) {
+              const TapRange r = covering_outputs(i, K, S, P, D, out);
+              for (int64_t o = 0; o < out; ++o) {
+                const int64_t lo = o * S - P, hi = lo + (K - 1) * D;
+                const bool covers = lo <= i && i <= hi;
+                const bool in_range = o >= r.k0 && o < r.k1;
+                EXPECT_EQ(covers, in_range) << "in=" << in << " K=" << K << " S=" << S << " P=" << P << " D=" << D
+                                            << " i=" << i << " o=" << o;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minicnn

@@ -1,0 +1,122 @@
+// The spec language: torch.nn signatures, lazy layers, presets, nn.Sequential names, and its error sentences.
+#include <gtest/gtest.h>
+
+#include "check.h"
+#include "registry.h"
+
+namespace minicnn {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Registry, MnistCnnHas421642Parameters) {
+  Model m = parse_model("mnist-cnn");
+  m.build({1, 28, 28}, 0);
+  EXPECT_EQ(m.num_parameters(), 421642);
+  EXPECT_EQ(m.output_shape({5, 1, 28, 28}), Shape({5, 10}));
+}
+
+TEST(Registry, LeNet5Has61706Parameters) {
+  Model m = parse_model("lenet5");
+  m.build({1, 28, 28}, 0);
+  EXPECT_EQ(m.num_parameters(), 61706);
+}
+
+TEST(Registry, ParameterNamesFollowNnSequential) {
+  Model m = parse_model("mnist-cnn");
+  m.build({1, 28, 28}, 0);
+  std::vector<std::string> names;
+  for (auto& [name, p] : m.named_parameters()) names.push_back(name);
+  EXPECT_EQ(names, std::vector<std::string>({"0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias",
+                                             "9.weight", "9.bias"}));
+}
+
+TEST(Registry, LazyLayersInferTheirInputSize) {
+  Model m = parse_model("LazyConv2d(32, 3, padding=1) ReLU MaxPool2d(2) Flatten LazyLinear(10)");
+  m.build({3, 8, 8}, 0);
+  EXPECT_EQ(m.layer(0).parameters()[0]->value.shape(), Shape({32, 3, 3, 3}));
+  EXPECT_EQ(m.layer(4).parameters()[0]->value.shape(), Shape({10, 512}));
+  EXPECT_EQ(m.layer(4).type_name(), "Linear");
+  EXPECT_EQ(model_to_spec(m),
+            "Conv2d(3, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)) ReLU() MaxPool2d(kernel_size=2, "
+            "stride=2, padding=0, dilation=1, ceil_mode=False) Flatten(start_dim=1, end_dim=-1) "
+            "Linear(in_features=512, out_features=10, bias=True)");
+  Model again = parse_model(model_to_spec(m));
+  again.build({3, 8, 8}, 0);
+  EXPECT_EQ(again.num_parameters(), m.num_parameters());
+}
+
+TEST(Registry, KeywordsPairsAndSeparatorsParse) {
+  Model m = parse_model("Conv2d(in_channels=1, out_channels=4, kernel_size=(3, 5), stride=(1, 2), bias=False) -> "
+                        "AvgPool2d(2, count_include_pad=False, ceil_mode=True), Flatten, Dropout(p=0.25)");
+  m.build({1, 9, 9}, 0);
+  EXPECT_EQ(m.num_parameters(), 4 * 15);
+  EXPECT_EQ(m.output_shape({1, 1, 9, 9}), Shape({1, 4 * 4 * 2}));
+}
+
+TEST(Registry, PaddingSameKeepsTheSize) {
+  Model m = parse_model("Conv2d(1, 2, 5, padding='same')");
+  m.build({1, 7, 7}, 0);
+  EXPECT_EQ(m.output_shape({1, 1, 7, 7}), Shape({1, 2, 7, 7}));
+}
+
+TEST(Registry, UnknownLayerNamesItsPositionAndSuggests) {
+  EXPECT_EQ(error_of([] { parse_model("Conv2d(1, 4, 3) Relu Flatten"); }),
+            "model spec: layer 1 'Relu' is not a known layer (did you mean 'ReLU'?); known layers: AdaptiveAvgPool2d, "
+            "AdaptiveMaxPool2d, AvgPool2d, Conv2d, Dropout, Flatten, LazyConv2d, LazyLinear, Linear, MaxPool2d, ReLU");
+}
+
+TEST(Registry, WrongArgumentNamesTheLayerAndTheArgument) {
+  EXPECT_EQ(error_of([] { parse_model("Conv2d(1, 4, 3, paddin=1)"); }),
+            "model spec: layer 0 (Conv2d): got an unexpected keyword argument 'paddin' (did you mean 'padding'?)");
+  EXPECT_EQ(error_of([] { parse_model("ReLU Linear(10)"); }),
+            "model spec: layer 1 (Linear): missing required argument 'out_features'");
+  EXPECT_EQ(error_of([] { parse_model("MaxPool2d(2.5)"); }),
+            "model spec: layer 0 (MaxPool2d): kernel_size should be an integer or a pair (h, w), but got 2.5");
+  EXPECT_EQ(error_of([] { parse_model("MaxPool2d(3, padding=2)"); }),
+            "model spec: layer 0 (MaxPool2d): padding should be at most half of effective kernel size, but got "
+            "padding=(2, 2), kernel_size=(3, 3), dilation=(1, 1)");
+}
+
+TEST(Registry, ShapeMismatchNamesThePositionAndBothSizes) {
+  Model m = parse_model(
+      "Conv2d(1, 32, 3, padding=1) ReLU MaxPool2d(2) Conv2d(32, 64, 3, padding=1) ReLU MaxPool2d(2) Flatten "
+      "Linear(100, 10)");
+  EXPECT_EQ(error_of([&] { m.build({1, 28, 28}, 0); }),
+            "Model: layer 7 (Linear): expected 100 input features (in_features), but got 3136 from input shape "
+            "[1, 3136]; use Linear(3136, 10) or LazyLinear(10)");
+}
+
+TEST(Registry, PoolingTooOftenSaysWhatToChange) {
+  Model m = parse_model("MaxPool2d(2) MaxPool2d(2) MaxPool2d(2)");
+  EXPECT_EQ(error_of([&] { m.build({1, 4, 4}, 0); }),
+            "Model: layer 2 (MaxPool2d): output size is too small: input [1, 1, 1, 1] with kernel_size=(2, 2), "
+            "stride=(2, 2), padding=(0, 0), dilation=(1, 1) gives 0x0; the input must be at least 2x2 (use a smaller "
+            "kernel_size, add padding, or pool fewer times)");
+}
+
+TEST(Registry, SummaryShowsShapesParametersAndReceptiveField) {
+  Model m = parse_model("mnist-cnn");
+  m.build({1, 28, 28}, 0);
+  const auto rows = m.summary_rows({1, 28, 28});
+  ASSERT_EQ(rows.size(), 10u);
+  EXPECT_EQ(rows[0].output_shape, Shape({1, 32, 28, 28}));
+  EXPECT_EQ(rows[0].parameters, 320);
+  EXPECT_EQ(rows[0].receptive_field, "3x3");
+  EXPECT_EQ(rows[2].receptive_field, "4x4");
+  EXPECT_EQ(rows[3].receptive_field, "8x8");
+  EXPECT_EQ(rows[5].receptive_field, "10x10");
+  EXPECT_EQ(rows[6].receptive_field, "full");
+  EXPECT_EQ(rows[0].activation_bytes, 32 * 28 * 28 * 4);
+  EXPECT_NE(m.summary({1, 28, 28}).find("total parameters: 421,642"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace minicnn
