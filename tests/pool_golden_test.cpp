@@ -1,0 +1,189 @@
+// PyTorch parity for pooling: replays every case of tests/golden/pool/manifest.json (made by
+// tests/golden/make_golden.py), one test per case. Max pooling values and indices must match exactly.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "npy.h"
+#include "pool2d.h"
+
+namespace minicnn {
+namespace {
+
+const std::string kPoolDir = std::string(MINICNN_SOURCE_DIR) + "/tests/golden/pool/";
+
+// The manifest, read once; null when the file is missing (reported by PoolGoldenManifest).
+const nlohmann::json& manifest() {
+  static const nlohmann::json m = [] {
+    std::ifstream in(kPoolDir + "manifest.json");
+    return in ? nlohmann::json::parse(in) : nlohmann::json();
+  }();
+  return m;
+}
+
+std::vector<std::string> case_names() {
+  std::vector<std::string> names;
+  if (manifest().is_null()) return names;
+  for (const auto& c : manifest()["cases"]) names.push_back(c["name"].get<std::string>());
+  return names;
+}
+
+const nlohmann::json* find_case(const std::string& name) {
+  for (const auto& c : manifest()["cases"]) {
+    if (c["name"] == name) return &c;
+  }
+  return nullptr;
+}
+
+// ---- Options from the manifest (torch's keyword names; an int means both sides, null means unset).
+
+bool has(const nlohmann::json& o, const char* key) { return o.contains(key) && !o[key].is_null(); }
+
+IntPair pair_of(const nlohmann::json& v) {
+  if (v.is_array()) return IntPair(v.at(0).get<int64_t>(), v.at(1).get<int64_t>());
+  return IntPair(v.get<int64_t>());
+}
+
+AdaptiveSize adaptive_size_of(const nlohmann::json& v) {
+  auto one = [](const nlohmann::json& s) { return s.is_null() ? int64_t{-1} : s.get<int64_t>(); };
+  if (v.is_array()) return {one(v.at(0)), one(v.at(1))};
+  return {one(v), one(v)};
+}
+
+MaxPool2dOptions max_options(const nlohmann::json& o) {
+  MaxPool2dOptions opt(pair_of(o.at("kernel_size")));
+  if (has(o, "stride")) opt.stride(pair_of(o["stride"]));
+  if (has(o, "padding")) opt.padding(pair_of(o["padding"]));
+  if (has(o, "dilation")) opt.dilation(pair_of(o["dilation"]));
+  if (has(o, "ceil_mode")) opt.ceil_mode(o["ceil_mode"].get<bool>());
+  return opt;
+}
+
+AvgPool2dOptions avg_options(const nlohmann::json& o) {
+  AvgPool2dOptions opt(pair_of(o.at("kernel_size")));
+  if (has(o, "stride")) opt.stride(pair_of(o["stride"]));
+  if (has(o, "padding")) opt.padding(pair_of(o["padding"]));
+  if (has(o, "ceil_mode")) opt.ceil_mode(o["ceil_mode"].get<bool>());
+  if (has(o, "count_include_pad")) opt.count_include_pad(o["count_include_pad"].get<bool>());
+  if (has(o, "divisor_override")) opt.divisor_override(o["divisor_override"].get<int64_t>());
+  return opt;
+}
+
+MaxUnpool2dOptions unpool_options(const nlohmann::json& o) {
+  MaxUnpool2dOptions opt(pair_of(o.at("kernel_size")));
+  if (has(o, "stride")) opt.stride(pair_of(o["stride"]));
+  if (has(o, "padding")) opt.padding(pair_of(o["padding"]));
+  return opt;
+}
+
+// ---- Comparisons; `what` names the case and the tensor.
+
+// Bit-for-bit equal values, where any NaN equals any NaN.
+void expect_same_values(const Tensor& actual, const Tensor& expected, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what;
+  const std::vector<float> a = actual.to_vector(), e = expected.to_vector();
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool same = (std::isnan(a[i]) && std::isnan(e[i])) || std::memcmp(&a[i], &e[i], sizeof(float)) == 0;
+    if (!same && mismatches++ == 0) {
+      ADD_FAILURE() << what << ": first mismatch at flat index " << i << ": minicnn " << a[i] << ", torch " << e[i];
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << what << ": values that differ from torch";
+}
+
+void expect_same_indices(const Tensor& actual, const Tensor& expected, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what;
+  ASSERT_EQ(actual.dtype(), DType::Int32) << what;
+  ASSERT_EQ(expected.dtype(), DType::Int32) << what;
+  const std::vector<int32_t> a = actual.to_vector_i32(), e = expected.to_vector_i32();
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != e[i] && mismatches++ == 0) {
+      ADD_FAILURE() << what << ": first mismatch at flat index " << i << ": minicnn " << a[i] << ", torch " << e[i];
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << what << ": indices that differ from torch";
+}
+
+void expect_close(const Tensor& actual, const Tensor& expected, double abs_tol, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what;
+  const std::vector<float> a = actual.to_vector(), e = expected.to_vector();
+  double worst = 0.0;
+  size_t worst_at = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool both_nan = std::isnan(a[i]) && std::isnan(e[i]);
+    const double d = both_nan ? 0.0 : std::fabs(static_cast<double>(a[i]) - e[i]);
+    if (!(d <= worst)) {  // also catches a NaN on one side only
+      worst = d;
+      worst_at = i;
+    }
+  }
+  EXPECT_LE(worst, abs_tol) << what << ": largest difference at flat index " << worst_at << " (minicnn "
+                            << a[worst_at] << ", torch " << e[worst_at] << ")";
+}
+
+// ---- The suite.
+
+TEST(PoolGoldenManifest, ListsAtLeastFortyCasesMadeByTorch) {
+  ASSERT_FALSE(manifest().is_null()) << "missing " << kPoolDir
+                                     << "manifest.json; run /usr/bin/python3 tests/golden/make_golden.py";
+  EXPECT_FALSE(manifest()["torch_version"].get<std::string>().empty());
+  EXPECT_GE(manifest()["cases"].size(), 40u);
+}
+
+class PoolGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PoolGolden, MatchesTorch) {
+  const nlohmann::json* found = find_case(GetParam());
+  ASSERT_NE(found, nullptr) << GetParam();
+  const nlohmann::json& c = *found;
+  const std::string name = c["name"].get<std::string>(), op = c["op"].get<std::string>();
+  const nlohmann::json& o = c["options"];
+  auto file = [&](const char* key) { return load_npy(kPoolDir + c["files"][key].get<std::string>()); };
+  const std::string at = name + " (" + op + ")";
+  const Tensor x = file("x"), y_ref = file("y"), dy = file("dy"), dx_ref = file("dx");
+
+  if (op == "MaxPool2d") {
+    MaxPool2d pool(max_options(o));
+    auto [y, idx] = pool.forward_with_indices(x);
+    expect_same_values(y, y_ref, at + " output");
+    expect_same_indices(idx, file("indices"), at + " indices");
+    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+  } else if (op == "AvgPool2d") {
+    AvgPool2d pool(avg_options(o));
+    expect_close(pool.forward(x, Mode::Train), y_ref, 1e-6, at + " output");
+    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+  } else if (op == "AdaptiveAvgPool2d") {
+    AdaptiveAvgPool2d pool(adaptive_size_of(o.at("output_size")));
+    expect_close(pool.forward(x, Mode::Train), y_ref, 1e-6, at + " output");
+    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+  } else if (op == "AdaptiveMaxPool2d") {
+    AdaptiveMaxPool2d pool(adaptive_size_of(o.at("output_size")));
+    expect_same_values(pool.forward(x, Mode::Train), y_ref, at + " output");
+    expect_same_indices(pool.indices(), file("indices"), at + " indices");
+    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+  } else if (op == "MaxUnpool2d") {
+    MaxUnpool2d unpool(unpool_options(o));
+    std::optional<IntPair> size;
+    if (has(o, "output_size")) size = pair_of(o["output_size"]);
+    expect_same_values(unpool.forward(x, file("indices"), size), y_ref, at + " output");
+    expect_same_values(unpool.backward(dy), dx_ref, at + " grad input");
+  } else {
+    FAIL() << at << ": unknown op in the manifest";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Torch, PoolGolden, ::testing::ValuesIn(case_names()),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PoolGolden);
+
+}  // namespace
+}  // namespace minicnn
