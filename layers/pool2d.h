@@ -80,6 +80,7 @@ class MaxPool2d : public Layer {
   /// The int32 indices of the last Train-mode forward (or forward_with_indices), shaped like its output.
   const Tensor& indices() const { return indices_; }
   const MaxPool2dOptions& options() const { return options_; }
+  void set_impl(PoolImpl impl) { options_.impl_ = impl; }
 
  private:
   Tensor run_forward(const Tensor& x, bool keep_indices);
@@ -117,6 +118,7 @@ class AvgPool2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::optional<Window2d> window() const override;
   const AvgPool2dOptions& options() const { return options_; }
+  void set_impl(PoolImpl impl) { options_.impl_ = impl; }
 
  private:
   AvgPool2dOptions options_;

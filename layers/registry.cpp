@@ -498,6 +498,13 @@ Model parse_model(const std::string& spec_or_preset) {
   return model;
 }
 
+void set_pool_impl(Model& model, PoolImpl impl) {
+  for (size_t i = 0; i < model.size(); ++i) {
+    if (auto* max = dynamic_cast<MaxPool2d*>(&model.layer(i))) max->set_impl(impl);
+    if (auto* avg = dynamic_cast<AvgPool2d*>(&model.layer(i))) avg->set_impl(impl);
+  }
+}
+
 std::string model_to_spec(const Model& model) {
   std::string out;
   for (size_t i = 0; i < model.size(); ++i) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "model.h"
+#include "pool2d.h"
 #include "recipe.h"
 
 namespace minicnn {
@@ -30,6 +31,9 @@ Model parse_model(const std::string& spec_or_preset);
 
 /// The layers of `model` as a spec that parse_model() reads back to the same layers (lazy sizes resolved).
 std::string model_to_spec(const Model& model);
+
+/// Makes every MaxPool2d and AvgPool2d of `model` run with `impl` (minicnn's kernels or cuDNN's).
+void set_pool_impl(Model& model, PoolImpl impl);
 
 /// Names of the layers the spec language knows.
 std::vector<std::string> known_layers();

@@ -1,7 +1,9 @@
 // Optimizer: gradient clearing and state movement shared by every optimizer.
 #include "optimizer.h"
 
+#include "adam.h"
 #include "check.h"
+#include "sgd.h"
 
 namespace minicnn {
 
@@ -16,6 +18,20 @@ void Optimizer::zero_grad() {
 
 void Optimizer::to(Device device) {
   for (auto& [name, t] : state()) *t = t->to(device);
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, std::vector<Parameter*> params) {
+  if (recipe.optimizer == "sgd") {
+    return std::make_unique<SGD>(std::move(params),
+                                 SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weight_decay));
+  }
+  if (recipe.optimizer == "adam") {
+    return std::make_unique<Adam>(std::move(params), AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
+  }
+  if (recipe.optimizer == "adamw") {
+    return std::make_unique<AdamW>(std::move(params), AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
+  }
+  detail::throw_error("optimizer: expected 'sgd', 'adam' or 'adamw', but got '" + recipe.optimizer + "'");
 }
 
 }  // namespace minicnn

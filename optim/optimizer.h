@@ -5,7 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include <memory>
+
 #include "layer.h"
+#include "recipe.h"
 
 namespace minicnn {
 
@@ -34,5 +37,8 @@ class Optimizer {
   double lr_;
   int64_t steps_ = 0;
 };
+
+/// The optimizer a recipe names: "sgd" (momentum, weight_decay), "adam" or "adamw" (betas 0.9, 0.999).
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, std::vector<Parameter*> params);
 
 }  // namespace minicnn

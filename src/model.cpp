@@ -127,6 +127,10 @@ void Model::zero_grad() {
   for (Parameter* p : parameters()) p->grad.zero_();
 }
 
+void Model::reseed(uint64_t seed) {
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->reseed(seed * 0x9E3779B97F4A7C15ull + i);
+}
+
 void Model::to(Device device) {
   require_device(device, "Model");
   for (auto& layer : layers_) layer->to(device);

@@ -63,6 +63,8 @@ class Model {
   int64_t num_parameters();
   void zero_grad();
   void to(Device device);
+  /// Reseeds every stochastic layer from `seed` (layer i gets a stream derived from seed and i).
+  void reseed(uint64_t seed);
   Device device() const { return device_; }
 
   /// The text spec this model was built from (set by the registry; stored in checkpoints).

@@ -26,5 +26,7 @@ Shape parse_shape(const std::string& text, const char* flag, std::initializer_li
 /// Adds each command's subcommand and its handler to the app.
 void add_summary_command(CLI::App& app);
 void add_pool_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace minicnn::cli

@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   CLI::App app{"minicnn: train small convolutional classifiers on the CPU and CUDA, and study pooling.", "minicnn"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("minicnn 0.1.0"));
+  minicnn::cli::add_train_command(app);
+  minicnn::cli::add_eval_command(app);
   minicnn::cli::add_summary_command(app);
   minicnn::cli::add_pool_command(app);
   minicnn::set_log_handler([](const std::string& m) { std::fprintf(stderr, "minicnn: warning: %s\n", m.c_str()); });

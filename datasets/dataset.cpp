@@ -1,0 +1,42 @@
+// Per-channel statistics of an image set.
+#include "dataset.h"
+
+#include "check.h"
+#include "mnist.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace minicnn {
+
+std::string known_datasets() { return "mnist, fashion-mnist"; }
+
+DatasetSplit load_dataset(const std::string& kind, const std::string& dir) {
+  if (kind == "mnist") return load_mnist(dir, "MNIST");
+  if (kind == "fashion-mnist") return load_mnist(dir, "Fashion-MNIST");
+  detail::throw_error("dataset: expected one of " + known_datasets() + ", but got '" + kind + "'");
+}
+
+Normalization compute_normalization(const ImageDataset& data) {
+  Normalization n;
+  const int64_t plane = data.height * data.width;
+  for (int64_t c = 0; c < data.channels; ++c) {
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < data.size(); ++i) {
+      const uint8_t* p = data.image(i) + c * plane;
+      for (int64_t k = 0; k < plane; ++k) {
+        const double v = p[k] / 255.0;
+        sum += v;
+        sq += v * v;
+      }
+    }
+    const double count = static_cast<double>(data.size() * plane);
+    const double mean = count > 0 ? sum / count : 0.0;
+    const double var = count > 0 ? std::max(sq / count - mean * mean, 0.0) : 0.0;
+    n.mean.push_back(static_cast<float>(mean));
+    n.std.push_back(static_cast<float>(var > 0 ? std::sqrt(var) : 1.0));
+  }
+  return n;
+}
+
+}  // namespace minicnn

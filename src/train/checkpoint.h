@@ -1,0 +1,60 @@
+// Checkpoints: a model's tensors, the optimizer state and everything `eval`/`predict`/`--resume` need,
+// in one .safetensors file written atomically.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dataset.h"
+#include "model.h"
+#include "optimizer.h"
+#include "safetensors.h"
+
+namespace minicnn {
+
+/// Where a run stands, saved with every checkpoint so `--resume` continues exactly.
+struct TrainState {
+  int64_t epochs_done = 0;    // completed epochs
+  int64_t step_in_epoch = 0;  // batches done in epoch `epochs_done` (a mid-epoch checkpoint)
+  int64_t global_step = 0;
+  double epoch_loss_sum = 0;  // sums over the batches done in the current epoch
+  int64_t epoch_correct = 0;
+  int64_t epoch_seen = 0;
+  double epoch_train_seconds = 0;
+  double total_train_seconds = 0;
+  int64_t total_train_images = 0;
+  double wall_seconds = 0;    // of earlier processes of this run
+  bool finished = false;
+};
+
+/// What a checkpoint describes besides tensors: enough to rebuild the model and its preprocessing.
+struct CheckpointMeta {
+  std::string spec;           // model_to_spec() of the trained model
+  std::string model_name;     // preset name or "custom"
+  Shape input_chw;
+  Normalization normalization;
+  std::string dataset;
+  std::vector<std::string> classes;
+  std::string config_json;    // the training configuration (the trainer's own record)
+  std::string history_json;   // per-epoch metrics so far
+};
+
+/// Writes model tensors (nn.Sequential names), optimizer state ("optimizer.<i>.<name>"), meta and state.
+void save_checkpoint(const std::string& path, Model& model, Optimizer* optimizer, const CheckpointMeta& meta,
+                     const TrainState& state);
+
+struct Checkpoint {
+  SafetensorsFile file;
+  CheckpointMeta meta;
+  TrainState state;
+  int64_t optimizer_steps = 0;
+};
+
+/// Reads and validates a checkpoint written by save_checkpoint (throws Error naming the file).
+Checkpoint load_checkpoint(const std::string& path);
+/// Rebuilds the model a checkpoint describes and loads its weights.
+Model model_from_checkpoint(const Checkpoint& ckpt);
+/// Copies the checkpoint's tensors into `model` (names and shapes must match) and, when given, `optimizer`.
+void load_weights(Model& model, const Checkpoint& ckpt, Optimizer* optimizer = nullptr);
+
+}  // namespace minicnn
