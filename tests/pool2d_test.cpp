@@ -8,6 +8,7 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "pool2d.h"
+#include "test_util.h"
 
 namespace minicnn {
 namespace {
@@ -21,14 +22,7 @@ Tensor one_to_sixteen(float sign = 1.0f) {
   return Tensor::from_vector({1, 1, 4, 4}, v);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 // ---- The tutorial in shared/reference, reproduced exactly.
 

@@ -3,18 +3,12 @@
 
 #include "check.h"
 #include "registry.h"
+#include "test_util.h"
 
 namespace minicnn {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 TEST(Registry, MnistCnnHas421642Parameters) {
   Model m = parse_model("mnist-cnn");

@@ -7,34 +7,21 @@
 #include "check.h"
 #include "npy.h"
 #include "safetensors.h"
+#include "test_util.h"
 
 namespace minicnn {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("minicnn_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+using testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::TempDir;
+using testing::write_bytes;
 
 TEST(Npy, RoundTripsFloatAndIntTensors) {
-  const fs::path dir = temp_dir("npy");
+  TempDir tmp("npy");
+  const fs::path dir = tmp.path();
   Tensor f = Tensor::from_vector({2, 3}, {1, -2, 3.5f, 0, 1e-8f, -7});
   save_npy((dir / "f.npy").string(), f);
   EXPECT_EQ(load_npy((dir / "f.npy").string()).to_vector(), f.to_vector());
@@ -44,36 +31,36 @@ TEST(Npy, RoundTripsFloatAndIntTensors) {
   Tensor back = load_npy((dir / "i.npy").string());
   EXPECT_EQ(back.dtype(), DType::Int32);
   EXPECT_EQ(back.to_vector_i32(), i.to_vector_i32());
-  fs::remove_all(dir);
 }
 
 TEST(Npy, ReadsInt64AndFloat64AsNumPyWritesThem) {
-  const fs::path dir = temp_dir("npy64");
+  TempDir tmp("npy64");
+  const fs::path dir = tmp.path();
   std::string header = "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }";
   header.append(117 - header.size(), ' ');
   header += '\n';
   std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + char(0) + header;
   const int64_t values[2] = {3, -4};
   bytes.append(reinterpret_cast<const char*>(values), 16);
-  write_bytes(dir / "a.npy", bytes);
+  write_bytes((dir / "a.npy").string(), bytes);
   EXPECT_EQ(load_npy((dir / "a.npy").string()).to_vector_i32(), std::vector<int32_t>({3, -4}));
-  fs::remove_all(dir);
 }
 
 TEST(Npy, TruncatedFileIsAClearError) {
-  const fs::path dir = temp_dir("npytrunc");
+  TempDir tmp("npytrunc");
+  const fs::path dir = tmp.path();
   std::string full = npy_bytes(Tensor::zeros({10}));
-  write_bytes(dir / "t.npy", full.substr(0, full.size() - 4));
+  write_bytes((dir / "t.npy").string(), full.substr(0, full.size() - 4));
   const std::string msg = error_of([&] { load_npy((dir / "t.npy").string()); });
   EXPECT_NE(msg.find("is truncated: shape [10] needs 40 bytes of data, but the file has 36"), std::string::npos) << msg;
   EXPECT_NE(error_of([&] { load_npy((dir / "missing.npy").string()); }).find("cannot open"), std::string::npos);
-  write_bytes(dir / "x.npy", "hello");
+  write_bytes((dir / "x.npy").string(), "hello");
   EXPECT_NE(error_of([&] { load_npy((dir / "x.npy").string()); }).find("is not a .npy file"), std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST(Safetensors, RoundTripsTensorsAndMetadata) {
-  const fs::path dir = temp_dir("st");
+  TempDir tmp("st");
+  const fs::path dir = tmp.path();
   Tensor w = Tensor::from_vector({2, 2}, {1, 2, 3, 4});
   Tensor n = Tensor::from_vector_i32({1}, {7});
   save_safetensors((dir / "m.safetensors").string(), {{"0.weight", &w}, {"n", &n}}, {{"spec", "ReLU"}});
@@ -86,27 +73,22 @@ TEST(Safetensors, RoundTripsTensorsAndMetadata) {
   int files = 0;
   for (const auto& e : fs::directory_iterator(dir)) files += e.is_regular_file();
   EXPECT_EQ(files, 1);
-  fs::remove_all(dir);
 }
 
 TEST(Safetensors, FlippedTensorBytesAreReportedAsDamaged) {
-  const fs::path dir = temp_dir("stdamage");
+  TempDir tmp("stdamage");
+  const fs::path dir = tmp.path();
   Tensor w = Tensor::from_vector({4}, {1, 2, 3, 4});
   const fs::path p = dir / "m.safetensors";
   save_safetensors(p.string(), {{"w", &w}}, {});
-  std::string bytes;
-  {
-    std::ifstream in(p, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string bytes = testing::read_bytes(p.string());
   bytes[bytes.size() - 3] ^= 0x40;
-  write_bytes(p, bytes);
+  write_bytes(p.string(), bytes);
   const std::string msg = error_of([&] { load_safetensors(p.string()); });
   EXPECT_NE(msg.find("is damaged"), std::string::npos) << msg;
-  write_bytes(p, bytes.substr(0, bytes.size() - 8));
+  write_bytes(p.string(), bytes.substr(0, bytes.size() - 8));
   const std::string trunc = error_of([&] { load_safetensors(p.string()); });
   EXPECT_NE(trunc.find("outside the"), std::string::npos) << trunc;
-  fs::remove_all(dir);
 }
 
 TEST(Safetensors, HugeHeaderLengthIsRejectedBeforeAllocation) {

@@ -28,5 +28,6 @@ void add_summary_command(CLI::App& app);
 void add_pool_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 
 }  // namespace minicnn::cli

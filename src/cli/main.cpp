@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("minicnn 0.1.0"));
   minicnn::cli::add_train_command(app);
   minicnn::cli::add_eval_command(app);
+  minicnn::cli::add_predict_command(app);
   minicnn::cli::add_summary_command(app);
   minicnn::cli::add_pool_command(app);
   minicnn::set_log_handler([](const std::string& m) { std::fprintf(stderr, "minicnn: warning: %s\n", m.c_str()); });

@@ -1,0 +1,98 @@
+// `minicnn predict`: class and top-3 probabilities for images (.npy batches of pixel values), with the
+// preprocessing stored in the checkpoint.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "checkpoint.h"
+#include "common.h"
+#include "npy.h"
+#include "runtime.h"
+
+namespace minicnn::cli {
+namespace {
+
+struct PredictCommand {
+  std::string checkpoint, npy, logits, device = "cpu";
+  bool quiet = false;
+  int threads = 0;
+};
+
+// Pixel values 0..255 (N, C, H, W), or (N, H, W) for one channel, to normalised float input.
+Tensor normalise(const Tensor& pixels, const CheckpointMeta& meta, const std::string& source) {
+  const Shape& chw = meta.input_chw;
+  Tensor x = pixels;
+  if (x.dim() == 3 && chw[0] == 1) x = x.reshape({x.size(0), 1, x.size(1), x.size(2)});
+  MINICNN_CHECK(x.dim() == 4 && x.size(1) == chw[0] && x.size(2) == chw[1] && x.size(3) == chw[2], "predict: the model "
+                "expects images of shape ", chw, " (a batch (N, C, H, W) of pixel values 0..255), but '", source,
+                "' holds ", pixels.shape());
+  Tensor out = Tensor::empty(x.shape());
+  const int64_t plane = chw[1] * chw[2];
+  for (int64_t n = 0; n < x.size(0); ++n) {
+    for (int64_t c = 0; c < chw[0]; ++c) {
+      const float mean = meta.normalization.mean[static_cast<size_t>(c)], std = meta.normalization.std[static_cast<size_t>(c)];
+      const float* src = x.data() + (n * chw[0] + c) * plane;
+      float* dst = out.data() + (n * chw[0] + c) * plane;
+      for (int64_t k = 0; k < plane; ++k) dst[k] = (src[k] / 255.0f - mean) / std;
+    }
+  }
+  return out;
+}
+
+void print_predictions(const Tensor& logits, const std::vector<std::string>& classes,
+                       const std::vector<std::string>& names) {
+  const int64_t N = logits.size(0), C = logits.size(1);
+  for (int64_t n = 0; n < N; ++n) {
+    const float* row = logits.data() + n * C;
+    const float m = *std::max_element(row, row + C);
+    std::vector<double> p(static_cast<size_t>(C));
+    double sum = 0;
+    for (int64_t c = 0; c < C; ++c) sum += p[static_cast<size_t>(c)] = std::exp(static_cast<double>(row[c] - m));
+    std::vector<int64_t> order(static_cast<size_t>(C));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row[a] > row[b]; });
+    auto label = [&](int64_t c) { return c < static_cast<int64_t>(classes.size()) ? classes[static_cast<size_t>(c)] : std::to_string(c); };
+    std::string top;
+    for (int64_t k = 0; k < std::min<int64_t>(3, C); ++k) {
+      top += fmt::format("{}{} {:.3f}", k ? ", " : "", label(order[static_cast<size_t>(k)]), p[static_cast<size_t>(order[static_cast<size_t>(k)])] / sum);
+    }
+    std::printf("%s: %s  (top-3: %s)\n", names[static_cast<size_t>(n)].c_str(), label(order[0]).c_str(), top.c_str());
+  }
+}
+
+void run_predict(const PredictCommand& cmd) {
+  set_num_threads(cmd.threads);
+  const Device device = Device::parse(cmd.device);
+  require_device(device, "predict");
+  if (cmd.npy.empty()) throw UsageError("predict: give --npy IMAGES.npy (a batch of pixel values)");
+  const Checkpoint ckpt = load_checkpoint(cmd.checkpoint);
+  Model model = model_from_checkpoint(ckpt);
+  model.to(device);
+  Tensor pixels = load_npy(cmd.npy);
+  MINICNN_CHECK(pixels.dtype() == DType::Float32, "predict: expected pixel values in '", cmd.npy,
+                "', but got an integer array of another type than uint8");
+  const Tensor x = normalise(pixels, ckpt.meta, cmd.npy);
+  const Tensor logits = model.forward(x.to(device), Mode::Eval).to(Device::cpu());
+  if (!cmd.logits.empty()) save_npy(cmd.logits, logits);
+  if (cmd.quiet) return;
+  std::vector<std::string> names;
+  for (int64_t n = 0; n < logits.size(0); ++n) names.push_back(fmt::format("{}[{}]", cmd.npy, n));
+  print_predictions(logits, ckpt.meta.classes, names);
+}
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto c = std::make_shared<PredictCommand>();
+  auto* cmd = app.add_subcommand("predict", "Predict classes (top-3 probabilities) with a checkpoint");
+  cmd->add_option("--checkpoint", c->checkpoint, "A model.safetensors written by train")->required();
+  cmd->add_option("--npy", c->npy, "A .npy batch of pixel values 0..255, shape (N, C, H, W) or (N, H, W)");
+  cmd->add_option("--logits", c->logits, "Also write the logits (N, classes) to this .npy file");
+  cmd->add_flag("--quiet", c->quiet, "Print nothing (with --logits)");
+  cmd->add_option("--device", c->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--threads", c->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->callback([c] { run_predict(*c); });
+}
+
+}  // namespace minicnn::cli

@@ -1,0 +1,135 @@
+// The `minicnn` command as users meet it: exit codes, one-sentence errors, and the tutorial through `pool`.
+#include <gtest/gtest.h>
+
+#include "npy.h"
+#include "test_util.h"
+
+namespace minicnn {
+namespace {
+
+using testing::run_cli;
+using testing::TempDir;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(Cli, UnknownFlagIsAUsageErrorNamingTheFlag) {
+  const auto r = run_cli("train --dataset mnist --epoch 3");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, "--epoch")) << r.output;
+  EXPECT_FALSE(contains(r.output, "terminate")) << r.output;
+}
+
+TEST(Cli, MissingDataDirectoryExitsWithOneSentence) {
+  const auto r = run_cli("train --dataset mnist --data /nonexistent/mnist --out /tmp/unused");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "minicnn: error: MNIST: data directory '/nonexistent/mnist' does not exist")) << r.output;
+}
+
+TEST(Cli, WrongMagicNamesTheFile) {
+  TempDir tmp("cli_magic");
+  testing::write_tiny_mnist(tmp.path().string(), 20, 10);
+  std::filesystem::copy_file(tmp / "train-labels-idx1-ubyte", tmp / "train-images-idx3-ubyte",
+                             std::filesystem::copy_options::overwrite_existing);
+  const auto r = run_cli("train --dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "'train-images-idx3-ubyte' has magic 0x00000801, expected 0x00000803 (images)"))
+      << r.output;
+}
+
+TEST(Cli, TruncatedFileIsNamed) {
+  TempDir tmp("cli_trunc");
+  testing::write_tiny_mnist(tmp.path().string(), 20, 10);
+  const std::string full = testing::read_bytes(tmp / "t10k-images-idx3-ubyte");
+  testing::write_bytes(tmp / "t10k-images-idx3-ubyte", full.substr(0, 1000));
+  const auto r = run_cli("train --dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "'t10k-images-idx3-ubyte' is truncated")) << r.output;
+}
+
+TEST(Cli, NonEmptyRunDirectoryIsRefused) {
+  TempDir tmp("cli_nonempty");
+  testing::write_tiny_mnist(tmp.path().string(), 20, 10);
+  std::filesystem::create_directories(tmp / "run");
+  testing::write_bytes(tmp / "run/keep.txt", "x");
+  const auto r = run_cli("train --dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "is not empty; pass --resume")) << r.output;
+}
+
+TEST(Cli, TrainEvalAndResumeOnATinyDataSet) {
+  TempDir tmp("cli_train");
+  testing::write_tiny_mnist(tmp.path().string(), 128, 32);
+  const std::string common = "--dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run") +
+                             " --model lenet5 --epochs 1 --batch-size 32";
+  const auto r = run_cli("train " + common);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "test accuracy: 0.")) << r.output;
+  const std::string accuracy = r.output.substr(r.output.find("test accuracy: "), 21);
+  const auto e = run_cli("eval --checkpoint " + (tmp / "run/model.safetensors") + " --data " + tmp.path().string());
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(contains(e.output, accuracy)) << e.output << " vs " << accuracy;
+  const auto again = run_cli("train " + common + " --resume");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(contains(again.output, "already finished")) << again.output;
+}
+
+// The tutorial's examples through the command line: x.npy in, y.npy and indices out.
+TEST(Cli, PoolReproducesTheTutorial) {
+  TempDir tmp("cli_pool");
+  std::vector<float> v;
+  for (int i = 1; i <= 16; ++i) v.push_back(static_cast<float>(i));
+  save_npy(tmp / "x.npy", Tensor::from_vector({1, 1, 4, 4}, v));
+  auto pool = [&](const std::string& flags) {
+    const auto r = run_cli("pool --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy") + " " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return load_npy(tmp / "y.npy").to_vector();
+  };
+  const auto r = run_cli("pool --mode max --kernel-size 2 --stride 2 --input " + (tmp / "x.npy") + " --output " +
+                         (tmp / "y.npy") + " --indices " + (tmp / "i.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(load_npy(tmp / "y.npy").to_vector(), std::vector<float>({6, 8, 14, 16}));
+  EXPECT_EQ(load_npy(tmp / "i.npy").to_vector_i32(), std::vector<int32_t>({5, 7, 13, 15}));
+  EXPECT_EQ(pool("--kernel-size 2 --stride 1"), std::vector<float>({6, 7, 8, 10, 11, 12, 14, 15, 16}));
+  EXPECT_EQ(pool("--kernel-size 2 --stride 2 --padding 1"), std::vector<float>({1, 3, 4, 9, 11, 12, 13, 15, 16}));
+  for (float& x : v) x = -x;
+  save_npy(tmp / "x.npy", Tensor::from_vector({1, 1, 4, 4}, v));
+  EXPECT_EQ(pool("--kernel-size 2 --stride 2 --padding 1"), std::vector<float>({-1, -2, -4, -5, -6, -8, -13, -14, -16}));
+  EXPECT_EQ(pool("--mode avg --kernel-size 2 --stride 2 --padding 1 --count-include-pad false")[0], -1.0f);
+}
+
+TEST(Cli, PoolBackwardWritesTheInputGradient) {
+  TempDir tmp("cli_pool_bw");
+  save_npy(tmp / "x.npy", Tensor::from_vector({1, 1, 2, 2}, {1, 4, 3, 2}));
+  save_npy(tmp / "dy.npy", Tensor::from_vector({1, 1, 1, 1}, {5}));
+  const auto r = run_cli("pool --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy") +
+                         " --grad-output " + (tmp / "dy.npy") + " --grad-input " + (tmp / "dx.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(load_npy(tmp / "dx.npy").to_vector(), std::vector<float>({0, 5, 0, 0}));
+}
+
+TEST(Cli, PoolErrorsAreSentencesNotCrashes) {
+  TempDir tmp("cli_pool_err");
+  save_npy(tmp / "x.npy", Tensor::zeros({4, 4}));
+  auto r = run_cli("pool --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "MaxPool2d: expected 3D (C, H, W) or 4D (N, C, H, W) input, but got shape [4, 4]"))
+      << r.output;
+  save_npy(tmp / "x.npy", Tensor::zeros({1, 1, 2, 2}));
+  r = run_cli("pool --kernel-size 3 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "output size is too small")) << r.output;
+  r = run_cli("pool --kernel-size 3 --padding 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "padding should be at most half of effective kernel size")) << r.output;
+  r = run_cli("pool --kernel-size 2,x --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, "--kernel-size: expected")) << r.output;
+  r = run_cli("pool --mode avg --dilation 2 --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_cli("pool --kernel-size 2 --input " + (tmp / "missing.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "cannot open")) << r.output;
+}
+
+}  // namespace
+}  // namespace minicnn

@@ -1,0 +1,166 @@
+// IDX reading (raw and gzipped) with its error sentences, and the DataLoader's batching, shuffling,
+// subsets, normalisation and augmentation.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <set>
+
+#include "loader.h"
+#include "mnist.h"
+#include "test_util.h"
+
+namespace minicnn {
+namespace {
+
+using testing::error_of;
+using testing::TempDir;
+using testing::write_bytes;
+
+IdxArray parse(const std::string& bytes, int rank, const std::string& file) {
+  return parse_idx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), rank, "MNIST", file);
+}
+
+TEST(Idx, ParsesImagesAndLabels) {
+  const IdxArray images = parse(testing::idx_images(3, 5, 4, 1), 3, "x");
+  EXPECT_EQ(images.dims, std::vector<int64_t>({3, 5, 4}));
+  EXPECT_EQ(images.data.size(), 60u);
+  EXPECT_EQ(parse(testing::idx_labels(7, 1), 1, "y").data.size(), 7u);
+}
+
+TEST(Idx, SwappedLabelsAndImagesAreNamed) {
+  EXPECT_EQ(error_of([] { parse(testing::idx_labels(7, 1), 3, "train-labels-idx1-ubyte"); }),
+            "MNIST: 'train-labels-idx1-ubyte' has magic 0x00000801, expected 0x00000803 (images); are labels and "
+            "images swapped?");
+}
+
+TEST(Idx, TruncatedAndOversizedFilesAreRejected) {
+  const std::string full = testing::idx_images(2, 4, 4, 1);
+  EXPECT_EQ(error_of([&] { parse(full.substr(0, full.size() - 5), 3, "f"); }),
+            "MNIST: 'f' is truncated: its header announces 32 bytes of images but the file holds 27");
+  EXPECT_EQ(error_of([&] { parse(full + "xy", 3, "f"); }), "MNIST: 'f' has 2 bytes after the 32 its header announces");
+  EXPECT_EQ(error_of([&] { parse(full.substr(0, 9), 3, "f"); }),
+            "MNIST: 'f' is truncated inside its header (9 bytes, the header needs 16)");
+  // A header announcing 2^30 x 2^30 images is refused before anything is allocated.
+  std::string huge = full.substr(0, 16);
+  huge[4] = 0x3f;
+  huge[8] = 0x3f;
+  EXPECT_NE(error_of([&] { parse(huge, 3, "f"); }).find("announces more than"), std::string::npos);
+}
+
+TEST(Mnist, LoadsRawAndGzippedFiles) {
+  TempDir tmp("mnist_gz");
+  testing::write_tiny_mnist(tmp.path().string(), 40, 10);
+  // Gzip one file and remove the raw one: the reader finds the .gz.
+  const std::string raw = testing::read_bytes(tmp / "train-images-idx3-ubyte");
+  gzFile gz = gzopen((tmp / "train-images-idx3-ubyte.gz").c_str(), "wb");
+  gzwrite(gz, raw.data(), static_cast<unsigned>(raw.size()));
+  gzclose(gz);
+  std::filesystem::remove(tmp / "train-images-idx3-ubyte");
+  const DatasetSplit d = load_mnist(tmp.path().string());
+  EXPECT_EQ(d.train.size(), 40);
+  EXPECT_EQ(d.test.size(), 10);
+  EXPECT_EQ(d.train.height, 28);
+  EXPECT_EQ(std::string(d.train.images.begin(), d.train.images.end()), raw.substr(16));
+}
+
+TEST(Mnist, MissingDirectoryFileAndCountMismatchAreClear) {
+  EXPECT_EQ(error_of([] { load_mnist("/nonexistent/mnist"); }),
+            "MNIST: data directory '/nonexistent/mnist' does not exist or is not a directory");
+  TempDir tmp("mnist_bad");
+  testing::write_tiny_mnist(tmp.path().string(), 40, 10);
+  std::filesystem::remove(tmp / "t10k-labels-idx1-ubyte");
+  EXPECT_EQ(error_of([&] { load_mnist(tmp.path().string()); }),
+            "MNIST: 't10k-labels-idx1-ubyte' (or 't10k-labels-idx1-ubyte.gz') is missing in '" + tmp.path().string() + "'");
+  write_bytes(tmp / "t10k-labels-idx1-ubyte", testing::idx_labels(9, 22));
+  EXPECT_EQ(error_of([&] { load_mnist(tmp.path().string()); }),
+            "MNIST: 't10k-images-idx3-ubyte' holds 10 images but 't10k-labels-idx1-ubyte' holds 9 labels");
+  write_bytes(tmp / "t10k-labels-idx1-ubyte", std::string("\x1f\x8b\x08\x00garbage", 11));
+  EXPECT_NE(error_of([&] { load_mnist(tmp.path().string()); }).find("is not a valid gzip file"), std::string::npos);
+}
+
+ImageDataset counting_dataset(int64_t n) {
+  ImageDataset d;
+  d.name = "counting";
+  d.channels = 1;
+  d.height = 2;
+  d.width = 2;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 4; ++k) d.images.push_back(static_cast<uint8_t>(i));
+    d.labels.push_back(static_cast<int32_t>(i % 10));
+  }
+  return d;
+}
+
+std::vector<int64_t> epoch_order(DataLoader& loader, int64_t epoch) {
+  loader.set_epoch(epoch);
+  std::vector<int64_t> order;
+  for (int64_t b = 0; b < loader.num_batches(); ++b) {
+    const Batch batch = loader.batch(b);
+    for (int64_t i = 0; i < batch.size; ++i) order.push_back(std::lround(batch.images.data()[i * 4] * 255.0f));
+  }
+  return order;
+}
+
+TEST(DataLoader, ShufflesEveryImageOnceAndKeepsTheLastPartialBatch) {
+  const ImageDataset d = counting_dataset(10);
+  DataLoader loader(d, {4, true, 7, Augment::None, {}});
+  EXPECT_EQ(loader.num_batches(), 3);
+  loader.set_epoch(0);
+  EXPECT_EQ(loader.batch(2).size, 2);
+  const auto e0 = epoch_order(loader, 0), e1 = epoch_order(loader, 1);
+  EXPECT_EQ(std::set<int64_t>(e0.begin(), e0.end()).size(), 10u);
+  EXPECT_NE(e0, e1);
+  EXPECT_EQ(e0, epoch_order(loader, 0));  // an epoch's order can be rebuilt
+  DataLoader same(d, {4, true, 7, Augment::None, {}});
+  EXPECT_EQ(epoch_order(same, 1), e1);
+}
+
+TEST(DataLoader, NormalisesWithMeanAndStd) {
+  const ImageDataset d = counting_dataset(3);
+  DataLoader loader(d, {3, false, 0, Augment::None, {{0.5f}, {0.25f}}});
+  const Batch b = loader.batch(0);
+  EXPECT_FLOAT_EQ(b.images.data()[2 * 4], (2.0f / 255.0f - 0.5f) / 0.25f);
+  EXPECT_EQ(b.labels.to_vector_i32(), std::vector<int32_t>({0, 1, 2}));
+}
+
+TEST(DataLoader, NormalizationOfADatasetIsItsChannelStatistics) {
+  const ImageDataset d = counting_dataset(3);  // pixels 0, 1, 2 (x4)
+  const Normalization n = compute_normalization(d);
+  EXPECT_NEAR(n.mean[0], 1.0 / 255.0, 1e-7);
+  EXPECT_NEAR(n.std[0], std::sqrt(2.0 / 3.0) / 255.0, 1e-7);
+}
+
+TEST(DataLoader, RandomSubsetIsSeededAndDistinct) {
+  const auto a = random_subset(1000, 100, 5), b = random_subset(1000, 100, 5), c = random_subset(1000, 100, 6);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(std::set<int64_t>(a.begin(), a.end()).size(), 100u);
+  EXPECT_NE(a.back(), 99);  // not the first 100
+  EXPECT_NE(error_of([] { random_subset(10, 11, 0); }), "(no error)");
+}
+
+TEST(DataLoader, CropFlipMovesPixelsWithinThePaddedImage) {
+  ImageDataset d;
+  d.name = "one";
+  d.channels = 1;
+  d.height = 8;
+  d.width = 8;
+  for (int i = 0; i < 64; ++i) d.images.push_back(static_cast<uint8_t>(i + 1));
+  d.labels = {0};
+  DataLoader plain(d, {1, false, 0, Augment::None, {}});
+  DataLoader aug(d, {1, false, 3, Augment::CropFlip, {}});
+  int64_t changed_epochs = 0;
+  for (int64_t e = 0; e < 8; ++e) {
+    aug.set_epoch(e);
+    const std::vector<float> a = aug.batch(0).images.to_vector();
+    const std::vector<float> p = plain.batch(0).images.to_vector();
+    changed_epochs += a != p;
+    // Every output pixel is a zero (padding) or some input pixel.
+    for (float v : a) EXPECT_TRUE(v == 0.0f || (v * 255.0f >= 0.5f && v * 255.0f <= 64.5f));
+  }
+  EXPECT_GE(changed_epochs, 6);
+}
+
+}  // namespace
+}  // namespace minicnn

@@ -1,0 +1,102 @@
+// Test helpers: temporary directories, synthetic IDX files and running the CLI.
+#include "test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "check.h"
+#include "random.h"
+
+namespace minicnn::testing {
+
+namespace fs = std::filesystem;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TempDir::TempDir(const std::string& name)
+    : path_(fs::temp_directory_path() / ("minicnn_" + name + "_" + std::to_string(::getpid()))) {
+  fs::remove_all(path_);
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+namespace {
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+}  // namespace
+
+std::string idx_labels(int64_t n, uint64_t seed) {
+  Generator gen(seed);
+  std::string out = be32(0x801) + be32(static_cast<uint32_t>(n));
+  for (int64_t i = 0; i < n; ++i) out += static_cast<char>(gen.below(10));
+  return out;
+}
+
+std::string idx_images(int64_t n, int64_t h, int64_t w, uint64_t seed) {
+  // Labels come from the same seed: image i draws a bright bar at a row given by its label, plus noise.
+  Generator labels(seed), noise(seed + 1);
+  std::string out = be32(0x803) + be32(static_cast<uint32_t>(n)) + be32(static_cast<uint32_t>(h)) +
+                    be32(static_cast<uint32_t>(w));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t label = static_cast<int64_t>(labels.below(10));
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x) {
+        const bool bar = y >= 2 + label * (h - 4) / 10 && y < 2 + (label + 1) * (h - 4) / 10;
+        out += static_cast<char>(bar ? 200 + noise.below(56) : noise.below(40));
+      }
+    }
+  }
+  return out;
+}
+
+void write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test) {
+  fs::create_directories(dir);
+  write_bytes(dir + "/train-images-idx3-ubyte", idx_images(n_train, 28, 28, 11));
+  write_bytes(dir + "/train-labels-idx1-ubyte", idx_labels(n_train, 11));
+  write_bytes(dir + "/t10k-images-idx3-ubyte", idx_images(n_test, 28, 28, 22));
+  write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_labels(n_test, 22));
+}
+
+CommandResult run_cli(const std::string& args, const std::string& env) {
+  const std::string cmd = env + " " + MINICNN_CLI_PATH + " " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  MINICNN_ASSERT(pipe != nullptr);
+  std::string output;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) output.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  int code = -1;
+  if (WIFEXITED(status)) code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) code = 128 + WTERMSIG(status);
+  return {code, output};
+}
+
+}  // namespace minicnn::testing

@@ -1,0 +1,46 @@
+// Helpers shared by the tests: capturing an Error's sentence, temporary directories, tiny IDX data sets,
+// and running the `minicnn` command.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace minicnn::testing {
+
+/// The message of the minicnn::Error `f` throws, or "(no error)".
+std::string error_of(const std::function<void()>& f);
+
+/// A fresh directory under the system's temporary directory, removed when the object goes away.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_bytes(const std::string& path, const std::string& bytes);
+std::string read_bytes(const std::string& path);
+
+/// IDX bytes: images (n, h, w) whose pixels encode their label (so a model can learn them) and labels.
+std::string idx_images(int64_t n, int64_t h, int64_t w, uint64_t seed);
+std::string idx_labels(int64_t n, uint64_t seed);
+/// Writes the four MNIST files of a tiny data set (n_train, n_test images of 28x28) into `dir`.
+void write_tiny_mnist(const std::string& dir, int64_t n_train = 256, int64_t n_test = 64);
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+/// Runs the minicnn CLI with `args` (shell-quoted by the caller) and captures its output.
+CommandResult run_cli(const std::string& args, const std::string& env = "");
+
+}  // namespace minicnn::testing

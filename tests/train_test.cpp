@@ -1,0 +1,134 @@
+// The trainer end to end on a tiny synthetic MNIST: the run directory, reproducibility, checkpoints that
+// eval reloads to the same figure, the refusal to overwrite runs, and exact resumption.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "check.h"
+#include "checkpoint.h"
+#include "mnist.h"
+#include "test_util.h"
+#include "trainer.h"
+
+namespace minicnn {
+namespace {
+
+using testing::error_of;
+using testing::TempDir;
+
+TrainConfig tiny_config(const std::string& out, int64_t epochs = 2) {
+  TrainConfig c;
+  c.dataset = "mnist";
+  c.model_name = "custom";
+  c.spec = "Conv2d(1, 4, 3, stride=2) ReLU MaxPool2d(2) Flatten Dropout(0.1) LazyLinear(10)";
+  c.input_chw = {1, 28, 28};
+  c.recipe = {"sgd", 0.05, 0.9, 1e-4, "cosine", "none", 32, epochs};
+  c.seed = 3;
+  c.threads = 2;
+  c.out_dir = out;
+  return c;
+}
+
+class Trainer : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_tiny_mnist(data_dir_.path().string(), 256, 64); }
+  DatasetSplit data() const { return load_mnist(data_dir_.path().string()); }
+  TempDir data_dir_{"train_data"};
+};
+
+TEST_F(Trainer, WritesMetricsSummaryAndACheckpointThatEvalReloads) {
+  TempDir out("train_run");
+  const DatasetSplit d = data();
+  const TrainResult r = train(tiny_config(out.path().string()), d, RunDirPolicy::Fresh);
+  ASSERT_EQ(r.history.size(), 2u);
+  EXPECT_EQ(r.history[0].epoch, 1);
+  EXPECT_GT(r.test_accuracy, 0.5);  // the synthetic digits are learnable
+  std::ifstream csv(out / "metrics.csv");
+  std::string line;
+  int rows = 0;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 3);
+  const nlohmann::json s = nlohmann::json::parse(std::ifstream(out / "summary.json"));
+  for (const char* key : {"dataset", "model", "epochs", "test_accuracy", "test_loss", "train_images_per_sec",
+                          "wall_seconds", "peak_rss_mib", "seed"}) {
+    EXPECT_TRUE(s.contains(key)) << key;
+  }
+  EXPECT_DOUBLE_EQ(s["test_accuracy"].get<double>(), r.test_accuracy);
+  EXPECT_GT(s["train_images_per_sec"].get<double>(), 0);
+  const Checkpoint ckpt = load_checkpoint(out / "model.safetensors");
+  Model model = model_from_checkpoint(ckpt);
+  EXPECT_DOUBLE_EQ(evaluate(model, d.test, ckpt.meta.normalization).accuracy, r.test_accuracy);
+  EXPECT_TRUE(ckpt.state.finished);
+}
+
+TEST_F(Trainer, SameSeedGivesTheSameMetrics) {
+  TempDir a("train_a"), b("train_b");
+  const DatasetSplit d = data();
+  const TrainResult ra = train(tiny_config(a.path().string()), d, RunDirPolicy::Fresh);
+  const TrainResult rb = train(tiny_config(b.path().string()), d, RunDirPolicy::Fresh);
+  for (size_t e = 0; e < ra.history.size(); ++e) {
+    EXPECT_EQ(ra.history[e].train_loss, rb.history[e].train_loss);
+    EXPECT_EQ(ra.history[e].test_loss, rb.history[e].test_loss);
+  }
+}
+
+TEST_F(Trainer, RefusesANonEmptyRunDirectoryUnlessAskedTo) {
+  TempDir out("train_refuse");
+  testing::write_bytes(out / "notes.txt", "mine");
+  const DatasetSplit d = data();
+  EXPECT_EQ(error_of([&] { train(tiny_config(out.path().string(), 1), d, RunDirPolicy::Fresh); }),
+            "train: run directory '" + out.path().string() +
+                "' is not empty; pass --resume to continue that run or --overwrite to replace it");
+  EXPECT_EQ(testing::read_bytes(out / "notes.txt"), "mine");
+  train(tiny_config(out.path().string(), 1), d, RunDirPolicy::Overwrite);
+  EXPECT_FALSE(std::filesystem::exists(out / "notes.txt"));
+  const TrainResult again = train(tiny_config(out.path().string(), 1), d, RunDirPolicy::Resume);
+  EXPECT_TRUE(again.already_finished);
+}
+
+TEST_F(Trainer, ResumingAfterAnInterruptionGivesTheSameMetrics) {
+  TempDir whole("train_whole"), cut("train_cut");
+  const DatasetSplit d = data();
+  const TrainResult uninterrupted = train(tiny_config(whole.path().string(), 3), d, RunDirPolicy::Fresh);
+
+  TrainConfig c = tiny_config(cut.path().string(), 3);
+  c.checkpoint_every = 5;
+  TrainCallbacks stop_at_step_13;
+  int steps = 0;
+  stop_at_step_13.on_batch = [&](const BatchProgress&) {
+    if (++steps == 13) throw Error("interrupted");  // after the checkpoint at step 10, mid-epoch 2
+  };
+  EXPECT_EQ(error_of([&] { train(c, d, RunDirPolicy::Fresh, stop_at_step_13); }), "interrupted");
+  EXPECT_EQ(load_checkpoint(cut / "model.safetensors").state.global_step, 10);
+  const TrainResult resumed = train(c, d, RunDirPolicy::Resume);
+  ASSERT_EQ(resumed.history.size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    EXPECT_EQ(resumed.history[e].train_loss, uninterrupted.history[e].train_loss) << "epoch " << e + 1;
+    EXPECT_EQ(resumed.history[e].train_accuracy, uninterrupted.history[e].train_accuracy);
+    EXPECT_EQ(resumed.history[e].test_loss, uninterrupted.history[e].test_loss);
+    EXPECT_EQ(resumed.history[e].test_accuracy, uninterrupted.history[e].test_accuracy);
+  }
+}
+
+TEST_F(Trainer, ResumeRefusesAnotherConfiguration) {
+  TempDir out("train_conf");
+  const DatasetSplit d = data();
+  train(tiny_config(out.path().string(), 1), d, RunDirPolicy::Fresh);
+  TrainConfig other = tiny_config(out.path().string(), 1);
+  other.recipe.lr = 0.1;
+  EXPECT_NE(error_of([&] { train(other, d, RunDirPolicy::Resume); }).find("trained with another configuration"),
+            std::string::npos);
+}
+
+TEST_F(Trainer, NaNLossStopsWithTheStepAndAdvice) {
+  TempDir out("train_nan");
+  TrainConfig c = tiny_config(out.path().string(), 1);
+  c.recipe.lr = 1e30;
+  const std::string msg = error_of([&] { train(c, data(), RunDirPolicy::Fresh); });
+  EXPECT_NE(msg.find("try a lower learning rate"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at step "), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace minicnn
