@@ -29,5 +29,6 @@ void add_pool_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+void add_explain_command(CLI::App& app);
 
 }  // namespace minicnn::cli

@@ -1,0 +1,205 @@
+// `minicnn explain`: a pooling configuration's geometry in words and pictures (windows, padding,
+// coverage, overlap), and optionally a PNG of which input pixels max pooling picked.
+#include <algorithm>
+#include <cstdio>
+
+#include "image_io.h"
+#include "npy.h"
+#include "pool2d_coverage.h"
+#include "pool_flags.h"
+#include "random.h"
+
+namespace minicnn::cli {
+namespace {
+
+struct ExplainCommand {
+  PoolFlags flags;
+  std::string input_shape, image, input;
+  uint64_t seed = 0;
+  int64_t max_lines = 16;
+};
+
+// "rows -1..2 (row -1 is padding)" or, with dilation, "rows -2, 0, 2 (row -2 is padding)".
+std::string describe_window(const AxisCoverage& a, int64_t o, const char* unit, const char* units) {
+  const auto& taps = a.taps[static_cast<size_t>(o)];
+  const bool contiguous = taps.size() < 2 || taps[1] - taps[0] == 1;
+  std::string s = fmt::format("{} ", taps.size() == 1 ? unit : units);
+  if (contiguous) {
+    s += taps.size() == 1 ? std::to_string(taps[0]) : fmt::format("{}..{}", taps.front(), taps.back());
+  } else {
+    for (size_t i = 0; i < taps.size(); ++i) s += (i ? ", " : "") + std::to_string(taps[i]);
+  }
+  std::vector<std::string> outside;
+  for (int64_t t : taps) {
+    if (t < 0 || t >= a.size) outside.push_back(std::to_string(t));
+  }
+  if (!outside.empty()) {
+    s += fmt::format(" ({} {} {} padding)", outside.size() == 1 ? unit : units, fmt::join(outside, ", "),
+                     outside.size() == 1 ? "is" : "are");
+  }
+  return s;
+}
+
+void print_axis(const char* title, const AxisCoverage& a, int64_t pad, const char* unit, const char* units,
+                int64_t max_lines) {
+  std::printf("%s (size %lld, padding %lld on each side):\n", title, static_cast<long long>(a.size),
+              static_cast<long long>(pad));
+  for (int64_t o = 0; o < a.outputs; ++o) {
+    if (a.outputs > max_lines && o == max_lines / 2) {
+      std::printf("  ... %lld more windows ...\n", static_cast<long long>(a.outputs - max_lines));
+      o = a.outputs - max_lines / 2;
+    }
+    std::printf("  window %lld: %s\n", static_cast<long long>(o), describe_window(a, o, unit, units).c_str());
+  }
+  std::vector<std::string> missed;
+  for (int64_t i = 0; i < a.size; ++i) {
+    if (a.count[static_cast<size_t>(i)] == 0) missed.push_back(std::to_string(i));
+  }
+  if (!missed.empty()) std::printf("  %s no window reads: %s\n", units, fmt::format("{}", fmt::join(missed, ", ")).c_str());
+}
+
+char count_char(int64_t c) {
+  if (c == 0) return '.';
+  if (c < 10) return static_cast<char>('0' + c);
+  if (c < 36) return static_cast<char>('a' + c - 10);
+  return '#';
+}
+
+// Draws plane 0 of `x` in grey, upscaled, with the pixels max pooling picked in red (brighter = picked by
+// more windows).
+void draw_argmax(const std::string& path, const Tensor& x, const Tensor& indices, const Pool2dGeometry& g) {
+  const int64_t scale = std::max<int64_t>(1, 256 / std::max(g.H, g.W));
+  const float* xp = x.data();
+  float lo = xp[0], hi = xp[0];
+  for (int64_t i = 0; i < g.H * g.W; ++i) {
+    lo = std::min(lo, xp[i]);
+    hi = std::max(hi, xp[i]);
+  }
+  std::vector<int32_t> picks(static_cast<size_t>(g.H * g.W), 0);
+  for (int64_t o = 0; o < g.OH * g.OW; ++o) {
+    const int32_t i = indices.data_i32()[o];
+    if (i >= 0) ++picks[static_cast<size_t>(i)];
+  }
+  const int32_t most = std::max(1, *std::max_element(picks.begin(), picks.end()));
+  const int64_t W = g.W * scale, H = g.H * scale;
+  std::vector<uint8_t> rgb(static_cast<size_t>(W * H * 3));
+  for (int64_t y = 0; y < H; ++y) {
+    for (int64_t xw = 0; xw < W; ++xw) {
+      const int64_t i = (y / scale) * g.W + xw / scale;
+      const uint8_t grey = static_cast<uint8_t>(hi > lo ? 40 + 160 * (xp[i] - lo) / (hi - lo) : 120);
+      uint8_t* px = &rgb[static_cast<size_t>((y * W + xw) * 3)];
+      if (picks[static_cast<size_t>(i)] > 0) {
+        px[0] = static_cast<uint8_t>(155 + 100 * picks[static_cast<size_t>(i)] / most);
+        px[1] = px[2] = 30;
+      } else {
+        px[0] = px[1] = px[2] = grey;
+      }
+    }
+  }
+  write_png(path, rgb.data(), W, H, 3);
+}
+
+void run_explain(const ExplainCommand& c, const CLI::App* cmd) {
+  c.flags.check_mode(cmd);
+  const Shape shape = parse_shape(c.input_shape, "--input-shape", {3, 4});
+  std::string repr;
+  Pool2dGeometry g{};
+  if (c.flags.is_max()) {
+    MaxPool2d pool(c.flags.max_options());
+    repr = pool.repr();
+    g = pool2d_geometry("MaxPool2d", shape, c.flags.max_options().args_);
+  } else {
+    AvgPool2d pool(c.flags.avg_options());
+    repr = pool.repr();
+    g = pool2d_geometry("AvgPool2d", shape, c.flags.avg_options().args_);
+  }
+  const PoolCoverage cov = pool2d_coverage(g);
+  std::printf("%s on input %s\n", repr.c_str(), shape.str().c_str());
+  std::printf("output shape: %s\n", pool2d_output_shape(shape, g).str().c_str());
+  for (const auto& [axis, in, k, s, p, d, out] :
+       {std::tuple{"height", g.H, g.KH, g.SH, g.PH, g.DH, g.OH}, std::tuple{"width", g.W, g.KW, g.SW, g.PW, g.DW, g.OW}}) {
+    std::printf("%s: %s((%lld + 2*%lld - %lld*(%lld-1) - 1) / %lld) + 1%s = %lld\n", axis,
+                c.flags.ceil_mode ? "ceil" : "floor", static_cast<long long>(in), static_cast<long long>(p),
+                static_cast<long long>(d), static_cast<long long>(k), static_cast<long long>(s),
+                c.flags.ceil_mode ? ", less a last window that would start in the padding" : "",
+                static_cast<long long>(out));
+  }
+  const int64_t eh = g.DH * (g.KH - 1) + 1, ew = g.DW * (g.KW - 1) + 1;
+  std::printf("effective receptive field of one output: %lldx%lld input pixels (kernel %lldx%lld, dilation %lldx%lld)\n",
+              static_cast<long long>(eh), static_cast<long long>(ew), static_cast<long long>(g.KH),
+              static_cast<long long>(g.KW), static_cast<long long>(g.DH), static_cast<long long>(g.DW));
+  if (g.SH < eh || g.SW < ew) {
+    std::printf("windows overlap: stride %lldx%lld is smaller than the window\n", static_cast<long long>(g.SH),
+                static_cast<long long>(g.SW));
+  } else if (g.SH > eh || g.SW > ew) {
+    std::printf("windows leave gaps: stride %lldx%lld is larger than the window\n", static_cast<long long>(g.SH),
+                static_cast<long long>(g.SW));
+  }
+  std::printf("padding counts as %s\n", c.flags.is_max() ? "-inf (it never wins the maximum)"
+                                                         : (c.flags.count_include_pad == "true"
+                                                                ? "zeros included in the average's divisor (count_include_pad=True)"
+                                                                : "nothing: the divisor counts only real pixels (count_include_pad=False)"));
+  std::printf("\n");
+  print_axis("rows", cov.rows, g.PH, "row", "rows", c.max_lines);
+  if (!(g.H == g.W && g.KH == g.KW && g.SH == g.SW && g.PH == g.PW && g.DH == g.DW)) {
+    print_axis("columns", cov.cols, g.PW, "column", "columns", c.max_lines);
+  } else {
+    std::printf("columns: the same as rows\n");
+  }
+  std::printf("\nwindows touching padding: %lld of %lld per channel\n", static_cast<long long>(cov.windows_touching_padding()),
+              static_cast<long long>(cov.windows()));
+  std::printf("input pixels not covered: %lld of %lld per channel\n", static_cast<long long>(cov.uncovered_pixels()),
+              static_cast<long long>(cov.pixels()));
+  int64_t min_overlap = cov.max_overlap();
+  for (int64_t h = 0; h < g.H; ++h) {
+    for (int64_t w = 0; w < g.W; ++w) min_overlap = std::min(min_overlap, cov.count(h, w));
+  }
+  std::printf("windows reading each input pixel: %lld to %lld\n", static_cast<long long>(min_overlap),
+              static_cast<long long>(cov.max_overlap()));
+  if (g.W <= 64 && g.H <= 64) {
+    std::printf("\ncoverage map (windows reading each input pixel; '.' = none, a-z = 10-35):\n");
+    for (int64_t h = 0; h < g.H; ++h) {
+      std::string row = "  ";
+      for (int64_t w = 0; w < g.W; ++w) {
+        row += count_char(cov.count(h, w));
+        row += ' ';
+      }
+      std::printf("%s\n", row.c_str());
+    }
+  } else {
+    std::printf("(coverage map omitted: the input is larger than 64x64)\n");
+  }
+  if (c.image.empty()) return;
+  if (!c.flags.is_max()) throw UsageError("--image draws the pixels max pooling picks; use it with --mode max");
+  Tensor x;
+  if (!c.input.empty()) {
+    x = load_npy(c.input);
+    MINICNN_CHECK(x.dtype() == DType::Float32 && x.shape() == shape, "explain: --input '", c.input,
+                  "' should be a float array of shape ", shape, " (--input-shape), but holds ", x.shape());
+  } else {
+    Generator gen(c.seed);
+    x = Tensor::empty(shape);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = gen.normal();
+  }
+  MaxPool2d pool(c.flags.max_options());
+  auto [y, idx] = pool.forward_with_indices(x);
+  draw_argmax(c.image, x, idx, g);
+  std::printf("\nwrote %s: plane 0 of the %s input, the pixels max pooling picked in red\n", c.image.c_str(),
+              c.input.empty() ? "random example" : "given");
+}
+
+}  // namespace
+
+void add_explain_command(CLI::App& app) {
+  auto c = std::make_shared<ExplainCommand>();
+  auto* cmd = app.add_subcommand("explain", "Show a pooling configuration's windows, padding, coverage and overlap");
+  cmd->add_option("--input-shape", c->input_shape, "Input shape N,C,H,W (or C,H,W)")->required();
+  c->flags.add_to(cmd, true, true);
+  cmd->add_option("--image", c->image, "Also draw which input pixels max pooling picked (PNG)");
+  cmd->add_option("--input", c->input, "Input .npy for --image (default: random normal values)");
+  cmd->add_option("--seed", c->seed, "Seed of the random example input")->capture_default_str();
+  cmd->add_option("--max-lines", c->max_lines, "Windows listed per axis before eliding")->capture_default_str();
+  cmd->callback([c, cmd] { run_explain(*c, cmd); });
+}
+
+}  // namespace minicnn::cli
