@@ -2,6 +2,8 @@
 #include "dataset.h"
 
 #include "check.h"
+#include "cifar10.h"
+#include "image_folder.h"
 #include "mnist.h"
 
 #include <algorithm>
@@ -9,9 +11,14 @@
 
 namespace minicnn {
 
-std::string known_datasets() { return "mnist, fashion-mnist"; }
+std::string known_datasets() { return "mnist, fashion-mnist, cifar10, folder"; }
 
-DatasetSplit load_dataset(const std::string& kind, const std::string& dir) {
+DatasetSplit load_dataset(const std::string& kind, const std::string& dir, const DatasetOptions& options) {
+  if (kind == "folder") return load_image_folder(dir, options);
+  const bool fixed_size = kind == "mnist" || kind == "fashion-mnist" || kind == "cifar10";
+  MINICNN_CHECK(!fixed_size || !options.resize(), "dataset: a resize applies to image folders (folder) only, but got "
+                "dataset '", kind, "', whose images have a fixed size");
+  if (kind == "cifar10") return load_cifar10(dir);
   if (kind == "mnist") return load_mnist(dir, "MNIST");
   if (kind == "fashion-mnist") return load_mnist(dir, "Fashion-MNIST");
   detail::throw_error("dataset: expected one of " + known_datasets() + ", but got '" + kind + "'");

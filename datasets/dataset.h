@@ -30,8 +30,15 @@ struct Normalization {
   std::vector<float> mean, std;
 };
 
-/// Loads a data set by the name `minicnn train --dataset` uses ("mnist", "fashion-mnist") from `dir`.
-DatasetSplit load_dataset(const std::string& kind, const std::string& dir);
+/// How a data set is loaded beyond its folder. A resize (both sizes > 0) applies to image folders only.
+struct DatasetOptions {
+  int64_t resize_height = 0, resize_width = 0;  // 0, 0: keep the images' own size
+  bool resize() const { return resize_height > 0 && resize_width > 0; }
+};
+
+/// Loads a data set by the name `minicnn train --dataset` uses ("mnist", "fashion-mnist", "cifar10",
+/// "folder") from `dir`. A resize asked for another kind than "folder" is an error.
+DatasetSplit load_dataset(const std::string& kind, const std::string& dir, const DatasetOptions& options = {});
 /// The names load_dataset() knows, for messages.
 std::string known_datasets();
 

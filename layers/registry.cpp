@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 
+#include "batchnorm2d.h"
 #include "check.h"
 #include "conv2d.h"
 #include "dropout.h"
@@ -265,6 +266,7 @@ class Parser {
       ++pos_;
     }
     call.text = s_.substr(start, pos_ - start);
+    while (!call.text.empty() && std::isspace(static_cast<unsigned char>(call.text.back()))) call.text.pop_back();
     return call;
   }
 
@@ -347,6 +349,16 @@ std::unique_ptr<Layer> make_conv(const Args& a, int64_t in_channels) {
                                       .bias(a.boolean("bias")));
 }
 
+std::unique_ptr<Layer> make_batchnorm(const Args& a, int64_t num_features) {
+  std::optional<double> momentum;
+  if (!a.is_none("momentum")) momentum = a.number("momentum");
+  return std::make_unique<BatchNorm2d>(BatchNorm2dOptions(num_features)
+                                           .eps(a.number("eps"))
+                                           .momentum(momentum)
+                                           .affine(a.boolean("affine"))
+                                           .track_running_stats(a.boolean("track_running_stats")));
+}
+
 AdaptiveSize adaptive_size(const Args& a) {
   const Value& v = a.raw("output_size");
   if (v.kind == Value::Kind::Int) return {v.i, v.i};
@@ -412,6 +424,13 @@ const std::map<std::string, LayerKind>& layer_kinds() {
       {"Flatten",
        {{{"start_dim", "1"}, {"end_dim", "-1"}},
         [](const Args& a) { return std::make_unique<Flatten>(a.integer("start_dim"), a.integer("end_dim")); }}},
+      {"BatchNorm2d",
+       {{{"num_features", {}}, {"eps", "1e-05"}, {"momentum", "0.1"}, {"affine", "True"},
+         {"track_running_stats", "True"}},
+        [](const Args& a) { return make_batchnorm(a, a.integer("num_features")); }}},
+      {"LazyBatchNorm2d",
+       {{{"eps", "1e-05"}, {"momentum", "0.1"}, {"affine", "True"}, {"track_running_stats", "True"}},
+        [](const Args& a) { return make_batchnorm(a, -1); }}},
       {"Dropout",
        {{{"p", "0.5"}, {"inplace", "False"}},
         [](const Args& a) {
@@ -443,6 +462,13 @@ const std::vector<Preset>& presets() {
        {1, 28, 28},
        {"adam", 2e-3, 0.9, 0.0, "cosine", "none", 64, 3},
        "LeNet-5 with ReLU and max pooling for 28x28 greyscale digits (61,706 parameters)"},
+      {"cifar-cnn",
+       "Conv2d(3, 32, 3, padding=1) BatchNorm2d(32) ReLU Conv2d(32, 32, 3, padding=1) BatchNorm2d(32) ReLU "
+       "MaxPool2d(2) Conv2d(32, 64, 3, padding=1) BatchNorm2d(64) ReLU Conv2d(64, 64, 3, padding=1) BatchNorm2d(64) "
+       "ReLU MaxPool2d(2) Flatten Linear(4096, 256) ReLU Dropout(0.5) Linear(256, 10)",
+       {3, 32, 32},
+       {"sgd", 0.05, 0.9, 5e-4, "cosine", "crop-flip", 128, 15},
+       "four 3x3 conv layers with BatchNorm, two max pools and two linear layers for 32x32 colour images"},
   };
   return all;
 }
@@ -496,6 +522,95 @@ Model parse_model(const std::string& spec_or_preset) {
   }
   model.set_spec(spec);
   return model;
+}
+
+std::string PoolVariant::layer_spec() const {
+  std::string out = fmt::format("{}({}", max ? "MaxPool2d" : "AvgPool2d", k);
+  if (s != k) out += fmt::format(", stride={}", s);
+  if (p != 0) out += fmt::format(", padding={}", p);
+  if (d != 1) out += fmt::format(", dilation={}", d);
+  if (ceil) out += ", ceil_mode=True";
+  return out + ")";
+}
+
+PoolVariant parse_pool_variant(const std::string& name) {
+  const auto fail = [&name]() {
+    detail::throw_error(fmt::format("pool variant: expected max{{k}}[s{{s}}][p{{p}}][d{{d}}][c] or avg{{k}}[s{{s}}][p{{p}}][c] "
+                                    "(e.g. max2, max3s2p1, avg2), but got '{}'",
+                                    name));
+  };
+  PoolVariant v;
+  v.name = name;
+  if (name.rfind("max", 0) == 0) {
+    v.max = true;
+  } else if (name.rfind("avg", 0) == 0) {
+    v.max = false;
+  } else {
+    fail();
+  }
+  size_t pos = 3;
+  auto number = [&]() -> int64_t {
+    const size_t start = pos;
+    while (pos < name.size() && std::isdigit(static_cast<unsigned char>(name[pos])) && pos - start < 4) ++pos;
+    if (pos == start || (pos < name.size() && std::isdigit(static_cast<unsigned char>(name[pos])))) fail();
+    return std::stoll(name.substr(start, pos - start));
+  };
+  v.k = number();
+  v.s = v.k;
+  if (pos < name.size() && name[pos] == 's') {
+    ++pos;
+    v.s = number();
+  }
+  if (pos < name.size() && name[pos] == 'p') {
+    ++pos;
+    v.p = number();
+  }
+  if (v.max && pos < name.size() && name[pos] == 'd') {
+    ++pos;
+    v.d = number();
+  }
+  if (pos < name.size() && name[pos] == 'c') {
+    ++pos;
+    v.ceil = true;
+  }
+  if (pos != name.size()) fail();
+  // The layer checks the options (kernel > 0, padding at most half the effective kernel, ...).
+  try {
+    if (v.max) {
+      MaxPool2d(MaxPool2dOptions(v.k).stride(v.s).padding(v.p).dilation(v.d).ceil_mode(v.ceil));
+    } else {
+      AvgPool2d(AvgPool2dOptions(v.k).stride(v.s).padding(v.p).ceil_mode(v.ceil));
+    }
+  } catch (const Error& e) {
+    detail::throw_error(fmt::format("pool variant '{}': {}", name, e.what()));
+  }
+  return v;
+}
+
+std::string apply_pool_variant(const std::string& spec_or_preset, const PoolVariant& variant) {
+  std::string spec = spec_or_preset;
+  if (const Preset* p = find_preset(spec_or_preset)) spec = p->spec;
+  Parser parser(spec);
+  const std::vector<LayerCall> calls = parser.layers();
+  std::vector<std::string> out;
+  bool after_flatten = false, replaced_pool = false;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const LayerCall& call = calls[i];
+    if (call.name == "MaxPool2d" || call.name == "AvgPool2d") {
+      out.push_back(variant.layer_spec());
+      replaced_pool = true;
+    } else if (call.name == "Linear" && after_flatten) {
+      const Args args(fmt::format("model spec: layer {} (Linear)", i), call, layer_kinds().at("Linear").signature);
+      out.push_back(fmt::format("LazyLinear({}{})", args.integer("out_features"), args.boolean("bias") ? "" : ", bias=False"));
+      after_flatten = false;
+    } else {
+      out.push_back(call.text);
+      if (call.name == "Flatten") after_flatten = true;
+    }
+  }
+  MINICNN_CHECK(replaced_pool, "pool variant: the model has no MaxPool2d or AvgPool2d layer to replace with '",
+                variant.name, "'");
+  return fmt::format("{}", fmt::join(out, " "));
 }
 
 void set_pool_impl(Model& model, PoolImpl impl) {

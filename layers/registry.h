@@ -32,6 +32,24 @@ Model parse_model(const std::string& spec_or_preset);
 /// The layers of `model` as a spec that parse_model() reads back to the same layers (lazy sizes resolved).
 std::string model_to_spec(const Model& model);
 
+/// A pooling variant, named max{k}[s{s}][p{p}][d{d}][c] or avg{k}[s{s}][p{p}][c] (stride defaults to k,
+/// padding to 0, dilation to 1, c = ceil_mode): max2, max3s2p1 (overlapping, same output size as max2),
+/// max2s1, avg2, avg3s2p1.
+struct PoolVariant {
+  std::string name;
+  bool max = true;
+  int64_t k = 2, s = 2, p = 0, d = 1;
+  bool ceil = false;
+  /// The layer in spec syntax, e.g. "MaxPool2d(3, stride=2, padding=1)".
+  std::string layer_spec() const;
+};
+
+/// Parses a variant name; throws Error for anything else, or for options the layer refuses.
+PoolVariant parse_pool_variant(const std::string& name);
+/// The spec (or preset) with every MaxPool2d and AvgPool2d replaced by the variant's layer, and the first
+/// Linear after a Flatten made lazy (LazyLinear with the same out_features) so it adapts to the new size.
+std::string apply_pool_variant(const std::string& spec_or_preset, const PoolVariant& variant);
+
 /// Makes every MaxPool2d and AvgPool2d of `model` run with `impl` (minicnn's kernels or cuDNN's).
 void set_pool_impl(Model& model, PoolImpl impl);
 

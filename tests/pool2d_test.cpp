@@ -345,3 +345,123 @@ TEST(Pool2dWindow, CoveringOutputsMatchBruteForce) {
 
 }  // namespace
 }  // namespace minicnn
+
+namespace minicnn {
+namespace {
+
+// ---- The vectorised interior paths against a direct transcription of the rules, on inputs wide enough
+// to cross vector boundaries, with ties (many zeros), NaNs and -inf.
+
+struct BruteMax {
+  std::vector<float> y;
+  std::vector<int32_t> idx;
+};
+
+BruteMax brute_max(const Tensor& x, const Pool2dGeometry& g) {
+  BruteMax r;
+  for (int64_t p = 0; p < g.planes(); ++p) {
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        float best = -kInf;
+        int32_t bi = -1;
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            const int64_t h = oh * g.SH - g.PH + kh * g.DH, w = ow * g.SW - g.PW + kw * g.DW;
+            if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
+            const float v = x.data()[p * g.H * g.W + h * g.W + w];
+            if (bi < 0) bi = static_cast<int32_t>(h * g.W + w);
+            if (v > best || std::isnan(v)) {
+              best = v;
+              bi = static_cast<int32_t>(h * g.W + w);
+            }
+          }
+        }
+        r.y.push_back(best);
+        r.idx.push_back(bi);
+      }
+    }
+  }
+  return r;
+}
+
+Tensor awkward_values(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  Tensor x = Tensor::empty(shape);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const uint64_t r = gen.below(100);
+    x.data()[i] = r < 40 ? 0.0f : r < 43 ? kNaN : r < 46 ? -kInf : r < 50 ? 1.0f : gen.uniform(-3, 3);
+  }
+  return x;
+}
+
+TEST(MaxPool2d, FastPathsMatchTheRulesOnWideAwkwardInputs) {
+  int64_t cases = 0;
+  for (int64_t K : {1, 2, 3, 4}) {
+    for (int64_t S : {1, 2, 3}) {
+      for (int64_t P = 0; P <= K / 2; ++P) {
+        for (bool ceil : {false, true}) {
+          for (int64_t W : {5, 17, 38}) {
+            const Shape shape{2, 3, 9, W};
+            Pool2dArgs a{IntPair(K), IntPair(S), IntPair(P), IntPair(1), ceil};
+            const Pool2dGeometry g = pool2d_geometry("MaxPool2d", shape, a);
+            const Tensor x = awkward_values(shape, static_cast<uint64_t>(K * 1000 + S * 100 + P * 10 + W));
+            const BruteMax want = brute_max(x, g);
+            std::vector<float> y(want.y.size());
+            std::vector<int32_t> idx(want.y.size());
+            cpu::max_pool2d_forward(x.data(), y.data(), idx.data(), g);
+            ++cases;
+            for (size_t i = 0; i < y.size(); ++i) {
+              ASSERT_TRUE((std::isnan(y[i]) && std::isnan(want.y[i])) || y[i] == want.y[i])
+                  << "K=" << K << " S=" << S << " P=" << P << " ceil=" << ceil << " W=" << W << " output " << i;
+              ASSERT_EQ(idx[i], want.idx[i]) << "K=" << K << " S=" << S << " P=" << P << " ceil=" << ceil << " W=" << W
+                                             << " output " << i;
+            }
+            std::vector<float> y_only(want.y.size());
+            cpu::max_pool2d_forward(x.data(), y_only.data(), nullptr, g);
+            for (size_t i = 0; i < y.size(); ++i) ASSERT_TRUE(y_only[i] == y[i] || (std::isnan(y[i]) && std::isnan(y_only[i])));
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(cases, 100);
+}
+
+TEST(AvgPool2d, FastPathsMatchTheDefinitionOnWideInputs) {
+  for (int64_t K : {1, 2, 3, 5}) {
+    for (int64_t S : {1, 2, 3}) {
+      for (int64_t P = 0; P <= K / 2; ++P) {
+        for (bool include : {true, false}) {
+          for (bool ceil : {false, true}) {
+            const Shape shape{1, 2, 7, 37};
+            Pool2dArgs a{IntPair(K), IntPair(S), IntPair(P), IntPair(1), ceil};
+            const Pool2dGeometry g = pool2d_geometry("AvgPool2d", shape, a);
+            const Tensor x = testing::uniform_values(shape, static_cast<uint64_t>(K * 100 + S * 10 + P));
+            const AvgDivisor d{include, 0};
+            std::vector<float> y(static_cast<size_t>(g.planes() * g.OH * g.OW));
+            cpu::avg_pool2d_forward(x.data(), y.data(), g, d);
+            size_t o = 0;
+            for (int64_t p = 0; p < g.planes(); ++p) {
+              for (int64_t oh = 0; oh < g.OH; ++oh) {
+                for (int64_t ow = 0; ow < g.OW; ++ow, ++o) {
+                  float sum = 0.0f;
+                  for (int64_t h = std::max<int64_t>(oh * S - P, 0); h < std::min<int64_t>(oh * S - P + K, g.H); ++h) {
+                    for (int64_t w = std::max<int64_t>(ow * S - P, 0); w < std::min<int64_t>(ow * S - P + K, g.W); ++w) {
+                      sum += x.data()[p * g.H * g.W + h * g.W + w];
+                    }
+                  }
+                  const float want = sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+                  ASSERT_EQ(y[o], want) << "K=" << K << " S=" << S << " P=" << P << " include=" << include
+                                        << " ceil=" << ceil << " output " << o;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minicnn

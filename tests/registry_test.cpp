@@ -64,7 +64,8 @@ TEST(Registry, PaddingSameKeepsTheSize) {
 TEST(Registry, UnknownLayerNamesItsPositionAndSuggests) {
   EXPECT_EQ(error_of([] { parse_model("Conv2d(1, 4, 3) Relu Flatten"); }),
             "model spec: layer 1 'Relu' is not a known layer (did you mean 'ReLU'?); known layers: AdaptiveAvgPool2d, "
-            "AdaptiveMaxPool2d, AvgPool2d, Conv2d, Dropout, Flatten, LazyConv2d, LazyLinear, Linear, MaxPool2d, ReLU");
+            "AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, LazyBatchNorm2d, LazyConv2d, LazyLinear, "
+            "Linear, MaxPool2d, ReLU");
 }
 
 TEST(Registry, WrongArgumentNamesTheLayerAndTheArgument) {
@@ -110,6 +111,51 @@ TEST(Registry, SummaryShowsShapesParametersAndReceptiveField) {
   EXPECT_EQ(rows[6].receptive_field, "full");
   EXPECT_EQ(rows[0].activation_bytes, 32 * 28 * 28 * 4);
   EXPECT_NE(m.summary({1, 28, 28}).find("total parameters: 421,642"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace minicnn
+
+namespace minicnn {
+namespace {
+
+TEST(PoolVariant, ParsesTheShortNames) {
+  const PoolVariant a = parse_pool_variant("max3s2p1");
+  EXPECT_TRUE(a.max);
+  EXPECT_EQ(a.k, 3);
+  EXPECT_EQ(a.s, 2);
+  EXPECT_EQ(a.p, 1);
+  EXPECT_EQ(a.layer_spec(), "MaxPool2d(3, stride=2, padding=1)");
+  EXPECT_EQ(parse_pool_variant("max2").layer_spec(), "MaxPool2d(2)");
+  EXPECT_EQ(parse_pool_variant("max2s1").layer_spec(), "MaxPool2d(2, stride=1)");
+  EXPECT_EQ(parse_pool_variant("avg3s2p1c").layer_spec(), "AvgPool2d(3, stride=2, padding=1, ceil_mode=True)");
+  EXPECT_EQ(parse_pool_variant("max3s1p2d2").layer_spec(), "MaxPool2d(3, stride=1, padding=2, dilation=2)");
+}
+
+TEST(PoolVariant, RejectsMalformedNamesAndInvalidOptions) {
+  const std::string expected = "pool variant: expected max{k}[s{s}][p{p}][d{d}][c] or avg{k}[s{s}][p{p}][c] (e.g. "
+                               "max2, max3s2p1, avg2), but got ";
+  EXPECT_EQ(testing::error_of([] { parse_pool_variant("max"); }), expected + "'max'");
+  EXPECT_EQ(testing::error_of([] { parse_pool_variant("avg2d2"); }), expected + "'avg2d2'");
+  EXPECT_EQ(testing::error_of([] { parse_pool_variant("min2"); }), expected + "'min2'");
+  EXPECT_EQ(testing::error_of([] { parse_pool_variant("max2p1s2"); }), expected + "'max2p1s2'");
+  EXPECT_EQ(testing::error_of([] { parse_pool_variant("max3p2"); }),
+            "pool variant 'max3p2': MaxPool2d: padding should be at most half of effective kernel size, but got "
+            "padding=(2, 2), kernel_size=(3, 3), dilation=(1, 1)");
+}
+
+TEST(PoolVariant, SwapsEveryPoolingLayerAndAdaptsTheLinearAfterFlatten) {
+  const std::string spec = apply_pool_variant("mnist-cnn", parse_pool_variant("max2s1"));
+  EXPECT_EQ(spec,
+            "Conv2d(1, 32, 3, padding=1) ReLU MaxPool2d(2, stride=1) Conv2d(32, 64, 3, padding=1) ReLU MaxPool2d(2, "
+            "stride=1) Flatten LazyLinear(128) ReLU Linear(128, 10)");
+  Model m = parse_model(spec);
+  m.build({1, 28, 28}, 0);
+  EXPECT_EQ(m.output_shape({2, 1, 28, 28}), Shape({2, 10}));
+  EXPECT_EQ(m.layer(7).parameters()[0]->value.shape(), Shape({128, 64 * 26 * 26}));
+  EXPECT_NE(testing::error_of([] { apply_pool_variant("Conv2d(1, 2, 3) Flatten", parse_pool_variant("avg2")); })
+                .find("has no MaxPool2d or AvgPool2d"),
+            std::string::npos);
 }
 
 }  // namespace

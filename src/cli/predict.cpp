@@ -1,5 +1,5 @@
-// `minicnn predict`: class and top-3 probabilities for images (.npy batches of pixel values), with the
-// preprocessing stored in the checkpoint.
+// `minicnn predict`: class and top-3 probabilities for images (PNG/JPEG/BMP files, or .npy batches of pixel
+// values), with the preprocessing stored in the checkpoint.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +7,8 @@
 
 #include "checkpoint.h"
 #include "common.h"
+#include "image_folder.h"
+#include "image_io.h"
 #include "npy.h"
 #include "runtime.h"
 
@@ -15,6 +17,7 @@ namespace {
 
 struct PredictCommand {
   std::string checkpoint, npy, logits, device = "cpu";
+  std::vector<std::string> images;
   bool quiet = false;
   int threads = 0;
 };
@@ -61,23 +64,54 @@ void print_predictions(const Tensor& logits, const std::vector<std::string>& cla
   }
 }
 
+// Image files as a batch of pixel values (N, C, H, W) in the model's input shape: channels converted as the
+// image-folder reader does, and each image of another size resized to the model's H, W.
+Tensor load_image_files(const std::vector<std::string>& paths, const Shape& chw) {
+  MINICNN_CHECK(chw[0] == 1 || chw[0] == 3, "predict: image files need a model of 1 or 3 input channels, but the "
+                "checkpoint's model expects ", chw);
+  const int64_t C = chw[0], H = chw[1], W = chw[2];
+  Tensor pixels = Tensor::empty({static_cast<int64_t>(paths.size()), C, H, W});
+  for (size_t n = 0; n < paths.size(); ++n) {
+    const DecodedImage image = load_image(paths[n]);
+    std::vector<uint8_t> planar = to_planar(image, C);
+    if (image.height != H || image.width != W) {
+      std::vector<uint8_t> resized(static_cast<size_t>(C * H * W));
+      resize_bilinear(planar.data(), C, image.height, image.width, resized.data(), H, W);
+      planar = std::move(resized);
+    }
+    float* dst = pixels.data() + static_cast<int64_t>(n) * C * H * W;
+    for (int64_t k = 0; k < C * H * W; ++k) dst[k] = planar[static_cast<size_t>(k)];
+  }
+  return pixels;
+}
+
 void run_predict(const PredictCommand& cmd) {
   set_num_threads(cmd.threads);
   const Device device = Device::parse(cmd.device);
   require_device(device, "predict");
-  if (cmd.npy.empty()) throw UsageError("predict: give --npy IMAGES.npy (a batch of pixel values)");
+  if (cmd.npy.empty() == cmd.images.empty()) {
+    throw UsageError("predict: give image files (PNG, JPEG or BMP) or --npy IMAGES.npy (a batch of pixel values), "
+                     "one of the two");
+  }
   const Checkpoint ckpt = load_checkpoint(cmd.checkpoint);
   Model model = model_from_checkpoint(ckpt);
   model.to(device);
-  Tensor pixels = load_npy(cmd.npy);
-  MINICNN_CHECK(pixels.dtype() == DType::Float32, "predict: expected pixel values in '", cmd.npy,
-                "', but got an integer array of another type than uint8");
-  const Tensor x = normalise(pixels, ckpt.meta, cmd.npy);
+  Tensor pixels;
+  if (!cmd.npy.empty()) {
+    pixels = load_npy(cmd.npy);
+    MINICNN_CHECK(pixels.dtype() == DType::Float32, "predict: expected pixel values in '", cmd.npy,
+                  "', but got an integer array of another type than uint8");
+  } else {
+    pixels = load_image_files(cmd.images, ckpt.meta.input_chw);
+  }
+  const Tensor x = normalise(pixels, ckpt.meta, cmd.npy.empty() ? cmd.images.front() : cmd.npy);
   const Tensor logits = model.forward(x.to(device), Mode::Eval).to(Device::cpu());
   if (!cmd.logits.empty()) save_npy(cmd.logits, logits);
   if (cmd.quiet) return;
-  std::vector<std::string> names;
-  for (int64_t n = 0; n < logits.size(0); ++n) names.push_back(fmt::format("{}[{}]", cmd.npy, n));
+  std::vector<std::string> names = cmd.images;
+  if (!cmd.npy.empty()) {
+    for (int64_t n = 0; n < logits.size(0); ++n) names.push_back(fmt::format("{}[{}]", cmd.npy, n));
+  }
   print_predictions(logits, ckpt.meta.classes, names);
 }
 
@@ -87,6 +121,10 @@ void add_predict_command(CLI::App& app) {
   auto c = std::make_shared<PredictCommand>();
   auto* cmd = app.add_subcommand("predict", "Predict classes (top-3 probabilities) with a checkpoint");
   cmd->add_option("--checkpoint", c->checkpoint, "A model.safetensors written by train")->required();
+  cmd->add_option("IMAGE", c->images,
+                  "PNG, JPEG or BMP files; each is converted to the model's channels (alpha dropped, grey replicated "
+                  "to RGB, RGB to grey by luma) and, when its size differs from the model's input H,W, resized to it "
+                  "(bilinear, as train --resize does)");
   cmd->add_option("--npy", c->npy, "A .npy batch of pixel values 0..255, shape (N, C, H, W) or (N, H, W)");
   cmd->add_option("--logits", c->logits, "Also write the logits (N, classes) to this .npy file");
   cmd->add_flag("--quiet", c->quiet, "Print nothing (with --logits)");

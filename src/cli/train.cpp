@@ -5,18 +5,30 @@
 #include <filesystem>
 
 #include "checkpoint.h"
+#include "image_io.h"
 #include "progress.h"
 #include "registry.h"
 #include "runtime.h"
 #include "train_flags.h"
 
 namespace minicnn::cli {
+namespace {
+
+void add_resize_option(CLI::App* cmd, std::string& resize) {
+  cmd->add_option("--resize", resize,
+                  "H,W: resize every image of --dataset folder to HxW (bilinear, pixel centres aligned as torch's "
+                  "align_corners=False, antialiased when shrinking); without it all images must have one size");
+}
+
+}  // namespace
 
 void TrainFlags::add_to(CLI::App* cmd) {
   cmd->add_option("--dataset", dataset, "Data set: " + known_datasets())->required();
   cmd->add_option("--data", data,
                   "Folder holding the data set's files (default: data/mnist for mnist, "
-                  "/usr/share/datasets/fashion-mnist for fashion-mnist)");
+                  "/usr/share/datasets/fashion-mnist for fashion-mnist; required for cifar10, the official "
+                  "cifar-10-batches-bin folder, and for folder, the one holding train/<class>/ and test/<class>/)");
+  add_resize_option(cmd, resize);
   cmd->add_option("--model", model, "A preset (mnist-cnn, lenet5) or a spec in torch.nn syntax (default: mnist-cnn)");
   cmd->add_option("--epochs", epochs, "Epochs to train (default: the preset's recipe)");
   cmd->add_option("--batch-size", batch_size, "Images per training step (default: the preset's recipe)");
@@ -42,7 +54,26 @@ std::string TrainFlags::data_dir() const {
   if (!data.empty()) return data;
   if (dataset == "mnist") return "data/mnist";
   if (dataset == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
-  throw UsageError("train: --data DIR is needed for --dataset " + dataset);
+  std::string what;
+  if (dataset == "cifar10") what = " (the cifar-10-batches-bin folder holding data_batch_1.bin ... test_batch.bin)";
+  if (dataset == "folder") what = " (the folder holding train/<class>/ and test/<class>/)";
+  throw UsageError("train: --data DIR is needed for --dataset " + dataset + what);
+}
+
+DatasetOptions TrainFlags::dataset_options() const {
+  DatasetOptions options;
+  if (resize.empty()) return options;
+  if (dataset != "folder") {
+    throw UsageError("--resize: applies to --dataset folder only, but got --dataset " + dataset +
+                     ", whose images have a fixed size");
+  }
+  const Shape hw = parse_shape(resize, "--resize", {2});
+  if (hw[0] < 1 || hw[1] < 1 || hw[0] > kMaxImageDimension || hw[1] > kMaxImageDimension) {
+    throw UsageError(fmt::format("--resize: expected sizes of 1 to {}, but got '{}'", kMaxImageDimension, resize));
+  }
+  options.resize_height = hw[0];
+  options.resize_width = hw[1];
+  return options;
 }
 
 TrainConfig TrainFlags::config(const DatasetSplit& data_split) const {
@@ -96,7 +127,8 @@ void run_train(const TrainCommand& cmd) {
   if (cmd.checkpoint_every < 0) throw UsageError("--checkpoint-every: expected a count of steps >= 0");
   require_device(Device::parse(cmd.flags.device), "train");
   set_num_threads(cmd.flags.threads);
-  const DatasetSplit data = load_dataset(cmd.flags.dataset, cmd.flags.data_dir());
+  const DatasetOptions data_options = cmd.flags.dataset_options();
+  const DatasetSplit data = load_dataset(cmd.flags.dataset, cmd.flags.data_dir(), data_options);
   TrainConfig config = cmd.flags.config(data);
   config.out_dir = cmd.out.empty() ? default_out(config) : cmd.out;
   config.checkpoint_every = cmd.checkpoint_every;
@@ -125,7 +157,7 @@ void run_train(const TrainCommand& cmd) {
 }
 
 struct EvalCommand {
-  std::string checkpoint, dataset, data, device = "cpu";
+  std::string checkpoint, dataset, data, resize, device = "cpu";
   int threads = 0;
 };
 
@@ -138,12 +170,16 @@ void run_eval(const EvalCommand& cmd) {
   TrainFlags flags;
   flags.dataset = kind;
   flags.data = cmd.data;
-  const DatasetSplit data = load_dataset(kind, flags.data_dir());
+  flags.resize = cmd.resize;
+  const DatasetSplit data = load_dataset(kind, flags.data_dir(), flags.dataset_options());
   Model model = model_from_checkpoint(ckpt);
   model.to(device);
   const Shape data_chw{data.test.channels, data.test.height, data.test.width};
   MINICNN_CHECK(data_chw == ckpt.meta.input_chw, "eval: the checkpoint's model expects images of shape ",
-                ckpt.meta.input_chw, ", but the data set has ", data_chw);
+                ckpt.meta.input_chw, ", but the data set has ", data_chw,
+                kind == "folder" && cmd.resize.empty() && data_chw[0] == ckpt.meta.input_chw[0]
+                    ? fmt::format("; pass --resize {},{} as in training", ckpt.meta.input_chw[1], ckpt.meta.input_chw[2])
+                    : std::string());
   const EvalResult r = evaluate(model, data.test, ckpt.meta.normalization);
   std::printf("test accuracy: %.4f\ntest loss: %.4f\nimages: %lld (%lld correct), %.0f images/s\n", r.accuracy, r.loss,
               static_cast<long long>(r.count), static_cast<long long>(r.correct), r.images_per_sec);
@@ -169,6 +205,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--checkpoint", c->checkpoint, "A model.safetensors written by train")->required();
   cmd->add_option("--dataset", c->dataset, "Data set (default: the one the checkpoint was trained on)");
   cmd->add_option("--data", c->data, "Folder holding the data set's files");
+  add_resize_option(cmd, c->resize);
   cmd->add_option("--device", c->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", c->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->callback([c] { run_eval(*c); });

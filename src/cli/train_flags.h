@@ -21,11 +21,14 @@ struct TrainFlags {
   std::string device = "cpu";
   std::string pool_impl = "native";
   int threads = 0;
+  std::string resize;  // "H,W" for --dataset folder, or empty
 
   /// Registers the flags on `cmd`.
   void add_to(CLI::App* cmd);
   /// The data directory: --data, or the conventional place of the data set when it was not given.
   std::string data_dir() const;
+  /// The loading options (--resize), refused with a UsageError for data sets whose images have a fixed size.
+  DatasetOptions dataset_options() const;
   /// The model name (a preset, or "custom"), its spec and input shape, and its recipe with every given
   /// flag applied over the preset's defaults (PyTorch's plain recipe for a custom spec).
   TrainConfig config(const DatasetSplit& data) const;

@@ -396,9 +396,41 @@ def make_pool_golden(out):
     return c.cases
 
 
+# --------------------------------------------------------------------------------------------------
+# BatchNorm2d: two Train-mode steps (output, input gradient, parameter gradients, running statistics after
+# each), then an Eval-mode forward with the running statistics.
+
+def make_batchnorm_golden(out):
+    clean_dir(out)
+    gen = torch.Generator().manual_seed(SEED + 7)
+    bn = nn.BatchNorm2d(3, momentum=0.2)
+    with torch.no_grad():
+        bn.weight.copy_(torch.rand(3, generator=gen) + 0.5)
+        bn.bias.copy_(torch.randn(3, generator=gen))
+    save(os.path.join(out, "weight.npy"), f32(bn.weight))
+    save(os.path.join(out, "bias.npy"), f32(bn.bias))
+    bn.train()
+    for step in range(2):
+        x = (torch.randn(4, 3, 5, 6, generator=gen) * 2 + 1).requires_grad_(True)
+        dy = torch.randn(4, 3, 5, 6, generator=gen)
+        bn.zero_grad()
+        y = bn(x)
+        y.backward(dy)
+        for name, t in (("x", x), ("dy", dy), ("y", y), ("dx", x.grad), ("dweight", bn.weight.grad),
+                        ("dbias", bn.bias.grad), ("running_mean", bn.running_mean), ("running_var", bn.running_var)):
+            save(os.path.join(out, f"step{step}.{name}.npy"), f32(t))
+    bn.eval()
+    x = torch.randn(2, 3, 4, 4, generator=gen)
+    save(os.path.join(out, "eval.x.npy"), f32(x))
+    save(os.path.join(out, "eval.y.npy"), f32(bn(x)))
+    write_manifest(out, {"torch": torch.__version__, "seed": SEED + 7, "momentum": 0.2, "eps": 1e-5, "steps": 2,
+                         "num_batches_tracked": int(bn.num_batches_tracked)})
+
+
 def main():
     torch.set_num_threads(1)
     make_lenet_golden(os.path.join(HERE, "lenet"))
+    make_batchnorm_golden(os.path.join(HERE, "batchnorm"))
     cases = make_pool_golden(os.path.join(HERE, "pool"))
     counts = {}
     for case in cases:
