@@ -7,6 +7,7 @@ Use Debian's /usr/bin/python3 (python3-torch, python3-numpy).
 import gzip
 import json
 import os
+import re
 import struct
 
 import numpy as np
@@ -55,6 +56,41 @@ def build_model(spec, input_chw=None):
         with torch.no_grad():
             model(torch.zeros(1, *input_chw))
     return model
+
+
+def parse_pool_variant(name):
+    """'max3s2p1' -> 'MaxPool2d(3, stride=2, padding=1)' (minicnn's variant names: max{k}[s{s}][p{p}][d{d}][c],
+    avg{k}[s{s}][p{p}][c])."""
+    m = re.fullmatch(r"(max|avg)(\d+)(?:s(\d+))?(?:p(\d+))?(?:d(\d+))?(c?)", name)
+    if not m or (m.group(1) == "avg" and m.group(5)):
+        raise ValueError(f"pool variant: expected max{{k}}[s{{s}}][p{{p}}][d{{d}}][c] or avg{{k}}[s{{s}}][p{{p}}][c], got {name!r}")
+    kind, k = m.group(1), int(m.group(2))
+    s, p, d = int(m.group(3) or k), int(m.group(4) or 0), int(m.group(5) or 1)
+    out = f"{'MaxPool2d' if kind == 'max' else 'AvgPool2d'}({k}"
+    out += f", stride={s}" if s != k else ""
+    out += f", padding={p}" if p else ""
+    out += f", dilation={d}" if d != 1 else ""
+    out += ", ceil_mode=True" if m.group(6) else ""
+    return out + ")"
+
+
+def apply_pool_variant(spec, variant):
+    """The spec with every pooling layer replaced by the variant and the first Linear after Flatten made lazy."""
+    spec = PRESETS.get(spec, spec)
+    layer = parse_pool_variant(variant)
+    out, after_flatten = [], False
+    for call in split_spec(spec):
+        name = call.split("(")[0]
+        if name in ("MaxPool2d", "AvgPool2d"):
+            out.append(layer)
+        elif name == "Linear" and after_flatten:
+            lin = eval("nn." + call, {"nn": nn})
+            out.append(f"LazyLinear({lin.out_features}" + ("" if lin.bias is not None else ", bias=False") + ")")
+            after_flatten = False
+        else:
+            out.append(call)
+            after_flatten = after_flatten or name == "Flatten"
+    return " ".join(out)
 
 
 def read_idx(path):

@@ -22,14 +22,20 @@ void add_resize_option(CLI::App* cmd, std::string& resize) {
 
 }  // namespace
 
-void TrainFlags::add_to(CLI::App* cmd) {
+void TrainFlags::add_to(CLI::App* cmd, bool with_pool) {
   cmd->add_option("--dataset", dataset, "Data set: " + known_datasets())->required();
   cmd->add_option("--data", data,
                   "Folder holding the data set's files (default: data/mnist for mnist, "
                   "/usr/share/datasets/fashion-mnist for fashion-mnist; required for cifar10, the official "
                   "cifar-10-batches-bin folder, and for folder, the one holding train/<class>/ and test/<class>/)");
   add_resize_option(cmd, resize);
-  cmd->add_option("--model", model, "A preset (mnist-cnn, lenet5) or a spec in torch.nn syntax (default: mnist-cnn)");
+  cmd->add_option("--model", model, "A preset (mnist-cnn, lenet5, cifar-cnn) or a spec in torch.nn syntax (default: mnist-cnn; cifar-cnn "
+                  "for cifar10 and folder)");
+  if (with_pool) {
+    cmd->add_option("--pool", pool,
+                    "Replace every pooling layer with this variant: max{k}[s{s}][p{p}][d{d}][c] or avg{k}[s{s}][p{p}][c] "
+                    "(e.g. max2, max3s2p1, max2s1, avg2); the Linear after Flatten adapts to the new size");
+  }
   cmd->add_option("--epochs", epochs, "Epochs to train (default: the preset's recipe)");
   cmd->add_option("--batch-size", batch_size, "Images per training step (default: the preset's recipe)");
   cmd->add_option("--optimizer", optimizer, "sgd, adam or adamw (default: the preset's recipe)")
@@ -79,10 +85,14 @@ DatasetOptions TrainFlags::dataset_options() const {
 TrainConfig TrainFlags::config(const DatasetSplit& data_split) const {
   TrainConfig c;
   c.dataset = dataset;
-  const std::string name = model.empty() ? "mnist-cnn" : model;
+  const std::string name = !model.empty() ? model : (dataset == "cifar10" || dataset == "folder" ? "cifar-cnn" : "mnist-cnn");
   const Preset* preset = find_preset(name);
   c.model_name = preset ? preset->name : "custom";
   c.spec = preset ? preset->spec : name;
+  if (!pool.empty()) {
+    c.spec = apply_pool_variant(c.spec, parse_pool_variant(pool));
+    c.pool_variant = pool;
+  }
   c.input_chw = preset ? preset->input_chw
                        : Shape{data_split.train.channels, data_split.train.height, data_split.train.width};
   Recipe r = preset ? preset->recipe : Recipe{};

@@ -21,10 +21,11 @@ struct TrainFlags {
   std::string device = "cpu";
   std::string pool_impl = "native";
   int threads = 0;
+  std::string pool;    // --pool VARIANT (train only)
   std::string resize;  // "H,W" for --dataset folder, or empty
 
-  /// Registers the flags on `cmd`.
-  void add_to(CLI::App* cmd);
+  /// Registers the flags on `cmd`; `with_pool` adds --pool (train; a study has --variants instead).
+  void add_to(CLI::App* cmd, bool with_pool = true);
   /// The data directory: --data, or the conventional place of the data set when it was not given.
   std::string data_dir() const;
   /// The loading options (--resize), refused with a UsageError for data sets whose images have a fixed size.

@@ -1,0 +1,60 @@
+// The pooling study: every variant trained with every seed (paired seeds), resumable and shardable, then
+// results.csv, report.md and plots computed from the runs.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "trainer.h"
+
+namespace minicnn {
+
+/// A study: `base` holds the data set, preset, recipe, device and threads; each run swaps the preset's
+/// pooling layers for one variant and uses one seed.
+struct StudyConfig {
+  TrainConfig base;                   // base.spec is the preset's own spec; base.seed and out_dir are ignored
+  std::vector<std::string> variants;  // the first is the reference of the paired comparisons
+  int64_t seeds = 3;                  // seeds 1..seeds, the same for every variant
+  std::string out_dir;
+  int64_t shard_index = 0, shard_count = 1;  // this process trains runs with grid index % count == index
+
+  /// The fields that define the study's results, as JSON (study.json in the study directory).
+  std::string to_json() const;
+};
+
+/// One cell of the grid: its run directory is <study>/runs/<variant>-seed<seed>.
+struct StudyRun {
+  std::string variant;
+  uint64_t seed;
+  std::string dir;
+};
+
+std::vector<StudyRun> study_grid(const StudyConfig& config);
+
+struct StudyCallbacks {
+  /// Called before each run of this shard: index from 1, the shard's count, and what happens to it
+  /// ("training", "resuming", "finished earlier", "damaged: training again").
+  std::function<void(const StudyRun&, int64_t index, int64_t count, const std::string& status)> on_run;
+  /// Returns the trainer's callbacks for a run (a progress bar labelled with the run).
+  std::function<TrainCallbacks(const StudyRun&)> train_callbacks;
+};
+
+/// Trains this shard's runs (finished runs are not trained again; interrupted ones resume; a run whose
+/// checkpoint is damaged is trained again), then writes the results of every finished run in the study.
+void run_study(const StudyConfig& config, const DatasetSplit& data, const StudyCallbacks& callbacks = {});
+
+/// What write_study_results() found: complete runs, and the runs of the grid still missing.
+struct StudySummary {
+  int64_t complete_runs = 0;
+  std::vector<std::string> missing;
+  std::string report_path;
+};
+
+/// Writes results.csv, report.md and the plots (gnuplot, when installed) of `dir` from its runs.
+StudySummary write_study_results(const std::string& dir);
+
+/// Copies the runs of several study directories (shards of one study) into `out` and writes its results.
+StudySummary merge_studies(const std::vector<std::string>& dirs, const std::string& out);
+
+}  // namespace minicnn

@@ -1,0 +1,149 @@
+// The pooling study on a tiny data set: the grid, results.csv and report.md, resumption after an
+// interruption, damaged runs trained again, and shards merged into the same results.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include "check.h"
+#include "mnist.h"
+#include "study.h"
+#include "test_util.h"
+
+namespace minicnn {
+namespace {
+
+using testing::TempDir;
+
+StudyConfig tiny_study(const std::string& out) {
+  StudyConfig s;
+  s.base.dataset = "mnist";
+  s.base.model_name = "tiny";
+  s.base.spec = "Conv2d(1, 4, 3, stride=2) ReLU MaxPool2d(2) Flatten Linear(144, 10)";
+  s.base.input_chw = {1, 28, 28};
+  s.base.recipe = {"sgd", 0.05, 0.9, 0.0, "none", "none", 32, 2};
+  s.base.threads = 2;
+  s.variants = {"max2", "avg2", "max3s2p1"};
+  s.seeds = 2;
+  s.out_dir = out;
+  return s;
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+class Study : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_tiny_mnist(data_dir_.path().string(), 128, 32); }
+  DatasetSplit data() const { return load_mnist(data_dir_.path().string()); }
+  TempDir data_dir_{"study_data"};
+};
+
+TEST_F(Study, WritesResultsAndAReportFromTheNumbers) {
+  TempDir out("study_run");
+  run_study(tiny_study(out.path().string()), data());
+  const auto csv = lines_of(out / "results.csv");
+  ASSERT_EQ(csv.size(), 1u + 3 * 2 * 2);  // header + variants x seeds x epochs
+  EXPECT_EQ(csv[0], "variant,seed,epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_sec");
+  EXPECT_EQ(csv[1].substr(0, 9), "max2,1,1,");
+  const std::string report = testing::read_bytes(out / "report.md");
+  EXPECT_NE(report.find("| max2 |"), std::string::npos) << report;
+  EXPECT_NE(report.find("difference to max2 (paired, 95% interval)"), std::string::npos);
+  EXPECT_NE(report.find("## What the study found"), std::string::npos);
+  EXPECT_NE(report.find("Highest mean final test accuracy"), std::string::npos);
+  EXPECT_NE(report.find("4x6x6"), std::string::npos) << report;  // max3s2p1 keeps max2's output size
+}
+
+TEST_F(Study, ResumesWithoutRetrainingAndRedoesDamagedRuns) {
+  TempDir out("study_resume");
+  StudyConfig config = tiny_study(out.path().string());
+  // Interrupt the study inside its third run.
+  StudyCallbacks stop;
+  int runs_started = 0;
+  stop.on_run = [&](const StudyRun&, int64_t, int64_t, const std::string&) { ++runs_started; };
+  stop.train_callbacks = [&](const StudyRun&) {
+    TrainCallbacks cb;
+    cb.on_batch = [&](const BatchProgress& p) {
+      if (runs_started == 3 && p.batch == 2) throw Error("interrupted");
+    };
+    return cb;
+  };
+  EXPECT_EQ(testing::error_of([&] { run_study(config, data(), stop); }), "interrupted");
+
+  std::map<std::string, std::string> status;
+  StudyCallbacks record;
+  record.on_run = [&](const StudyRun& r, int64_t, int64_t, const std::string& s) {
+    status[r.variant + "-" + std::to_string(r.seed)] = s;
+  };
+  run_study(config, data(), record);
+  EXPECT_EQ(status["max2-1"], "finished earlier");
+  EXPECT_EQ(status["avg2-1"], "finished earlier");
+  EXPECT_EQ(status["max3s2p1-1"], "training");  // interrupted before its first checkpoint
+  EXPECT_EQ(status["max2-2"], "training");
+  const std::string complete = testing::read_bytes(out / "results.csv");
+
+  // Damage one run's checkpoint and truncate results.csv: the run is trained again, the file rebuilt.
+  const std::string ckpt = out / "runs/avg2-seed2/model.safetensors";
+  std::string bytes = testing::read_bytes(ckpt);
+  bytes[bytes.size() - 5] ^= 0x55;
+  testing::write_bytes(ckpt, bytes);
+  testing::write_bytes(out / "results.csv", complete.substr(0, complete.size() / 2));
+  status.clear();
+  run_study(config, data(), record);
+  EXPECT_EQ(status["avg2-2"].rfind("damaged (safetensors: ", 0), 0u) << status["avg2-2"];
+  EXPECT_EQ(status["max2-2"], "finished earlier");
+  const auto csv = lines_of(out / "results.csv");
+  EXPECT_EQ(csv.size(), 13u);
+}
+
+TEST_F(Study, ShardsMergeIntoTheSameResultsAsOneRun) {
+  TempDir whole("study_whole"), a("study_a"), b("study_b"), merged("study_merged");
+  StudyConfig config = tiny_study(whole.path().string());
+  config.variants = {"max2", "avg2"};
+  run_study(config, data());
+  config.out_dir = a.path().string();
+  config.shard_index = 0;
+  config.shard_count = 2;
+  run_study(config, data());
+  config.out_dir = b.path().string();
+  config.shard_index = 1;
+  run_study(config, data());
+  EXPECT_EQ(write_study_results(a.path().string()).missing.size(), 2u);
+  const StudySummary s = merge_studies({a.path().string(), b.path().string()}, merged.path().string());
+  EXPECT_EQ(s.complete_runs, 4);
+  EXPECT_TRUE(s.missing.empty());
+  // Same metrics (seconds and images/s aside, the last two columns).
+  auto without_timing = [](const std::vector<std::string>& lines) {
+    std::vector<std::string> out;
+    for (const auto& l : lines) out.push_back(l.substr(0, l.rfind(',', l.rfind(',') - 1)));
+    return out;
+  };
+  EXPECT_EQ(without_timing(lines_of(merged / "results.csv")), without_timing(lines_of(whole / "results.csv")));
+}
+
+TEST_F(Study, RefusesAnotherConfigurationInTheSameFolder) {
+  TempDir out("study_conf");
+  StudyConfig config = tiny_study(out.path().string());
+  config.variants = {"max2"};
+  config.seeds = 1;
+  run_study(config, data());
+  config.seeds = 2;
+  EXPECT_NE(testing::error_of([&] { run_study(config, data()); }).find("holds a study with another configuration"),
+            std::string::npos);
+}
+
+TEST(Cli, StudyNeedsAPresetAndAnOutFolder) {
+  const auto r = testing::run_cli("study --dataset mnist --model 'Conv2d(1, 2, 3)' --out /tmp/x");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--model should name a preset"), std::string::npos) << r.output;
+  const auto v = testing::run_cli("study --dataset mnist --model lenet5 --variants max2,min3 --out /tmp/minicnn_study_bad");
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.output.find("pool variant: expected"), std::string::npos) << v.output;
+}
+
+}  // namespace
+}  // namespace minicnn
