@@ -8,6 +8,7 @@
 #include "check.h"
 #include "checkpoint.h"
 #include "mnist.h"
+#include "registry.h"
 #include "test_util.h"
 #include "trainer.h"
 
@@ -128,6 +129,32 @@ TEST_F(Trainer, NaNLossStopsWithTheStepAndAdvice) {
   const std::string msg = error_of([&] { train(c, data(), RunDirPolicy::Fresh); });
   EXPECT_NE(msg.find("try a lower learning rate"), std::string::npos) << msg;
   EXPECT_NE(msg.find("at step "), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace minicnn
+
+namespace minicnn {
+namespace {
+
+TEST_F(Trainer, RefusesABatchThatCannotFitInMemoryWithAnEstimate) {
+  TempDir out("train_huge");
+  TrainConfig c = tiny_config(out.path().string(), 1);
+  c.spec = "Conv2d(1, 65536, 3, padding=1) ReLU AdaptiveAvgPool2d(1) Flatten LazyLinear(10)";
+  c.recipe.batch_size = 256;  // 256 x 3 x 196 MiB of activations
+  const std::string msg = testing::error_of([&] { train(c, data(), RunDirPolicy::Fresh); });
+  EXPECT_NE(msg.find("train: training custom with batch size 256 needs about "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("use --batch-size "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("is available"), std::string::npos) << msg;
+}
+
+TEST(TrainingMemory, EstimateGrowsWithTheBatch) {
+  Model m = parse_model("mnist-cnn");
+  m.build({1, 28, 28}, 0);
+  const double one = estimate_training_bytes(m, {1, 28, 28}, 1, "sgd");
+  const double many = estimate_training_bytes(m, {1, 28, 28}, 65, "sgd");
+  EXPECT_GT(one, 421642 * 4.0 * 3);
+  EXPECT_NEAR((many - one) / 64, 3.0 * (344.0 * 1024) + 28 * 28 * 4, 1e5);
 }
 
 }  // namespace

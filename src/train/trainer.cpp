@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -98,7 +99,44 @@ void prepare_run_dir(const std::string& dir, RunDirPolicy policy) {
   fs::remove(probe, ec);
 }
 
+// MemAvailable from /proc/meminfo in bytes, or 0 when it cannot be read.
+double available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024.0;
+  }
+  return 0;
+}
+
+std::string gib(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024.0 * 1024.0)); }
+
 }  // namespace
+
+double estimate_training_bytes(const Model& model, const Shape& input_chw, int64_t batch, const std::string& optimizer) {
+  // Parameters with their gradients and optimizer state.
+  int64_t params = 0;
+  for (size_t i = 0; i < model.size(); ++i) {
+    for (Parameter* p : const_cast<Layer&>(model.layer(i)).parameters()) params += p->value.numel();
+  }
+  const double state = optimizer == "sgd" ? 1 : 2;
+  double bytes = static_cast<double>(params) * 4.0 * (2.0 + state);
+  // Activations: each layer's output, what backward keeps of it and a gradient of the same size, per image;
+  // plus the convolutions' column buffers (per thread, 2 per backward).
+  double per_image = static_cast<double>(input_chw.numel()) * 4.0;
+  double columns = 0;
+  Shape in({1, input_chw[0], input_chw[1], input_chw[2]});
+  for (const LayerSummary& row : model.summary_rows(input_chw)) {
+    per_image += 3.0 * static_cast<double>(row.activation_bytes);
+    if (auto w = model.layer(static_cast<size_t>(row.index)).window(); w && row.output_shape.rank() == 4 && in.rank() == 4) {
+      columns = std::max(columns, 2.0 * static_cast<double>(in[1] * w->KH * w->KW * row.output_shape[2] * row.output_shape[3]) * 4.0);
+    }
+    in = row.output_shape;
+  }
+  return bytes + per_image * static_cast<double>(batch) + columns * num_threads();
+}
 
 std::string TrainConfig::to_json() const {
   return json{{"dataset", dataset},
@@ -195,6 +233,22 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
   model.build(config.input_chw, config.seed);
   set_pool_impl(model, config.pool_impl);
   model.to(config.device);
+  if (config.device.is_cpu()) {
+    const int64_t batch = std::min<int64_t>(recipe.batch_size, config.limit_train > 0 ? config.limit_train : data.train.size());
+    const double need = estimate_training_bytes(model, config.input_chw, batch, recipe.optimizer);
+    const double have = available_memory_bytes();
+    if (have > 0 && need > have) {
+      const double per_image = (estimate_training_bytes(model, config.input_chw, 2, recipe.optimizer) -
+                                estimate_training_bytes(model, config.input_chw, 1, recipe.optimizer));
+      const double fixed = need - per_image * static_cast<double>(batch);
+      const int64_t fits = per_image > 0 && have > fixed ? static_cast<int64_t>((have - fixed) / per_image) : 0;
+      detail::throw_error(fmt::format(
+          "train: training {} with batch size {} needs about {} of memory ({} for parameters, gradients and optimizer "
+          "state, {} per image of the batch), but only {} is available; {}",
+          config.model_name, batch, gib(need), gib(fixed), fmt::format("{:.1f} MiB", per_image / (1024.0 * 1024.0)), gib(have),
+          fits > 0 ? fmt::format("use --batch-size {} or less", fits) : std::string("choose a smaller model")));
+    }
+  }
   std::unique_ptr<Optimizer> optimizer = make_optimizer(recipe, model.parameters());
   optimizer->to(config.device);
   const std::unique_ptr<LRScheduler> schedule = make_scheduler(recipe.schedule, recipe.lr, recipe.epochs);

@@ -82,6 +82,11 @@ struct EvalResult {
 EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization& normalization,
                     int64_t batch_size = 500);
 
+/// Bytes a training step of `model` needs for a batch of `batch` images: parameters, gradients and the
+/// optimizer's state, plus per image the layer outputs, what backward keeps and their gradients, plus the
+/// convolutions' column buffers. `train` refuses to start when this exceeds the available memory.
+double estimate_training_bytes(const Model& model, const Shape& input_chw, int64_t batch, const std::string& optimizer);
+
 /// Peak resident memory of this process in MiB.
 double peak_rss_mib();
 
