@@ -138,6 +138,27 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
 
 }  // namespace cpu
 
+namespace {
+
+// ---- Device dispatch: the one place that knows which backends this build has.
+
+void forward_on(const Tensor& x, const float* w, const float* b, float* y, const Conv2dGeometry& g) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::conv2d_forward(x.data(), w, b, y, g);
+#endif
+  cpu::conv2d_forward(x.data(), w, b, y, g);
+}
+
+void backward_on(const Tensor& x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                 const Conv2dGeometry& g) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::conv2d_backward(x.data(), w, dy, dx, dw, db, g);
+#endif
+  cpu::conv2d_backward(x.data(), w, dy, dx, dw, db, g);
+}
+
+}  // namespace
+
 Conv2d::Conv2d(Conv2dOptions options) : options_(options) {
   const Conv2dOptions& o = options_;
   MINICNN_CHECK(o.in_channels_ > 0 || o.in_channels_ == -1, "Conv2d: in_channels should be positive, but got ",
@@ -227,7 +248,7 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
                 " but the weight is on ", weight_.value.device().str());
   const Conv2dGeometry g = geometry(x.shape());
   Tensor y = Tensor::empty(output_shape(x.shape()), DType::Float32, x.device());
-  cpu::conv2d_forward(x.data(), weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y.data(), g);
+  forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y.data(), g);
   if (mode == Mode::Train) {
     input_ = x;
     geometry_ = g;
@@ -240,9 +261,11 @@ Tensor Conv2d::backward(const Tensor& dy) {
   const Shape expected = output_shape(input_.shape());
   MINICNN_CHECK(dy.shape() == expected, type_name(), ": expected a gradient of shape ", expected, ", but got ",
                 dy.shape());
+  MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
+                ", but got it on ", dy.device().str());
   Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
-  cpu::conv2d_backward(input_.data(), weight_.value.data(), dy.data(), dx.defined() ? dx.data() : nullptr,
-                       weight_.grad.data(), options_.bias_ ? bias_.grad.data() : nullptr, geometry_);
+  backward_on(input_, weight_.value.data(), dy.data(), dx.defined() ? dx.data() : nullptr, weight_.grad.data(),
+              options_.bias_ ? bias_.grad.data() : nullptr, geometry_);
   return dx;
 }
 

@@ -66,4 +66,11 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
                      const Conv2dGeometry& g);
 }  // namespace cpu
 
+namespace cuda {
+// The same on device buffers (layers/conv2d.cu): im2col and one cuBLAS SGEMM per chunk of images.
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g);
+void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                     const Conv2dGeometry& g);
+}  // namespace cuda
+
 }  // namespace minicnn

@@ -29,7 +29,7 @@ Tensor Dropout::forward(const Tensor& x, Mode mode) {
   }
   const int64_t n = x.numel();
   Tensor y = inplace_ ? x : Tensor::empty(x.shape(), DType::Float32, x.device());
-  mask_ = Tensor::empty(x.shape());
+  mask_ = Tensor::empty(x.shape(), DType::Float32, x.device());
   const float keep_scale = p_ >= 1.0f ? 0.0f : 1.0f / (1.0f - p_);
   // Keep when the top 24 bits of the hash, as a fraction of 1, are >= p.
   const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(p_) * 16777216.0);
@@ -39,6 +39,12 @@ Tensor Dropout::forward(const Tensor& x, Mode mode) {
   const uint64_t base = mix64(seed_);
   // The seed advances per call so successive forwards (without reseed) draw fresh masks.
   seed_ = mix64(seed_ + 0x9E3779B97F4A7C15ull);
+#if MINICNN_CUDA
+  if (x.is_cuda()) {  // device dispatch
+    cuda::dropout_forward(xp, yp, mp, n, base, threshold, keep_scale);
+    return y;
+  }
+#endif
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t r = static_cast<uint32_t>(mix64(base + static_cast<uint64_t>(i)) >> 40);
@@ -52,7 +58,15 @@ Tensor Dropout::backward(const Tensor& dy) {
   if (!mask_.defined()) return dy;
   MINICNN_CHECK(dy.shape() == mask_.shape(), "Dropout: expected a gradient of shape ", mask_.shape(), ", but got ",
                 dy.shape());
+  MINICNN_CHECK(dy.device() == mask_.device(), "Dropout: expected the gradient on ", mask_.device().str(),
+                ", but got it on ", dy.device().str());
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
+#if MINICNN_CUDA
+  if (dy.is_cuda()) {  // device dispatch
+    cuda::dropout_backward(dy.data(), mask_.data(), dx.data(), dy.numel());
+    return dx;
+  }
+#endif
   const float* g = dy.data();
   const float* m = mask_.data();
   float* d = dx.data();

@@ -67,7 +67,17 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
   MINICNN_CHECK(weight_.value.defined(), type_name(), ": forward() before the model was built (in_features unknown)");
   const Shape ys = output_shape(x.shape());
   const int64_t N = x.dim() == 1 ? 1 : x.size(0), in = options_.in_features_, out = options_.out_features_;
+  MINICNN_CHECK(x.device() == weight_.value.device(), type_name(), ": the input is on ", x.device().str(),
+                " but the weight is on ", weight_.value.device().str());
   Tensor y = Tensor::empty(ys, DType::Float32, x.device());
+#if MINICNN_CUDA
+  if (x.is_cuda()) {  // device dispatch
+    cuda::linear_forward(x.data(), weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y.data(), N,
+                         in, out);
+    if (mode == Mode::Train) input_ = x;
+    return y;
+  }
+#endif
   MatMap ym(y.data(), N, out);
   ym.noalias() = ConstMatMap(x.data(), N, in) * ConstMatMap(weight_.value.data(), out, in).transpose();
   if (options_.bias_) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_.value.data(), out);
@@ -81,6 +91,16 @@ Tensor Linear::backward(const Tensor& dy) {
   MINICNN_CHECK(dy.shape() == expected, type_name(), ": expected a gradient of shape ", expected, ", but got ",
                 dy.shape());
   const int64_t N = input_.dim() == 1 ? 1 : input_.size(0), in = options_.in_features_, out = options_.out_features_;
+  MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
+                ", but got it on ", dy.device().str());
+#if MINICNN_CUDA
+  if (dy.is_cuda()) {  // device dispatch
+    Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
+    cuda::linear_backward(input_.data(), weight_.value.data(), dy.data(), dx.defined() ? dx.data() : nullptr,
+                          weight_.grad.data(), options_.bias_ ? bias_.grad.data() : nullptr, N, in, out);
+    return dx;
+  }
+#endif
   ConstMatMap dym(dy.data(), N, out);
   MatMap(weight_.grad.data(), out, in).noalias() += dym.transpose() * ConstMatMap(input_.data(), N, in);
   if (options_.bias_) {

@@ -40,4 +40,12 @@ class Linear : public Layer {
   Tensor input_;
 };
 
+namespace cuda {
+// Linear on device buffers (layers/linear.cu), x (N, in), weight (out, in), bias (out) or null; backward adds
+// into dw and db and writes dx when it is not null. The CPU path is Eigen, inline in linear.cpp.
+void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out);
+void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int64_t N,
+                     int64_t in, int64_t out);
+}  // namespace cuda
+
 }  // namespace minicnn

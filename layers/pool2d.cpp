@@ -3,9 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "check.h"
 
@@ -88,38 +92,212 @@ Shape pool2d_output_shape(const Shape& x, const Pool2dGeometry& g) {
 // CPU kernels: one OpenMP task per (n, c) plane, so every plane is written by one thread (deterministic).
 
 namespace cpu {
+namespace {
 
-void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
+constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
+
+// The columns [lo, hi) of outputs whose windows lie inside the input horizontally (every tap of the
+// window's columns is a real pixel). Rows are handled per output row (valid_taps), so within [lo, hi)
+// a window's valid taps are the same for every column: the rows' valid taps times all KW columns.
+TapRange inside_columns(const Pool2dGeometry& g) {
+  const int64_t span = g.DW * (g.KW - 1) + 1;
+  int64_t lo = (g.PW + g.SW - 1) / g.SW;
+  int64_t hi = g.W + g.PW - span < 0 ? 0 : (g.W + g.PW - span) / g.SW + 1;
+  hi = std::min(hi, g.OW);
+  lo = std::min(lo, hi);
+  return {lo, hi};
+}
+
+// One max-pooling window by the rules of DESIGN section 3: best starts at -inf with the index of the first
+// valid tap; a tap wins when v > best or v is NaN (first maximum wins ties, the last NaN wins).
+template <bool kIdx>
+inline void max_window(const float* xp, const Pool2dGeometry& g, int64_t oh, int64_t ow, const TapRange& th,
+                       float* y, int32_t* idx) {
+  const int64_t h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+  const TapRange tw = valid_taps(w0, g.DW, g.KW, g.W);
+  float best = kMinusInf;
+  int64_t best_i = -1;  // stays -1 for a window with no valid element
+  if (th.k0 < th.k1 && tw.k0 < tw.k1) best_i = (h0 + th.k0 * g.DH) * g.W + (w0 + tw.k0 * g.DW);
+  for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+    const int64_t row = (h0 + kh * g.DH) * g.W;
+    for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
+      const int64_t i = row + w0 + kw * g.DW;
+      const float v = xp[i];
+      if (v > best || std::isnan(v)) {
+        best = v;
+        best_i = i;
+      }
+    }
+  }
+  *y = best;
+  if (kIdx) *idx = static_cast<int32_t>(best_i);
+}
+
+// Interior columns [ow0, ow1) of one output row, dilation 1: the same rule over taps kh in [kh0, kh1),
+// kw in [0, KW), in row-major order. `p` points at input row h0 + kh0, column -PW.
+#if defined(__AVX512F__)
+template <int S, bool kIdx>
+void max_row_inside(const float* p, int32_t first_index, int64_t W, int64_t rows, int64_t KW, int64_t ow0, int64_t ow1,
+                    float* y, int32_t* idx) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t ow = ow0; ow < ow1; ow += 16) {
+    const int64_t n = std::min<int64_t>(ow1 - ow, 16);
+    const __mmask16 out_mask = static_cast<__mmask16>((1u << n) - 1u);
+    // Each tap reads input lanes 0 .. S*(n-1) from p + ow*S + kh*W + kw: masked, never past the row's end.
+    const int64_t need = S * (n - 1) + 1;
+    const __mmask16 lo_mask = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1u);
+    const __mmask16 hi_mask = static_cast<__mmask16>(need <= 16 ? 0u : (1u << (need - 16)) - 1u);
+    const __m512i first = _mm512_add_epi32(_mm512_set1_epi32(first_index + static_cast<int32_t>(ow * S)),
+                                           _mm512_mullo_epi32(lane, _mm512_set1_epi32(S)));
+    __m512 best = _mm512_set1_ps(kMinusInf);
+    __m512i best_i = first;
+    for (int64_t kh = 0; kh < rows; ++kh) {
+      const float* row = p + ow * S + kh * W;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        __m512 v;
+        if constexpr (S == 1) {
+          v = _mm512_maskz_loadu_ps(lo_mask, row + kw);
+        } else {
+          v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo_mask, row + kw), even,
+                                     _mm512_maskz_loadu_ps(hi_mask, row + kw + 16));
+        }
+        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        best = _mm512_mask_mov_ps(best, take, v);
+        if constexpr (kIdx) {
+          best_i = _mm512_mask_mov_epi32(best_i, take,
+                                         _mm512_add_epi32(first, _mm512_set1_epi32(static_cast<int32_t>(kh * W + kw))));
+        }
+      }
+    }
+    _mm512_mask_storeu_ps(y + ow, out_mask, best);
+    if constexpr (kIdx) _mm512_mask_storeu_epi32(idx + ow, out_mask, best_i);
+  }
+}
+#endif
+
+template <bool kIdx>
+void max_row_inside_scalar(const float* p, int32_t first_index, int64_t W, int64_t rows, int64_t KW, int64_t SW,
+                           int64_t ow0, int64_t ow1, float* y, int32_t* idx) {
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    const float* w = p + ow * SW;
+    float best = kMinusInf;
+    int32_t best_i = first_index + static_cast<int32_t>(ow * SW);
+    for (int64_t kh = 0; kh < rows; ++kh) {
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const float v = w[kh * W + kw];
+        const bool take = v > best || v != v;
+        best = take ? v : best;
+        best_i = take ? first_index + static_cast<int32_t>(ow * SW + kh * W + kw) : best_i;
+      }
+    }
+    y[ow] = best;
+    if (kIdx) idx[ow] = best_i;
+  }
+}
+
+template <bool kIdx>
+void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
   const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+  const TapRange inside = g.DH == 1 && g.DW == 1 ? inside_columns(g) : TapRange{g.OW, g.OW};
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     const float* xp = x + plane * plane_in;
     float* yp = y + plane * plane_out;
-    int32_t* ip = indices ? indices + plane * plane_out : nullptr;
+    int32_t* ip = kIdx ? indices + plane * plane_out : nullptr;
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const int64_t h0 = oh * g.SH - g.PH;
       const TapRange th = valid_taps(h0, g.DH, g.KH, g.H);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t w0 = ow * g.SW - g.PW;
-        const TapRange tw = valid_taps(w0, g.DW, g.KW, g.W);
-        float best = -std::numeric_limits<float>::infinity();
-        int64_t best_i = -1;  // stays -1 for a window with no valid element
-        if (th.k0 < th.k1 && tw.k0 < tw.k1) best_i = (h0 + th.k0 * g.DH) * g.W + (w0 + tw.k0 * g.DW);
-        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-          const int64_t row = (h0 + kh * g.DH) * g.W;
-          for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-            const int64_t i = row + w0 + kw * g.DW;
-            const float v = xp[i];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              best_i = i;
-            }
-          }
+      float* yr = yp + oh * g.OW;
+      int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
+      const int64_t lo = th.k0 < th.k1 ? inside.k0 : g.OW, hi = th.k0 < th.k1 ? inside.k1 : g.OW;
+      for (int64_t ow = 0; ow < lo; ++ow) max_window<kIdx>(xp, g, oh, ow, th, yr + ow, kIdx ? ir + ow : nullptr);
+      if (lo < hi) {
+        const int64_t top = h0 + th.k0;  // first valid input row of this output row (dilation 1 here)
+        const float* p = xp + top * g.W - g.PW;
+        const auto first = static_cast<int32_t>(top * g.W - g.PW);
+        const int64_t rows = th.k1 - th.k0;
+#if defined(__AVX512F__)
+        if (g.SW == 1) {
+          max_row_inside<1, kIdx>(p, first, g.W, rows, g.KW, lo, hi, yr, ir);
+        } else if (g.SW == 2) {
+          max_row_inside<2, kIdx>(p, first, g.W, rows, g.KW, lo, hi, yr, ir);
+        } else {
+          max_row_inside_scalar<kIdx>(p, first, g.W, rows, g.KW, g.SW, lo, hi, yr, ir);
         }
-        yp[oh * g.OW + ow] = best;
-        if (ip) ip[oh * g.OW + ow] = static_cast<int32_t>(best_i);
+#else
+        max_row_inside_scalar<kIdx>(p, first, g.W, rows, g.KW, g.SW, lo, hi, yr, ir);
+#endif
+      }
+      for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) {
+        max_window<kIdx>(xp, g, oh, ow, th, yr + ow, kIdx ? ir + ow : nullptr);
       }
     }
+  }
+}
+
+// Average pooling of interior columns [ow0, ow1) of one row: taps kh in [0, rows), kw in [0, KW), summed in
+// row-major order from 0 (as torch sums), divided by `divisor`.
+#if defined(__AVX512F__)
+template <int S>
+void avg_row_inside(const float* p, int64_t W, int64_t rows, int64_t KW, int64_t ow0, int64_t ow1, float divisor,
+                    float* y) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512 div = _mm512_set1_ps(divisor);
+  for (int64_t ow = ow0; ow < ow1; ow += 16) {
+    const int64_t n = std::min<int64_t>(ow1 - ow, 16);
+    const int64_t need = S * (n - 1) + 1;
+    const __mmask16 lo_mask = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1u);
+    const __mmask16 hi_mask = static_cast<__mmask16>(need <= 16 ? 0u : (1u << (need - 16)) - 1u);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t kh = 0; kh < rows; ++kh) {
+      const float* row = p + ow * S + kh * W;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        if constexpr (S == 1) {
+          sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(lo_mask, row + kw));
+        } else {
+          sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo_mask, row + kw), even,
+                                                          _mm512_maskz_loadu_ps(hi_mask, row + kw + 16)));
+        }
+      }
+    }
+    _mm512_mask_storeu_ps(y + ow, static_cast<__mmask16>((1u << n) - 1u), _mm512_div_ps(sum, div));
+  }
+}
+#endif
+
+void avg_row_inside_scalar(const float* p, int64_t W, int64_t rows, int64_t KW, int64_t SW, int64_t ow0, int64_t ow1,
+                           float divisor, float* y) {
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    const float* w = p + ow * SW;
+    float sum = 0.0f;
+    for (int64_t kh = 0; kh < rows; ++kh) {
+      for (int64_t kw = 0; kw < KW; ++kw) sum += w[kh * W + kw];
+    }
+    y[ow] = sum / divisor;
+  }
+}
+
+// One average-pooling window, mirroring torch: the window clipped to the input, summed row-major, divided
+// by avg_pool_divisor; a window with no input element gives 0.
+inline float avg_window(const float* xp, const Pool2dGeometry& g, AvgDivisor d, int64_t oh, int64_t ow) {
+  const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0), h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
+  const int64_t w0 = std::max<int64_t>(ow * g.SW - g.PW, 0), w1 = std::min<int64_t>(ow * g.SW - g.PW + g.KW, g.W);
+  if (h0 >= h1 || w0 >= w1) return 0.0f;
+  float sum = 0.0f;
+  for (int64_t h = h0; h < h1; ++h) {
+    for (int64_t w = w0; w < w1; ++w) sum += xp[h * g.W + w];
+  }
+  return sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+}
+
+}  // namespace
+
+void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
+  if (indices) {
+    max_pool2d_forward_impl<true>(x, y, indices, g);
+  } else {
+    max_pool2d_forward_impl<false>(x, y, nullptr, g);
   }
 }
 
@@ -139,26 +317,33 @@ void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, con
 
 void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d) {
   const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+  const TapRange inside = inside_columns(g);
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     const float* xp = x + plane * plane_in;
     float* yp = y + plane * plane_out;
     for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0);
-      const int64_t h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t w0 = std::max<int64_t>(ow * g.SW - g.PW, 0);
-        const int64_t w1 = std::min<int64_t>(ow * g.SW - g.PW + g.KW, g.W);
-        if (h0 >= h1 || w0 >= w1) {
-          yp[oh * g.OW + ow] = 0.0f;
-          continue;
+      const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0), h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
+      float* yr = yp + oh * g.OW;
+      const int64_t lo = h0 < h1 ? inside.k0 : g.OW, hi = h0 < h1 ? inside.k1 : g.OW;
+      for (int64_t ow = 0; ow < lo; ++ow) yr[ow] = avg_window(xp, g, d, oh, ow);
+      if (lo < hi) {
+        // Every interior window of this row has the same clipped rows, so the same divisor.
+        const float divisor = static_cast<float>(avg_pool_divisor(g, d, oh, lo));
+        const float* p = xp + h0 * g.W - g.PW;
+#if defined(__AVX512F__)
+        if (g.SW == 1) {
+          avg_row_inside<1>(p, g.W, h1 - h0, g.KW, lo, hi, divisor, yr);
+        } else if (g.SW == 2) {
+          avg_row_inside<2>(p, g.W, h1 - h0, g.KW, lo, hi, divisor, yr);
+        } else {
+          avg_row_inside_scalar(p, g.W, h1 - h0, g.KW, g.SW, lo, hi, divisor, yr);
         }
-        float sum = 0.0f;
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) sum += xp[h * g.W + w];
-        }
-        yp[oh * g.OW + ow] = sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+#else
+        avg_row_inside_scalar(p, g.W, h1 - h0, g.KW, g.SW, lo, hi, divisor, yr);
+#endif
       }
+      for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) yr[ow] = avg_window(xp, g, d, oh, ow);
     }
   }
 }
@@ -207,6 +392,80 @@ void check_grad_shape(const char* op, const Tensor& saved, const Tensor& dy) {
                 ", but got it on ", dy.device().str());
 }
 
+// impl=cudnn: what cuDNN's pooling cannot express is refused, never silently changed.
+void check_cudnn_max_options(const MaxPool2dOptions& o, bool wants_indices) {
+  const Pool2dArgs& a = o.args_;
+  MINICNN_CHECK(a.dilation == IntPair(1), "MaxPool2d: impl=cudnn has no dilation, but got dilation=",
+                a.dilation.pair_str(), "; use impl=native");
+  MINICNN_CHECK(!a.ceil_mode, "MaxPool2d: impl=cudnn has no ceil_mode, but got ceil_mode=True; use impl=native");
+  MINICNN_CHECK(!wants_indices, "MaxPool2d: impl=cudnn computes no indices; use impl=native to get them ",
+                "(return_indices, forward_with_indices, --indices)");
+}
+
+void check_cudnn_avg_options(const AvgPool2dOptions& o) {
+  MINICNN_CHECK(!o.args_.ceil_mode, "AvgPool2d: impl=cudnn has no ceil_mode, but got ceil_mode=True; use impl=native");
+  MINICNN_CHECK(!o.divisor_override_, "AvgPool2d: impl=cudnn has no divisor_override, but got divisor_override=",
+                o.divisor_override_.value_or(0), "; use impl=native");
+}
+
+// ---- Device dispatch: the one place that knows which backends this build has.
+
+void max_forward_on(const Tensor& x, Tensor& y, Tensor& idx, const Pool2dGeometry& g) {
+  int32_t* ip = idx.defined() ? idx.data_i32() : nullptr;
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::max_pool2d_forward(x.data(), y.data(), ip, g);
+#endif
+  cpu::max_pool2d_forward(x.data(), y.data(), ip, g);
+}
+
+void max_backward_on(const Tensor& dy, const Tensor& idx, Tensor& dx, const Pool2dGeometry& g) {
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return cuda::max_pool2d_backward(dy.data(), idx.data_i32(), dx.data(), g);
+#endif
+  cpu::max_pool2d_backward(dy.data(), idx.data_i32(), dx.data(), g);
+}
+
+void avg_forward_on(const Tensor& x, Tensor& y, const Pool2dGeometry& g, AvgDivisor d) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::avg_pool2d_forward(x.data(), y.data(), g, d);
+#endif
+  cpu::avg_pool2d_forward(x.data(), y.data(), g, d);
+}
+
+void avg_backward_on(const Tensor& dy, Tensor& dx, const Pool2dGeometry& g, AvgDivisor d) {
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return cuda::avg_pool2d_backward(dy.data(), dx.data(), g, d);
+#endif
+  cpu::avg_pool2d_backward(dy.data(), dx.data(), g, d);
+}
+
+// impl=cudnn (CUDA tensors only: check_impl_device ran first).
+[[maybe_unused]] void refuse_without_cudnn(const char* op) {
+  detail::throw_error(detail::concat(op, ": impl=cudnn needs a minicnn built with cuDNN (-DMINICNN_CUDNN=ON); ",
+                                     "use impl=native"));
+}
+
+void cudnn_forward_on(const Tensor& x, Tensor& y, const Pool2dGeometry& g, const AvgDivisor* avg) {
+#if MINICNN_CUDNN
+  if (avg) return cudnn::avg_pool2d_forward(x.data(), y.data(), g, *avg);
+  cudnn::max_pool2d_forward(x.data(), y.data(), g);
+#else
+  (void)x, (void)y, (void)g;
+  refuse_without_cudnn(avg ? "AvgPool2d" : "MaxPool2d");
+#endif
+}
+
+void cudnn_backward_on(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, const Pool2dGeometry& g,
+                       const AvgDivisor* avg) {
+#if MINICNN_CUDNN
+  if (avg) return cudnn::avg_pool2d_backward(x.data(), y.data(), dy.data(), dx.data(), g, *avg);
+  cudnn::max_pool2d_backward(x.data(), y.data(), dy.data(), dx.data(), g);
+#else
+  (void)x, (void)y, (void)dy, (void)dx, (void)g;
+  refuse_without_cudnn(avg ? "AvgPool2d" : "MaxPool2d");
+#endif
+}
+
 }  // namespace
 
 MaxPool2d::MaxPool2d(MaxPool2dOptions options) : options_(std::move(options)) {
@@ -236,12 +495,20 @@ std::optional<Window2d> MaxPool2d::window() const {
 }
 
 Tensor MaxPool2d::run_forward(const Tensor& x, bool keep_indices) {
+  const bool cudnn = options_.impl_ == PoolImpl::Cudnn;
+  if (cudnn) check_cudnn_max_options(options_, options_.return_indices_);
   check_impl_device("MaxPool2d", options_.impl_, x);
   const Pool2dGeometry g = pool2d_geometry("MaxPool2d", x.shape(), options_.args_);
   const Shape ys = pool2d_output_shape(x.shape(), g);
   Tensor y = Tensor::empty(ys, DType::Float32, x.device());
-  Tensor idx = keep_indices ? Tensor::empty(ys, DType::Int32, x.device()) : Tensor();
-  cpu::max_pool2d_forward(x.data(), y.data(), keep_indices ? idx.data_i32() : nullptr, g);
+  Tensor idx = keep_indices && !cudnn ? Tensor::empty(ys, DType::Int32, x.device()) : Tensor();
+  if (cudnn) {
+    cudnn_forward_on(x, y, g, nullptr);
+  } else {
+    max_forward_on(x, y, idx, g);
+  }
+  cudnn_x_ = keep_indices && cudnn ? x : Tensor();
+  cudnn_y_ = keep_indices && cudnn ? y : Tensor();
   geometry_ = g;
   input_shape_ = x.shape();
   indices_ = idx;
@@ -253,14 +520,21 @@ Tensor MaxPool2d::forward(const Tensor& x, Mode mode) {
 }
 
 std::pair<Tensor, Tensor> MaxPool2d::forward_with_indices(const Tensor& x) {
+  if (options_.impl_ == PoolImpl::Cudnn) check_cudnn_max_options(options_, true);
   Tensor y = run_forward(x, true);
   return {y, indices_};
 }
 
 Tensor MaxPool2d::backward(const Tensor& dy) {
+  if (options_.impl_ == PoolImpl::Cudnn) {
+    check_grad_shape("MaxPool2d", cudnn_y_, dy);
+    Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
+    cudnn_backward_on(cudnn_x_, cudnn_y_, dy, dx, geometry_, nullptr);
+    return dx;
+  }
   check_grad_shape("MaxPool2d", indices_, dy);
   Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
-  cpu::max_pool2d_backward(dy.data(), indices_.data_i32(), dx.data(), geometry_);
+  max_backward_on(dy, indices_, dx, geometry_);
   return dx;
 }
 
@@ -301,11 +575,18 @@ std::optional<Window2d> AvgPool2d::window() const {
 }
 
 Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {
-  (void)mode;
+  const bool cudnn = options_.impl_ == PoolImpl::Cudnn;
+  if (cudnn) check_cudnn_avg_options(options_);
   check_impl_device("AvgPool2d", options_.impl_, x);
   const Pool2dGeometry g = pool2d_geometry("AvgPool2d", x.shape(), options_.args_);
   Tensor y = Tensor::empty(pool2d_output_shape(x.shape(), g), DType::Float32, x.device());
-  cpu::avg_pool2d_forward(x.data(), y.data(), g, divisor_);
+  if (cudnn) {
+    cudnn_forward_on(x, y, g, &divisor_);
+  } else {
+    avg_forward_on(x, y, g, divisor_);
+  }
+  cudnn_x_ = cudnn && mode == Mode::Train ? x : Tensor();
+  cudnn_y_ = cudnn && mode == Mode::Train ? y : Tensor();
   geometry_ = g;
   input_shape_ = x.shape();
   return y;
@@ -316,8 +597,14 @@ Tensor AvgPool2d::backward(const Tensor& dy) {
   const Shape expected = pool2d_output_shape(input_shape_, geometry_);
   MINICNN_CHECK(dy.shape() == expected, "AvgPool2d: expected a gradient of shape ", expected,
                 " (the output of the last forward), but got ", dy.shape());
+  if (options_.impl_ == PoolImpl::Cudnn) {
+    check_grad_shape("AvgPool2d", cudnn_y_, dy);
+    Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
+    cudnn_backward_on(cudnn_x_, cudnn_y_, dy, dx, geometry_, &divisor_);
+    return dx;
+  }
   Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
-  cpu::avg_pool2d_backward(dy.data(), dx.data(), geometry_, divisor_);
+  avg_backward_on(dy, dx, geometry_, divisor_);
   return dx;
 }
 

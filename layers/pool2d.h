@@ -89,6 +89,7 @@ class MaxPool2d : public Layer {
   Pool2dGeometry geometry_{};
   Shape input_shape_;
   Tensor indices_;  // (N, C, OH, OW) int32
+  Tensor cudnn_x_, cudnn_y_;  // impl=cudnn only: cuDNN's backward needs the input and the output
 };
 
 /// Options for AvgPool2d; names and defaults follow torch.nn.AvgPool2d.
@@ -125,6 +126,7 @@ class AvgPool2d : public Layer {
   AvgDivisor divisor_;
   Pool2dGeometry geometry_{};
   Shape input_shape_;
+  Tensor cudnn_x_, cudnn_y_;  // impl=cudnn only: cuDNN's backward needs the input and the output
 };
 
 /// Output size of an adaptive pooling layer; -1 keeps that input dimension (torch's None).
@@ -199,5 +201,27 @@ void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, con
 void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d);
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g, AvgDivisor d);
 }  // namespace cpu
+
+namespace cuda {
+// The same kernels on device buffers (layers/pool2d.cu), queued on the current stream; bit-identical to
+// the CPU's. Backward is a gather (one thread per input element): deterministic, no atomics.
+void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g);
+void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, const Pool2dGeometry& g);
+void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d);
+void avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g, AvgDivisor d);
+/// Tests only: makes the kernels use 64-bit flat indices even for small tensors.
+void force_64bit_indexing_for_testing(bool on);
+}  // namespace cuda
+
+namespace cudnn {
+// cuDNN's legacy pooling (layers/pool2d_cudnn.cpp, MINICNN_CUDNN builds): max is
+// CUDNN_POOLING_MAX_DETERMINISTIC and keeps no indices, so backward needs x and y. Requires dilation 1,
+// no ceil_mode and no divisor_override (the layers refuse those options first).
+void max_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g);
+void max_pool2d_backward(const float* x, const float* y, const float* dy, float* dx, const Pool2dGeometry& g);
+void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d);
+void avg_pool2d_backward(const float* x, const float* y, const float* dy, float* dx, const Pool2dGeometry& g,
+                         AvgDivisor d);
+}  // namespace cudnn
 
 }  // namespace minicnn

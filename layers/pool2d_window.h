@@ -1,6 +1,7 @@
 // Pooling index arithmetic shared by the CPU kernels, the CUDA kernels and the host self-test.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -66,6 +67,179 @@ MINICNN_HD int64_t avg_pool_divisor(const Pool2dGeometry& g, AvgDivisor d, int64
   h1 = h1 > g.H ? g.H : h1;
   w1 = w1 > g.W ? g.W : w1;
   return (h1 - h0) * (w1 - w0);
+}
+
+// ---- One output (forward) or one input element (backward) of each pooling kernel. The CUDA kernels run
+// one thread per call; tests/cuda_test.cpp runs the same functions on the host against the CPU kernels,
+// which they mirror rule for rule and sum in the same order, so the results are bit-identical.
+
+/// NaN test that needs nothing from <cmath> on the device.
+MINICNN_HD bool is_nan(float v) { return v != v; }
+
+/// True when every coordinate of `g` fits comfortably in 32 bits: the condition for the specialised
+/// (`_fixed`) paths below, which use 32-bit arithmetic.
+MINICNN_HD bool pool2d_fits_int32(const Pool2dGeometry& g) {
+  constexpr int64_t kLimit = int64_t{1} << 30;
+  return g.H + 2 * g.PH + g.DH * g.KH < kLimit && g.W + 2 * g.PW + g.DW * g.KW < kLimit &&
+         g.OH * g.SH < kLimit && g.OW * g.SW < kLimit && g.OH * g.OW < kLimit && g.H * g.W < kLimit;
+}
+
+/// Max pooling of output (oh, ow) over one (H, W) plane `x`: stores the maximum in *value and returns its
+/// flat index h*W + w. Mirrors cpu::max_pool2d_forward: padding is -inf (never a candidate); best starts
+/// at the window's first valid element; `v > best || isnan(v)`, so the first maximum wins ties, NaN
+/// propagates and the last NaN's index wins; a window with no valid element gives -inf and index -1.
+MINICNN_HD int64_t max_pool2d_at(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow, float* value) {
+  const int64_t h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+  const TapRange th = valid_taps(h0, g.DH, g.KH, g.H), tw = valid_taps(w0, g.DW, g.KW, g.W);
+  float best = -INFINITY;
+  int64_t best_i = -1;
+  if (th.k0 < th.k1 && tw.k0 < tw.k1) best_i = (h0 + th.k0 * g.DH) * g.W + (w0 + tw.k0 * g.DW);
+  for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+    const int64_t row = (h0 + kh * g.DH) * g.W;
+    for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
+      const int64_t i = row + w0 + kw * g.DW;
+      const float v = x[i];
+      if (v > best || is_nan(v)) {
+        best = v;
+        best_i = i;
+      }
+    }
+  }
+  *value = best;
+  return best_i;
+}
+
+/// max_pool2d_at for a KxK window, stride S and dilation 1 known at compile time (the fast paths for 2x2
+/// and 3x3 windows with stride 2 or 1): a window inside the input is scanned unrolled in 32-bit arithmetic, with the same rules;
+/// one that touches the padding takes the general path. Requires pool2d_fits_int32(g) and g's K, S, D.
+template <int K, int S>
+MINICNN_HD int64_t max_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow,
+                                       float* value) {
+  const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
+  const int32_t h0 = static_cast<int32_t>(oh) * S - static_cast<int32_t>(g.PH);
+  const int32_t w0 = static_cast<int32_t>(ow) * S - static_cast<int32_t>(g.PW);
+  if (h0 < 0 || w0 < 0 || h0 + K > H || w0 + K > W) return max_pool2d_at(x, g, oh, ow, value);
+  const float* p = x + (h0 * W + w0);
+  float best = -INFINITY;
+  int best_k = 0;  // kh * K + kw of the best tap; the first tap is the window's first valid element
+  for (int kh = 0; kh < K; ++kh) {
+    for (int kw = 0; kw < K; ++kw) {
+      const float v = p[kh * W + kw];
+      if (v > best || is_nan(v)) {
+        best = v;
+        best_k = kh * K + kw;
+      }
+    }
+  }
+  *value = best;
+  return static_cast<int64_t>(h0 + best_k / K) * W + (w0 + best_k % K);
+}
+
+/// dL/dx at input (ih, iw) of one plane of max pooling: dy summed over the outputs whose stored index is
+/// ih*W + iw, in output order, which is the order cpu::max_pool2d_backward scatters in (bit-identical).
+/// `dy` and `indices` point at the plane's (OH, OW) outputs. A gather: no atomics, deterministic.
+MINICNN_HD float max_pool2d_backward_at(const float* dy, const int32_t* indices, const Pool2dGeometry& g, int64_t ih,
+                                        int64_t iw) {
+  const TapRange rh = covering_outputs(ih, g.KH, g.SH, g.PH, g.DH, g.OH);
+  const TapRange rw = covering_outputs(iw, g.KW, g.SW, g.PW, g.DW, g.OW);
+  const int64_t target = ih * g.W + iw;
+  float sum = 0.0f;
+  for (int64_t oh = rh.k0; oh < rh.k1; ++oh) {
+    for (int64_t ow = rw.k0; ow < rw.k1; ++ow) {
+      const int64_t o = oh * g.OW + ow;
+      if (indices[o] == target) sum += dy[o];
+    }
+  }
+  return sum;
+}
+
+/// max_pool2d_backward_at with K, S (dilation 1) known at compile time, in 32-bit arithmetic; same
+/// requirements as max_pool2d_at_fixed.
+template <int K, int S>
+MINICNN_HD float max_pool2d_backward_at_fixed(const float* dy, const int32_t* indices, const Pool2dGeometry& g,
+                                              int64_t ih, int64_t iw) {
+  const int32_t OH = static_cast<int32_t>(g.OH), OW = static_cast<int32_t>(g.OW);
+  const int32_t hp = static_cast<int32_t>(ih + g.PH), wp = static_cast<int32_t>(iw + g.PW);
+  // Outputs o with o*S <= i + P <= o*S + K - 1, as covering_outputs computes them.
+  const int32_t oh0 = hp - (K - 1) <= 0 ? 0 : (hp - (K - 1) + S - 1) / S;
+  const int32_t ow0 = wp - (K - 1) <= 0 ? 0 : (wp - (K - 1) + S - 1) / S;
+  const int32_t oh1 = hp / S + 1 < OH ? hp / S + 1 : OH;
+  const int32_t ow1 = wp / S + 1 < OW ? wp / S + 1 : OW;
+  const int32_t target = static_cast<int32_t>(ih * g.W + iw);
+  float sum = 0.0f;
+  for (int32_t oh = oh0; oh < oh1; ++oh) {
+    for (int32_t ow = ow0; ow < ow1; ++ow) {
+      const int32_t o = oh * OW + ow;
+      if (indices[o] == target) sum += dy[o];
+    }
+  }
+  return sum;
+}
+
+/// Average pooling of output (oh, ow) over one plane: the window clipped to the input, summed row by
+/// row, divided by avg_pool_divisor; mirrors cpu::avg_pool2d_forward (same order: bit-identical). A
+/// window holding no input element gives 0.
+MINICNN_HD float avg_pool2d_at(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+  int64_t h1 = h0 + g.KH < g.H ? h0 + g.KH : g.H;
+  int64_t w1 = w0 + g.KW < g.W ? w0 + g.KW : g.W;
+  h0 = h0 < 0 ? 0 : h0;
+  w0 = w0 < 0 ? 0 : w0;
+  if (h0 >= h1 || w0 >= w1) return 0.0f;
+  float sum = 0.0f;
+  for (int64_t h = h0; h < h1; ++h) {
+    for (int64_t w = w0; w < w1; ++w) sum += x[h * g.W + w];
+  }
+  return sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+}
+
+/// avg_pool2d_at with K, S known at compile time: an interior window is summed unrolled (its divisor is
+/// K*K unless overridden, which is what avg_pool_divisor gives for it); others take the general path.
+template <int K, int S>
+MINICNN_HD float avg_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh, int64_t ow) {
+  const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
+  const int32_t h0 = static_cast<int32_t>(oh) * S - static_cast<int32_t>(g.PH);
+  const int32_t w0 = static_cast<int32_t>(ow) * S - static_cast<int32_t>(g.PW);
+  if (h0 < 0 || w0 < 0 || h0 + K > H || w0 + K > W) return avg_pool2d_at(x, g, d, oh, ow);
+  const float* p = x + (h0 * W + w0);
+  float sum = 0.0f;
+  for (int kh = 0; kh < K; ++kh) {
+    for (int kw = 0; kw < K; ++kw) sum += p[kh * W + kw];
+  }
+  return sum / static_cast<float>(d.divisor_override > 0 ? d.divisor_override : int64_t{K * K});
+}
+
+/// dL/dx at input (ih, iw) of one plane of average pooling: dy / divisor summed over the covering outputs
+/// in output order, as cpu::avg_pool2d_backward adds them (bit-identical).
+MINICNN_HD float avg_pool2d_backward_at(const float* dy, const Pool2dGeometry& g, AvgDivisor d, int64_t ih, int64_t iw) {
+  const TapRange rh = covering_outputs(ih, g.KH, g.SH, g.PH, 1, g.OH);
+  const TapRange rw = covering_outputs(iw, g.KW, g.SW, g.PW, 1, g.OW);
+  float sum = 0.0f;
+  for (int64_t oh = rh.k0; oh < rh.k1; ++oh) {
+    for (int64_t ow = rw.k0; ow < rw.k1; ++ow) {
+      sum += dy[oh * g.OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+    }
+  }
+  return sum;
+}
+
+/// avg_pool2d_backward_at with K, S known at compile time (32-bit ranges); same requirements as above.
+template <int K, int S>
+MINICNN_HD float avg_pool2d_backward_at_fixed(const float* dy, const Pool2dGeometry& g, AvgDivisor d, int64_t ih,
+                                              int64_t iw) {
+  const int32_t OH = static_cast<int32_t>(g.OH), OW = static_cast<int32_t>(g.OW);
+  const int32_t hp = static_cast<int32_t>(ih + g.PH), wp = static_cast<int32_t>(iw + g.PW);
+  const int32_t oh0 = hp - (K - 1) <= 0 ? 0 : (hp - (K - 1) + S - 1) / S;
+  const int32_t ow0 = wp - (K - 1) <= 0 ? 0 : (wp - (K - 1) + S - 1) / S;
+  const int32_t oh1 = hp / S + 1 < OH ? hp / S + 1 : OH;
+  const int32_t ow1 = wp / S + 1 < OW ? wp / S + 1 : OW;
+  float sum = 0.0f;
+  for (int32_t oh = oh0; oh < oh1; ++oh) {
+    for (int32_t ow = ow0; ow < ow1; ++ow) {
+      sum += dy[oh * OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+    }
+  }
+  return sum;
 }
 
 }  // namespace minicnn

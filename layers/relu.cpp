@@ -19,9 +19,29 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 
 }  // namespace cpu
 
+namespace {
+
+// ---- Device dispatch: the one place that knows which backends this build has.
+
+void forward_on(const Tensor& x, Tensor& y) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::relu_forward(x.data(), y.data(), x.numel());
+#endif
+  cpu::relu_forward(x.data(), y.data(), x.numel());
+}
+
+void backward_on(const Tensor& y, const Tensor& dy, Tensor& dx) {
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return cuda::relu_backward(y.data(), dy.data(), dx.data(), dy.numel());
+#endif
+  cpu::relu_backward(y.data(), dy.data(), dx.data(), dy.numel());
+}
+
+}  // namespace
+
 Tensor ReLU::forward(const Tensor& x, Mode mode) {
   Tensor y = inplace_ ? x : Tensor::empty(x.shape(), DType::Float32, x.device());
-  cpu::relu_forward(x.data(), y.data(), x.numel());
+  forward_on(x, y);
   if (mode == Mode::Train) output_ = y;
   return y;
 }
@@ -30,8 +50,10 @@ Tensor ReLU::backward(const Tensor& dy) {
   MINICNN_CHECK(output_.defined(), "ReLU: backward() called without a Train-mode forward() before it");
   MINICNN_CHECK(dy.shape() == output_.shape(), "ReLU: expected a gradient of shape ", output_.shape(),
                 ", but got ", dy.shape());
+  MINICNN_CHECK(dy.device() == output_.device(), "ReLU: expected the gradient on ", output_.device().str(),
+                ", but got it on ", dy.device().str());
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-  cpu::relu_backward(output_.data(), dy.data(), dx.data(), dy.numel());
+  backward_on(output_, dy, dx);
   return dx;
 }
 

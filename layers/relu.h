@@ -25,4 +25,10 @@ void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 }  // namespace cpu
 
+namespace cuda {
+// The same on device buffers (layers/relu.cu); in-place forward (x == y) is allowed.
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
+}  // namespace cuda
+
 }  // namespace minicnn

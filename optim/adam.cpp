@@ -61,6 +61,16 @@ void Adam::step() {
                   decoupled_};
   for (size_t i = 0; i < params_.size(); ++i) {
     Parameter& p = *params_[i];
+    MINICNN_CHECK(p.grad.device() == p.value.device() && exp_avg_[i].device() == p.value.device(),
+                  decoupled_ ? "AdamW" : "Adam", ": parameter ", i, " is on ", p.value.device().str(),
+                  " but its gradient or moments are not; call the optimizer's to(device) after the model's");
+#if MINICNN_CUDA
+    if (p.value.is_cuda()) {  // device dispatch
+      cuda::adam_step(p.value.data(), p.grad.data(), exp_avg_[i].data(), exp_avg_sq_[i].data(),
+                      max_exp_avg_sq_.empty() ? nullptr : max_exp_avg_sq_[i].data(), p.value.numel(), s);
+      continue;
+    }
+#endif
     cpu::adam_step(p.value.data(), p.grad.data(), exp_avg_[i].data(), exp_avg_sq_[i].data(),
                    max_exp_avg_sq_.empty() ? nullptr : max_exp_avg_sq_[i].data(), p.value.numel(), s);
   }

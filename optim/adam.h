@@ -48,4 +48,9 @@ struct AdamStep {
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamStep& s);
 }  // namespace cpu
 
+namespace cuda {
+// The same step on device buffers (optim/adam.cu).
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const cpu::AdamStep& s);
+}  // namespace cuda
+
 }  // namespace minicnn

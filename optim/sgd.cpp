@@ -37,6 +37,18 @@ SGD::SGD(std::vector<Parameter*> params, SGDOptions options) : Optimizer(std::mo
 void SGD::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Parameter& p = *params_[i];
+    MINICNN_CHECK(p.grad.device() == p.value.device() && (momentum_.empty() || momentum_[i].device() == p.value.device()),
+                  "SGD: parameter ", i, " is on ", p.value.device().str(),
+                  " but its gradient or momentum buffer is not; call the optimizer's to(device) after the model's");
+#if MINICNN_CUDA
+    if (p.value.is_cuda()) {  // device dispatch
+      cuda::sgd_step(p.value.data(), p.grad.data(), momentum_.empty() ? nullptr : momentum_[i].data(),
+                     p.value.numel(), static_cast<float>(lr_), static_cast<float>(options_.momentum_),
+                     static_cast<float>(options_.dampening_), static_cast<float>(options_.weight_decay_),
+                     options_.nesterov_, steps_ == 0);
+      continue;
+    }
+#endif
     cpu::sgd_step(p.value.data(), p.grad.data(), momentum_.empty() ? nullptr : momentum_[i].data(), p.value.numel(),
                   static_cast<float>(lr_), static_cast<float>(options_.momentum_),
                   static_cast<float>(options_.dampening_), static_cast<float>(options_.weight_decay_),

@@ -38,4 +38,10 @@ void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float m
               float weight_decay, bool nesterov, bool first_step);
 }  // namespace cpu
 
+namespace cuda {
+// The same step on device buffers (optim/sgd.cu).
+void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+              float weight_decay, bool nesterov, bool first_step);
+}  // namespace cuda
+
 }  // namespace minicnn

@@ -19,6 +19,8 @@ LossResult CrossEntropyLoss::forward(const Tensor& logits, const Tensor& targets
   MINICNN_CHECK(targets.dtype() == DType::Int32 && targets.dim() == 1 && targets.size(0) == logits.size(0),
                 "CrossEntropyLoss: expected int32 targets of shape [", logits.size(0), "], but got ",
                 dtype_name(targets.dtype()), " ", targets.shape());
+  // CUDA logits are copied here: (N, C) is small for a classifier (256 x 10 floats), and the loss value needs
+  // a device-to-host copy anyway; the gradient goes back to the logits' device in backward().
   const Tensor x = logits.to(Device::cpu());
   const Tensor t = targets.to(Device::cpu());
   const int64_t N = x.size(0), C = x.size(1);
@@ -53,6 +55,7 @@ LossResult CrossEntropyLoss::forward(const Tensor& logits, const Tensor& targets
     total += (1.0 - eps) * nll + eps * smooth;
   }
   targets_ = t;
+  device_ = logits.device();
   const bool mean = options_.reduction_ == CrossEntropyLossOptions::Reduction::Mean;
   return {mean ? total / static_cast<double>(N) : total, correct};
 }
@@ -73,7 +76,7 @@ Tensor CrossEntropyLoss::backward(float scale) {
       d[n * C + c] = (pp[n * C + c] - target) * k;
     }
   }
-  return dx;
+  return dx.to(device_);
 }
 
 }  // namespace minicnn

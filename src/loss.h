@@ -27,13 +27,15 @@ class CrossEntropyLoss {
   explicit CrossEntropyLoss(CrossEntropyLossOptions options = {});
   /// Computes the loss and keeps the softmax for backward().
   LossResult forward(const Tensor& logits, const Tensor& targets);
-  /// dL/dlogits for the last forward(), scaled by `scale` (the upstream gradient of the loss).
+  /// dL/dlogits for the last forward(), scaled by `scale` (the upstream gradient of the loss), on the
+  /// logits' device.
   Tensor backward(float scale = 1.0f);
 
  private:
   CrossEntropyLossOptions options_;
   Tensor probs_;    // (N, C) softmax of the last logits
   Tensor targets_;  // (N) int32
+  Device device_;   // where the logits were: the gradient goes back there
 };
 
 }  // namespace minicnn

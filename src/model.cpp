@@ -4,9 +4,26 @@
 #include <fmt/format.h>
 
 #include "check.h"
+#if MINICNN_CUDA
+#include "cuda/context.h"
+#endif
 
 namespace minicnn {
 namespace {
+
+// ---- Device dispatch: a model on a CUDA device queues its work on its own stream, current (with the
+// model's device) during forward() and backward().
+#if MINICNN_CUDA
+using StreamScope = cuda::StreamGuard;
+std::shared_ptr<cuda::Stream> stream_for(Device device) {
+  return device.is_cuda() ? std::make_shared<cuda::Stream>(device.index) : nullptr;
+}
+#else
+struct StreamScope {
+  explicit StreamScope(const cuda::Stream*) {}
+};
+std::shared_ptr<cuda::Stream> stream_for(Device) { return nullptr; }
+#endif
 
 // Rewrites "Linear: expected ..." as "Model: layer 7 (Linear): expected ...", keeping one sentence.
 [[noreturn]] void rethrow_at(size_t index, const Layer& layer, const Error& e) {
@@ -75,6 +92,7 @@ Tensor Model::forward(const Tensor& x, Mode mode) {
   MINICNN_CHECK(built_, "Model: forward() called before build(); call build(input_shape, seed) first");
   MINICNN_CHECK(x.device() == device_, "Model: the input is on ", x.device().str(), " but the model is on ",
                 device_.str(), "; move one of them with to()");
+  const StreamScope scope(stream_.get());
   Tensor h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     try {
@@ -87,6 +105,9 @@ Tensor Model::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Model::backward(const Tensor& dy) {
+  MINICNN_CHECK(dy.device() == device_, "Model: the gradient is on ", dy.device().str(), " but the model is on ",
+                device_.str(), "; move it with to()");
+  const StreamScope scope(stream_.get());
   Tensor g = dy;
   for (size_t i = layers_.size(); i-- > 0;) g = layers_[i]->backward(g);
   return g;
@@ -134,6 +155,7 @@ void Model::reseed(uint64_t seed) {
 void Model::to(Device device) {
   require_device(device, "Model");
   for (auto& layer : layers_) layer->to(device);
+  if (device != device_) stream_ = stream_for(device);
   device_ = device;
 }
 

@@ -10,6 +10,10 @@
 
 namespace minicnn {
 
+namespace cuda {
+class Stream;  // cuda/context.h
+}
+
 /// A parameter or buffer with its nn.Sequential name ("0.weight", "3.bias", "1.running_mean").
 struct NamedTensor {
   std::string name;
@@ -80,6 +84,7 @@ class Model {
   Shape input_chw_;
   std::string spec_;
   Device device_;
+  std::shared_ptr<cuda::Stream> stream_;  // on a CUDA device: the stream forward() and backward() run on
   bool built_ = false;
 };
 

@@ -183,6 +183,13 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::full(const Shape& shape, float value, Device device) {
+#if MINICNN_CUDA
+  if (device.is_cuda()) {  // device dispatch
+    Tensor t = empty(shape, DType::Float32, device);
+    cuda::fill(t.data(), value, t.numel());
+    return t;
+  }
+#endif
   Tensor t = empty(shape);
   float* p = t.data();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = value;

@@ -77,19 +77,19 @@ void run_pool(const PoolCommand& c, const CLI::App* cmd) {
   }
   const Device device = Device::parse(c.device);
   const PoolImpl impl = parse_pool_impl(c.impl);
+  require_device(device, "pool");  // before reading anything: say at once that the device is missing
   Tensor x = load_npy(c.input);
   MINICNN_CHECK(x.dtype() == DType::Float32, "pool: expected a float input in '", c.input, "', but got ",
                 dtype_name(x.dtype()));
-  require_device(device, "pool");
   x = x.to(device);
   const Mode mode = c.grad_output.empty() ? Mode::Eval : Mode::Train;
   Tensor y, idx, dx;
   if (c.flags.is_max()) {
     MaxPool2d pool(c.flags.max_options().impl(impl));
-    if (!c.indices.empty() || mode == Mode::Train) {
+    if (!c.indices.empty()) {
       std::tie(y, idx) = pool.forward_with_indices(x);
     } else {
-      y = pool.forward(x, Mode::Eval);
+      y = pool.forward(x, mode);  // Train keeps what backward needs (indices; x and y for impl=cudnn)
     }
     if (mode == Mode::Train) {
       Tensor dy = load_npy(c.grad_output);

@@ -1,0 +1,42 @@
+// Adam/AdamW on CUDA: one fused element-wise pass per parameter, the CPU's formula.
+#include "adam.h"
+#include "cuda/check.h"
+#include "cuda/context.h"
+#include "cuda/elementwise.h"
+#include "cuda/grid.h"
+
+namespace minicnn::cuda {
+namespace {
+
+__global__ void adam_step_kernel(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ m,
+                                 float* __restrict__ v, float* __restrict__ vmax, int64_t n,
+                                 cpu::AdamStep s) {
+  const float step_size = s.lr / s.bias_correction1;
+  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
+    float grad = g[i];
+    if (s.decoupled) {
+      p[i] *= 1.0f - s.lr * s.weight_decay;
+    } else {
+      grad += s.weight_decay * p[i];
+    }
+    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * grad;
+    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * grad * grad;
+    float second = v[i];
+    if (vmax != nullptr) {
+      vmax[i] = fmaxf(vmax[i], v[i]);
+      second = vmax[i];
+    }
+    const float denom = sqrtf(second) / s.bias_correction2_sqrt + s.eps;
+    p[i] -= step_size * (m[i] / denom);
+  }
+}
+
+}  // namespace
+
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const cpu::AdamStep& s) {
+  if (n <= 0) return;
+  adam_step_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(p, g, m, v, vmax, n, s);
+  MINICNN_CUDA_CHECK_LAUNCH("adam_step");
+}
+
+}  // namespace minicnn::cuda

@@ -1,0 +1,34 @@
+// SGD on CUDA: one fused element-wise pass per parameter, the CPU's formula.
+#include "cuda/check.h"
+#include "cuda/context.h"
+#include "cuda/elementwise.h"
+#include "cuda/grid.h"
+#include "sgd.h"
+
+namespace minicnn::cuda {
+namespace {
+
+__global__ void sgd_step_kernel(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ buf,
+                                int64_t n, float lr, float momentum, float dampening, float weight_decay,
+                                bool nesterov, bool first_step) {
+  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
+    float d = g[i] + weight_decay * p[i];
+    if (buf != nullptr) {
+      buf[i] = first_step ? d : momentum * buf[i] + (1.0f - dampening) * d;
+      d = nesterov ? d + momentum * buf[i] : buf[i];
+    }
+    p[i] -= lr * d;
+  }
+}
+
+}  // namespace
+
+void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+              float weight_decay, bool nesterov, bool first_step) {
+  if (n <= 0) return;
+  sgd_step_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(p, g, buf, n, lr, momentum, dampening,
+                                                                    weight_decay, nesterov, first_step);
+  MINICNN_CUDA_CHECK_LAUNCH("sgd_step");
+}
+
+}  // namespace minicnn::cuda

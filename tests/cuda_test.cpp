@@ -1,0 +1,956 @@
+// The CUDA backend: host self-tests of the kernels' shared arithmetic (run everywhere, also without a GPU),
+// and device suites (Cuda*) that compare every layer with the CPU, rerun the pooling rules on the GPU,
+// compare minicnn's pooling with cuDNN's, check determinism and a training step. The device suites skip,
+// saying why, when no CUDA device is available.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adam.h"
+#include "check.h"
+#include "conv2d.h"
+#include "conv2d_im2col.h"
+#include "dropout.h"
+#include "dropout_mask.h"
+#include "flatten.h"
+#include "gradcheck.h"
+#include "linear.h"
+#include "loss.h"
+#include "model.h"
+#include "pool2d.h"
+#include "random.h"
+#include "relu.h"
+#include "sgd.h"
+#include "test_util.h"
+
+namespace minicnn {
+namespace {
+
+using testing::error_of;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+Device gpu() {
+  return Device::cuda(0);
+}
+
+// ---- Comparisons.
+
+uint32_t bits_of(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+::testing::AssertionResult same_bits(const Tensor& expected, const Tensor& actual) {
+  if (expected.shape() != actual.shape()) {
+    return ::testing::AssertionFailure() << "shape " << actual.shape() << ", expected " << expected.shape();
+  }
+  if (expected.dtype() == DType::Int32) {
+    const auto e = expected.to_vector_i32(), a = actual.to_vector_i32();
+    for (size_t i = 0; i < e.size(); ++i) {
+      if (e[i] != a[i])
+        return ::testing::AssertionFailure() << "index " << i << ": " << a[i] << ", expected " << e[i];
+    }
+    return ::testing::AssertionSuccess();
+  }
+  const auto e = expected.to_vector(), a = actual.to_vector();
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (bits_of(e[i]) != bits_of(a[i])) {
+      return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << ", expected " << e[i];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Agreement up to `abs` plus `rel` times the tensor's largest magnitude: the error of a float sum (a GEMM,
+// a pooling window) scales with its terms, not with the result, which may cancel to near zero.
+::testing::AssertionResult close_to(const Tensor& expected, const Tensor& actual, double rel,
+                                    double abs = 1e-6) {
+  if (expected.shape() != actual.shape()) {
+    return ::testing::AssertionFailure() << "shape " << actual.shape() << ", expected " << expected.shape();
+  }
+  const auto e = expected.to_vector(), a = actual.to_vector();
+  double scale = 0.0;
+  for (float v : e) scale = std::max(scale, std::abs(static_cast<double>(v)));
+  for (size_t i = 0; i < e.size(); ++i) {
+    const double err = std::abs(static_cast<double>(e[i]) - a[i]);
+    if (!(err <= abs + rel * scale)) {
+      return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << ", expected " << e[i];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Values from {-2, -1, 0, 1, 2} with some -inf, NaN and arbitrary values: ties everywhere.
+Tensor tie_heavy(const Shape& shape, uint64_t seed, bool specials = true) {
+  Generator gen(seed);
+  Tensor t = Tensor::empty(shape);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const uint64_t r = gen.below(specials ? 16 : 5);
+    t.data()[i] = r < 5 ? static_cast<float>(r) - 2.0f : r == 5 ? -kInf : r == 6 ? kNaN : gen.uniform(-3, 3);
+  }
+  return t;
+}
+
+std::string describe(const Pool2dGeometry& g) {
+  return detail::concat("[", g.N, ", ", g.C, ", ", g.H, ", ", g.W, "] -> ", g.OH, "x", g.OW, " k=(", g.KH,
+                        ", ", g.KW, ") s=(", g.SH, ", ", g.SW, ") p=(", g.PH, ", ", g.PW, ") d=(", g.DH, ", ",
+                        g.DW, ")");
+}
+
+// ---- Host self-tests: the __host__ __device__ functions the kernels run, against the CPU kernels.
+
+// Whether the kernels would use the K x K / stride S specialisation for g (pool2d.cu's path_of: 2x2 and
+// 3x3 windows, stride 2 or 1).
+bool fixed_applies(const Pool2dGeometry& g, int K, int S) {
+  return g.KH == K && g.KW == K && g.SH == S && g.SW == S && g.DH == 1 && g.DW == 1 && pool2d_fits_int32(g);
+}
+
+std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
+  std::vector<Pool2dGeometry> out;
+  for (int64_t H : {1, 2, 3, 5, 8}) {
+    for (int64_t W : {1, 4, 7}) {
+      for (int64_t K = 1; K <= 3; ++K) {
+        for (int64_t S = 1; S <= 3; ++S) {
+          for (int64_t D = 1; D <= (with_dilation ? 2 : 1); ++D) {
+            for (bool ceil : {false, true}) {
+              for (int64_t P = 0; P <= (D * (K - 1) + 1) / 2; ++P) {
+                try {
+                  out.push_back(
+                      pool2d_geometry("test", Shape{2, 3, H, W},
+                                      Pool2dArgs{IntPair(K), IntPair(S), IntPair(P), IntPair(D), ceil}));
+                } catch (const Error&) {  // output too small: not a geometry
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  out.push_back(
+      pool2d_geometry("test", Shape{1, 2, 9, 10},
+                      Pool2dArgs{IntPair(2, 3), IntPair(1, 2), IntPair(1, 1), IntPair(1, 1), true}));
+  out.push_back(
+      pool2d_geometry("test", Shape{1, 2, 11, 6},
+                      Pool2dArgs{IntPair(3, 2), IntPair(2, 1), IntPair(0, 1), IntPair(2, 1), false}));
+  return out;
+}
+
+::testing::AssertionResult host_max_matches_cpu(const Pool2dGeometry& g, const Tensor& x, const Tensor& dy) {
+  const Shape ys{g.N, g.C, g.OH, g.OW};
+  Tensor y = Tensor::empty(ys), idx = Tensor::empty(ys, DType::Int32), dx = Tensor::empty(x.shape());
+  cpu::max_pool2d_forward(x.data(), y.data(), idx.data_i32(), g);
+  cpu::max_pool2d_backward(dy.data(), idx.data_i32(), dx.data(), g);
+  const bool k2 = fixed_applies(g, 2, 2), k3 = fixed_applies(g, 3, 2);
+  const bool k2s1 = fixed_applies(g, 2, 1), k3s1 = fixed_applies(g, 3, 1);
+  for (int64_t plane = 0; plane < g.N * g.C; ++plane) {
+    const float* xp = x.data() + plane * g.H * g.W;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t o = plane * g.OH * g.OW + oh * g.OW + ow;
+        float v = 0.0f;
+        int64_t at = max_pool2d_at(xp, g, oh, ow, &v);
+        if (k2) at = max_pool2d_at_fixed<2, 2>(xp, g, oh, ow, &v);
+        if (k3) at = max_pool2d_at_fixed<3, 2>(xp, g, oh, ow, &v);
+        if (k2s1) at = max_pool2d_at_fixed<2, 1>(xp, g, oh, ow, &v);
+        if (k3s1) at = max_pool2d_at_fixed<3, 1>(xp, g, oh, ow, &v);
+        if (bits_of(v) != bits_of(y.data()[o]) || at != idx.data_i32()[o]) {
+          return ::testing::AssertionFailure() << "forward output " << o << ": " << v << " at " << at
+                                               << ", CPU " << y.data()[o] << " at " << idx.data_i32()[o];
+        }
+      }
+    }
+    const float* dyp = dy.data() + plane * g.OH * g.OW;
+    const int32_t* ip = idx.data_i32() + plane * g.OH * g.OW;
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      for (int64_t iw = 0; iw < g.W; ++iw) {
+        const int64_t i = plane * g.H * g.W + ih * g.W + iw;
+        float d = max_pool2d_backward_at(dyp, ip, g, ih, iw);
+        if (k2) d = max_pool2d_backward_at_fixed<2, 2>(dyp, ip, g, ih, iw);
+        if (k3) d = max_pool2d_backward_at_fixed<3, 2>(dyp, ip, g, ih, iw);
+        if (k2s1) d = max_pool2d_backward_at_fixed<2, 1>(dyp, ip, g, ih, iw);
+        if (k3s1) d = max_pool2d_backward_at_fixed<3, 1>(dyp, ip, g, ih, iw);
+        if (bits_of(d) != bits_of(dx.data()[i])) {
+          return ::testing::AssertionFailure()
+                 << "backward input " << i << ": " << d << ", CPU " << dx.data()[i];
+        }
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult host_avg_matches_cpu(const Pool2dGeometry& g, AvgDivisor div, const Tensor& x,
+                                                const Tensor& dy) {
+  Tensor y = Tensor::empty({g.N, g.C, g.OH, g.OW}), dx = Tensor::empty(x.shape());
+  cpu::avg_pool2d_forward(x.data(), y.data(), g, div);
+  cpu::avg_pool2d_backward(dy.data(), dx.data(), g, div);
+  const bool k2 = fixed_applies(g, 2, 2), k3 = fixed_applies(g, 3, 2);
+  const bool k2s1 = fixed_applies(g, 2, 1), k3s1 = fixed_applies(g, 3, 1);
+  for (int64_t plane = 0; plane < g.N * g.C; ++plane) {
+    const float* xp = x.data() + plane * g.H * g.W;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t o = plane * g.OH * g.OW + oh * g.OW + ow;
+        float v = avg_pool2d_at(xp, g, div, oh, ow);
+        if (k2) v = avg_pool2d_at_fixed<2, 2>(xp, g, div, oh, ow);
+        if (k3) v = avg_pool2d_at_fixed<3, 2>(xp, g, div, oh, ow);
+        if (k2s1) v = avg_pool2d_at_fixed<2, 1>(xp, g, div, oh, ow);
+        if (k3s1) v = avg_pool2d_at_fixed<3, 1>(xp, g, div, oh, ow);
+        if (bits_of(v) != bits_of(y.data()[o])) {
+          return ::testing::AssertionFailure()
+                 << "forward output " << o << ": " << v << ", CPU " << y.data()[o];
+        }
+      }
+    }
+    const float* dyp = dy.data() + plane * g.OH * g.OW;
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      for (int64_t iw = 0; iw < g.W; ++iw) {
+        const int64_t i = plane * g.H * g.W + ih * g.W + iw;
+        float d = avg_pool2d_backward_at(dyp, g, div, ih, iw);
+        if (k2) d = avg_pool2d_backward_at_fixed<2, 2>(dyp, g, div, ih, iw);
+        if (k3) d = avg_pool2d_backward_at_fixed<3, 2>(dyp, g, div, ih, iw);
+        if (k2s1) d = avg_pool2d_backward_at_fixed<2, 1>(dyp, g, div, ih, iw);
+        if (k3s1) d = avg_pool2d_backward_at_fixed<3, 1>(dyp, g, div, ih, iw);
+        if (bits_of(d) != bits_of(dx.data()[i])) {
+          return ::testing::AssertionFailure()
+                 << "backward input " << i << ": " << d << ", CPU " << dx.data()[i];
+        }
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(CudaHost, MaxPoolingKernelArithmeticMatchesTheCpuBitForBit) {
+  const auto geometries = host_geometries(true);
+  ASSERT_GT(geometries.size(), 300u);
+  uint64_t seed = 1;
+  for (const Pool2dGeometry& g : geometries) {
+    const Shape xs{g.N, g.C, g.H, g.W}, ys{g.N, g.C, g.OH, g.OW};
+    // Ties, NaN and -inf everywhere, then tie-free values.
+    EXPECT_TRUE(host_max_matches_cpu(g, tie_heavy(xs, seed), testing::uniform_values(ys, seed + 1)))
+        << describe(g);
+    EXPECT_TRUE(
+        host_max_matches_cpu(g, testing::spaced_values(xs, seed + 2), testing::uniform_values(ys, seed + 3)))
+        << describe(g);
+    seed += 4;
+  }
+}
+
+TEST(CudaHost, AvgPoolingKernelArithmeticMatchesTheCpuBitForBit) {
+  const auto geometries = host_geometries(false);
+  uint64_t seed = 1000;
+  for (const Pool2dGeometry& g : geometries) {
+    const Shape xs{g.N, g.C, g.H, g.W}, ys{g.N, g.C, g.OH, g.OW};
+    for (AvgDivisor div : {AvgDivisor{true, 0}, AvgDivisor{false, 0}, AvgDivisor{true, 3}}) {
+      EXPECT_TRUE(host_avg_matches_cpu(g, div, testing::uniform_values(xs, seed),
+                                       testing::uniform_values(ys, seed + 1)))
+          << describe(g) << " count_include_pad=" << div.count_include_pad
+          << " divisor_override=" << div.divisor_override;
+      seed += 2;
+    }
+  }
+}
+
+TEST(CudaHost, Im2colAndCol2imMatchTheCpuConvolution) {
+  struct Case {
+    Shape x;
+    int64_t OC;
+    IntPair k, s, p, d;
+  };
+  const Case cases[] = {{{2, 3, 7, 7}, 4, IntPair(3), IntPair(1), IntPair(1), IntPair(1)},
+                        {{2, 2, 9, 8}, 3, IntPair(3, 2), IntPair(2), IntPair(1, 0), IntPair(1)},
+                        {{1, 2, 11, 11}, 2, IntPair(3), IntPair(2, 3), IntPair(2), IntPair(2)},
+                        {{3, 1, 5, 5}, 2, IntPair(1), IntPair(1), IntPair(0), IntPair(1)}};
+  uint64_t seed = 77;
+  for (const Case& c : cases) {
+    const int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3];
+    const int64_t OH = pool_output_size(H, c.k.h, c.s.h, c.p.h, c.d.h, false);
+    const int64_t OW = pool_output_size(W, c.k.w, c.s.w, c.p.w, c.d.w, false);
+    const Conv2dGeometry g{N, C, H, W, c.OC, OH, OW, c.k.h, c.k.w, c.s.h, c.s.w, c.p.h, c.p.w, c.d.h, c.d.w};
+    const int64_t K = C * c.k.h * c.k.w, P = OH * OW;
+    const Tensor x = testing::uniform_values(c.x, seed++), w = testing::uniform_values({c.OC, K}, seed++);
+    const Tensor dy = testing::uniform_values({N, c.OC, OH, OW}, seed++);
+    Tensor y = Tensor::empty({N, c.OC, OH, OW}), dx = Tensor::empty(c.x);
+    Tensor dw = Tensor::zeros({c.OC, K});
+    cpu::conv2d_forward(x.data(), w.data(), nullptr, y.data(), g);
+    cpu::conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr, g);
+    for (int64_t nn : {N, int64_t{1}}) {  // one chunk of every image, and chunks of one image
+      std::vector<float> ye(static_cast<size_t>(N * c.OC * P)), dxe(static_cast<size_t>(N * C * H * W));
+      for (int64_t n0 = 0; n0 < N; n0 += nn) {
+        const float* xc = x.data() + n0 * C * H * W;
+        std::vector<float> col(static_cast<size_t>(K * nn * P)), dcol(col.size());
+        for (int64_t i = 0; i < K * nn * P; ++i) {
+          col[static_cast<size_t>(i)] =
+              im2col_at<int32_t>(xc, g, static_cast<int32_t>(nn), static_cast<int32_t>(i));
+          ASSERT_EQ(bits_of(col[static_cast<size_t>(i)]), bits_of(im2col_at<int64_t>(xc, g, nn, i)));
+        }
+        for (int64_t n = 0; n < nn; ++n) {
+          for (int64_t p = 0; p < P; ++p) {
+            for (int64_t oc = 0; oc < c.OC; ++oc) {
+              double s = 0.0;
+              for (int64_t k = 0; k < K; ++k)
+                s += static_cast<double>(w.data()[oc * K + k]) * col[k * nn * P + n * P + p];
+              ye[static_cast<size_t>(((n0 + n) * c.OC + oc) * P + p)] = static_cast<float>(s);
+            }
+            for (int64_t k = 0; k < K; ++k) {
+              double s = 0.0;
+              for (int64_t oc = 0; oc < c.OC; ++oc) {
+                s += static_cast<double>(w.data()[oc * K + k]) * dy.data()[((n0 + n) * c.OC + oc) * P + p];
+              }
+              dcol[static_cast<size_t>(k * nn * P + n * P + p)] = static_cast<float>(s);
+            }
+          }
+        }
+        for (int64_t i = 0; i < nn * C * H * W; ++i) {
+          dxe[static_cast<size_t>(n0 * C * H * W + i)] =
+              col2im_at<int32_t>(dcol.data(), g, static_cast<int32_t>(nn), static_cast<int32_t>(i));
+          ASSERT_EQ(bits_of(dxe[static_cast<size_t>(n0 * C * H * W + i)]),
+                    bits_of(col2im_at<int64_t>(dcol.data(), g, nn, i)));
+        }
+      }
+      EXPECT_TRUE(close_to(y, Tensor::from_vector(y.shape(), ye), 1e-5, 1e-5)) << "forward, chunks of " << nn;
+      EXPECT_TRUE(close_to(dx, Tensor::from_vector(dx.shape(), dxe), 1e-5, 1e-5))
+          << "input gradient, chunks of " << nn;
+    }
+  }
+}
+
+TEST(CudaHost, DropoutMasksMatchTheCpuLayer) {
+  for (float p : {0.1f, 0.5f, 0.9f}) {
+    Dropout drop(p);
+    drop.reseed(1234);
+    const Tensor y = drop.forward(Tensor::full({3, 1000}, 1.0f), Mode::Train);
+    const uint64_t base = dropout_mix64(1234);
+    const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(p) * 16777216.0);
+    const float keep_scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      ASSERT_EQ(bits_of(y.data()[i]),
+                bits_of(dropout_mask_at(base, static_cast<uint64_t>(i), threshold, keep_scale)))
+          << "p=" << p << " element " << i;
+    }
+  }
+}
+
+// What cuDNN cannot express is refused, before the device is looked at (so this runs without a GPU).
+TEST(CudaHost, CudnnPathRefusesWhatCudnnCannotExpress) {
+  const Tensor x = Tensor::full({1, 1, 6, 6}, 1.0f);
+  EXPECT_EQ(error_of([&] {
+              MaxPool2d(MaxPool2dOptions(2).dilation(2).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval);
+            }),
+            "MaxPool2d: impl=cudnn has no dilation, but got dilation=(2, 2); use impl=native");
+  EXPECT_EQ(
+      error_of([&] {
+        MaxPool2d(MaxPool2dOptions(3).stride(2).ceil_mode(true).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval);
+      }),
+      "MaxPool2d: impl=cudnn has no ceil_mode, but got ceil_mode=True; use impl=native");
+  EXPECT_EQ(
+      error_of([&] {
+        MaxPool2d(MaxPool2dOptions(2).return_indices(true).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval);
+      }),
+      "MaxPool2d: impl=cudnn computes no indices; use impl=native to get them (return_indices, "
+      "forward_with_indices, --indices)");
+  EXPECT_EQ(error_of([&] { MaxPool2d(MaxPool2dOptions(2).impl(PoolImpl::Cudnn)).forward_with_indices(x); }),
+            "MaxPool2d: impl=cudnn computes no indices; use impl=native to get them (return_indices, "
+            "forward_with_indices, --indices)");
+  EXPECT_EQ(error_of([&] {
+              AvgPool2d(AvgPool2dOptions(2).divisor_override(3).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval);
+            }),
+            "AvgPool2d: impl=cudnn has no divisor_override, but got divisor_override=3; use impl=native");
+  EXPECT_EQ(
+      error_of([&] {
+        AvgPool2d(AvgPool2dOptions(3).stride(2).ceil_mode(true).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval);
+      }),
+      "AvgPool2d: impl=cudnn has no ceil_mode, but got ceil_mode=True; use impl=native");
+  // Options cuDNN has, on a CPU tensor: the device is what is wrong.
+  EXPECT_EQ(
+      error_of([&] { AvgPool2d(AvgPool2dOptions(2).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval); }),
+      "AvgPool2d: impl=cudnn runs on CUDA tensors only, but got a tensor on cpu; use impl=native on the CPU");
+}
+
+// Without a device every CUDA request is one sentence that says so (here: no driver, no GPU).
+TEST(CudaHost, WithoutADeviceEveryRequestSaysSo) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+  const std::string want = "device cuda:0 was asked for, but no CUDA device is available (";
+  const std::string tensor_error = error_of([] { Tensor::zeros({2, 2}, DType::Float32, Device::cuda(0)); });
+  EXPECT_EQ(tensor_error.rfind("Tensor: " + want, 0), 0u) << tensor_error;
+  Model m;
+  m.add(std::make_unique<ReLU>());
+  m.build({1, 2, 2}, 0);
+  const std::string model_error = error_of([&] { m.to(Device::cuda(0)); });
+  EXPECT_EQ(model_error.rfind("Model: " + want, 0), 0u) << model_error;
+  EXPECT_EQ(model_error.back(), ')') << model_error;
+  EXPECT_EQ(model_error.find('\n'), std::string::npos) << model_error;
+  const testing::CommandResult r =
+      testing::run_cli("pool --device cuda --mode max --kernel-size 2 --input missing.npy --output out.npy");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("minicnn: error: pool: " + want), std::string::npos) << r.output;
+}
+
+// ---- Device suites.
+
+class CudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) {
+      GTEST_SKIP() << error_of([] { require_device(Device::cuda(0), "CUDA tests"); });
+    }
+  }
+};
+
+struct PoolCase {
+  const char* name;
+  Shape x;
+  IntPair k;
+  std::optional<IntPair> s;
+  IntPair p;
+  IntPair d;
+  bool ceil;
+};
+
+const std::vector<PoolCase>& pool_cases() {
+  static const std::vector<PoolCase> cases = {
+      {"k2s2", {2, 3, 8, 8}, IntPair(2), {}, IntPair(0), IntPair(1), false},
+      {"k2s2 odd", {2, 3, 9, 7}, IntPair(2), {}, IntPair(0), IntPair(1), false},
+      {"k2s2p1", {2, 3, 9, 9}, IntPair(2), {}, IntPair(1), IntPair(1), false},
+      {"k3s2p1", {2, 4, 14, 13}, IntPair(3), IntPair(2), IntPair(1), IntPair(1), false},
+      {"k3s2 ceil", {2, 2, 10, 10}, IntPair(3), IntPair(2), IntPair(0), IntPair(1), true},
+      {"k3s1p1 overlapping", {2, 2, 7, 9}, IntPair(3), IntPair(1), IntPair(1), IntPair(1), false},
+      {"k2s1 dilation2 p1", {1, 3, 8, 8}, IntPair(2), IntPair(1), IntPair(1), IntPair(2), false},
+      {"k2 d3 p2 empty windows", {1, 1, 2, 2}, IntPair(2), IntPair(1), IntPair(2), IntPair(3), false},
+      {"k(2,3) s(1,2) p(1,1) ceil",
+       {2, 2, 9, 10},
+       IntPair(2, 3),
+       IntPair(1, 2),
+       IntPair(1),
+       IntPair(1),
+       true},
+      {"k3s3p1 ceil", {1, 2, 10, 11}, IntPair(3), {}, IntPair(1), IntPair(1), true},
+      {"large k3s2p1", {4, 8, 57, 61}, IntPair(3), IntPair(2), IntPair(1), IntPair(1), false},
+      {"unbatched k2", {3, 9, 9}, IntPair(2), {}, IntPair(0), IntPair(1), false},
+  };
+  return cases;
+}
+
+MaxPool2dOptions max_options(const PoolCase& c) {
+  MaxPool2dOptions o(c.k);
+  if (c.s) o.stride(*c.s);
+  return o.padding(c.p).dilation(c.d).ceil_mode(c.ceil);
+}
+
+AvgPool2dOptions avg_options(const PoolCase& c) {
+  AvgPool2dOptions o(c.k);
+  if (c.s) o.stride(*c.s);
+  return o.padding(c.p).ceil_mode(c.ceil);
+}
+
+// Forward values, indices and backward of one MaxPool2d on the CPU and on the GPU.
+void expect_max_pool_matches_cpu(const MaxPool2dOptions& options, const Tensor& x, const std::string& what) {
+  MaxPool2d cpu_pool(options), gpu_pool(options);
+  auto [y, idx] = cpu_pool.forward_with_indices(x);
+  auto [gy, gidx] = gpu_pool.forward_with_indices(x.to(gpu()));
+  ASSERT_TRUE(gy.is_cuda() && gidx.is_cuda()) << what;
+  EXPECT_TRUE(same_bits(y, gy)) << what << ": forward";
+  EXPECT_TRUE(same_bits(idx, gidx)) << what << ": indices";
+  const Tensor dy = testing::uniform_values(y.shape(), 99);
+  const Tensor gdx = gpu_pool.backward(dy.to(gpu()));
+  ASSERT_TRUE(gdx.is_cuda());
+  EXPECT_TRUE(same_bits(cpu_pool.backward(dy), gdx)) << what << ": backward";
+}
+
+class CudaPool2d : public CudaTest {};
+
+TEST_F(CudaPool2d, MaxPoolingMatchesTheCpuBitForBit) {
+  uint64_t seed = 5;
+  for (const PoolCase& c : pool_cases()) {
+    expect_max_pool_matches_cpu(max_options(c), tie_heavy(c.x, seed++),
+                                std::string(c.name) + " (ties, NaN, -inf)");
+    expect_max_pool_matches_cpu(max_options(c), testing::spaced_values(c.x, seed++),
+                                std::string(c.name) + " (tie-free)");
+  }
+}
+
+TEST_F(CudaPool2d, AvgPoolingMatchesTheCpuBitForBit) {
+  uint64_t seed = 50;
+  for (const PoolCase& c : pool_cases()) {
+    if (!(c.d == IntPair(1))) continue;
+    for (int variant = 0; variant < 3; ++variant) {
+      AvgPool2dOptions o = avg_options(c);
+      if (variant == 1) o.count_include_pad(false);
+      if (variant == 2) o.divisor_override(5);
+      AvgPool2d cpu_pool(o), gpu_pool(o);
+      const Tensor x = testing::uniform_values(c.x, seed++);
+      const Tensor y = cpu_pool.forward(x, Mode::Train), gy = gpu_pool.forward(x.to(gpu()), Mode::Train);
+      EXPECT_TRUE(same_bits(y, gy)) << c.name << " variant " << variant << ": forward";
+      const Tensor dy = testing::uniform_values(y.shape(), seed++);
+      EXPECT_TRUE(same_bits(cpu_pool.backward(dy), gpu_pool.backward(dy.to(gpu()))))
+          << c.name << " variant " << variant << ": backward";
+    }
+  }
+}
+
+// The CPU suite's pooling rules, rerun on the GPU.
+TEST_F(CudaPool2d, TheCpuRulesHoldOnTheGpu) {
+  auto on_gpu = [](const Shape& s, std::vector<float> v) { return Tensor::from_vector(s, v).to(gpu()); };
+  {  // first maximum wins ties
+    MaxPool2d pool(MaxPool2dOptions(2));
+    auto [y, idx] = pool.forward_with_indices(on_gpu({1, 1, 2, 4}, {0, 0, 3, 1, 0, 0, 3, 3}));
+    EXPECT_EQ(y.to_vector(), std::vector<float>({0, 3}));
+    EXPECT_EQ(idx.to_vector_i32(), std::vector<int32_t>({0, 2}));
+  }
+  {  // NaN propagates and the last NaN's index wins
+    MaxPool2d pool(MaxPool2dOptions(2));
+    auto [y, idx] = pool.forward_with_indices(on_gpu({1, 1, 2, 4}, {kNaN, 5, 1, kNaN, 7, kNaN, 2, 3}));
+    EXPECT_TRUE(std::isnan(y.to_vector()[0]) && std::isnan(y.to_vector()[1]));
+    EXPECT_EQ(idx.to_vector_i32(), std::vector<int32_t>({5, 3}));
+  }
+  {  // padding is -inf, not 0
+    MaxPool2d pool(MaxPool2dOptions(2).stride(2).padding(1));
+    std::vector<float> v;
+    for (int i = 1; i <= 16; ++i) v.push_back(-static_cast<float>(i));
+    EXPECT_EQ(pool.forward(on_gpu({1, 1, 4, 4}, v), Mode::Eval).to_vector(),
+              std::vector<float>({-1, -2, -4, -5, -6, -8, -13, -14, -16}));
+  }
+  {  // an all -inf window keeps its first valid index
+    MaxPool2d pool(MaxPool2dOptions(2).padding(1));
+    auto [y, idx] = pool.forward_with_indices(Tensor::full({1, 1, 2, 2}, -kInf, gpu()));
+    for (float v : y.to_vector()) EXPECT_EQ(v, -kInf);
+    EXPECT_EQ(idx.to_vector_i32(), std::vector<int32_t>({0, 1, 2, 3}));
+  }
+  {  // a window with no valid element gives -inf and -1, and backward sends it nothing
+    MaxPool2d pool(MaxPool2dOptions(2).dilation(3).padding(2).stride(1));
+    const Tensor y = pool.forward(on_gpu({1, 1, 2, 2}, {1, 2, 3, 4}), Mode::Train);
+    EXPECT_EQ(y.to_vector(), std::vector<float>({4, -kInf, 3, -kInf, -kInf, -kInf, 2, -kInf, 1}));
+    EXPECT_EQ(pool.indices().to_vector_i32(), std::vector<int32_t>({3, -1, 2, -1, -1, -1, 1, -1, 0}));
+    const Tensor dx = pool.backward(on_gpu({1, 1, 3, 3}, {1, 10, 2, 10, 10, 10, 3, 10, 4}));
+    EXPECT_EQ(dx.to_vector(), std::vector<float>({4, 3, 2, 1}));
+  }
+  {  // ceil_mode: the last window is clipped to H + P before it counts its divisor
+    AvgPool2d pool(AvgPool2dOptions(3).stride(2).padding(1).ceil_mode(true));
+    const std::vector<float> y =
+        pool.forward(Tensor::full({1, 1, 4, 4}, 1.0f, gpu()), Mode::Eval).to_vector();
+    ASSERT_EQ(y.size(), 9u);
+    EXPECT_FLOAT_EQ(y[0], 4.0f / 9.0f);
+    EXPECT_FLOAT_EQ(y[2], 2.0f / 6.0f);
+    EXPECT_FLOAT_EQ(y[8], 0.25f);
+  }
+}
+
+TEST_F(CudaPool2d, SixtyFourBitIndexingGivesTheSameBits) {
+  struct Reset {
+    ~Reset() { cuda::force_64bit_indexing_for_testing(false); }
+  } reset;
+  for (const PoolCase& c : pool_cases()) {
+    const Tensor x = tie_heavy(c.x, 321).to(gpu());
+    MaxPool2d narrow(max_options(c)), wide(max_options(c));
+    cuda::force_64bit_indexing_for_testing(false);
+    auto [y32, i32] = narrow.forward_with_indices(x);
+    const Tensor dy = testing::uniform_values(y32.shape(), 5).to(gpu());
+    const Tensor dx32 = narrow.backward(dy);
+    cuda::force_64bit_indexing_for_testing(true);
+    auto [y64, i64] = wide.forward_with_indices(x);
+    EXPECT_TRUE(same_bits(y32, y64)) << c.name;
+    EXPECT_TRUE(same_bits(i32, i64)) << c.name;
+    EXPECT_TRUE(same_bits(dx32, wide.backward(dy))) << c.name;
+  }
+}
+
+TEST_F(CudaPool2d, BackwardIsDeterministic) {
+  // Overlapping windows: an input collects gradient from up to 9 outputs.
+  const Tensor x = tie_heavy({8, 16, 33, 33}, 11, false).to(gpu());
+  for (int max = 0; max < 2; ++max) {
+    std::unique_ptr<Layer> a, b;
+    if (max) {
+      a = std::make_unique<MaxPool2d>(MaxPool2dOptions(3).stride(1).padding(1));
+      b = std::make_unique<MaxPool2d>(MaxPool2dOptions(3).stride(1).padding(1));
+    } else {
+      a = std::make_unique<AvgPool2d>(AvgPool2dOptions(3).stride(1).padding(1));
+      b = std::make_unique<AvgPool2d>(AvgPool2dOptions(3).stride(1).padding(1));
+    }
+    const Tensor y = a->forward(x, Mode::Train);
+    b->forward(x, Mode::Train);
+    const Tensor dy = testing::uniform_values(y.shape(), 3).to(gpu());
+    EXPECT_TRUE(same_bits(a->backward(dy), b->backward(dy))) << (max ? "max" : "avg");
+  }
+}
+
+// ---- minicnn's pooling against cuDNN's.
+
+class CudaCudnn : public CudaTest {
+ protected:
+  void SetUp() override {
+    CudaTest::SetUp();
+    if (IsSkipped()) return;
+    if (!cudnn_built()) GTEST_SKIP() << "this minicnn was built without cuDNN (-DMINICNN_CUDNN=ON)";
+  }
+};
+
+std::vector<PoolCase> cudnn_cases() {
+  std::vector<PoolCase> out;
+  for (const PoolCase& c : pool_cases()) {
+    if (c.d == IntPair(1) && !c.ceil) out.push_back(c);
+  }
+  return out;
+}
+
+// Tie-free inputs: forward values and gradients agree (gradients up to the order of summation where
+// windows overlap). Inputs are positive, so the comparison does not depend on how cuDNN pads.
+TEST_F(CudaCudnn, MatchesNativeOnTieFreeInputs) {
+  uint64_t seed = 400;
+  for (const PoolCase& c : cudnn_cases()) {
+    Tensor x = testing::spaced_values(c.x, seed++);
+    const float shift = static_cast<float>(x.numel()) * 0.1f;
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] += shift;  // all positive, still 0.1 apart
+    const Tensor gx = x.to(gpu());
+    for (int max = 0; max < 2; ++max) {
+      std::unique_ptr<Layer> native, cudnn;
+      if (max) {
+        native = std::make_unique<MaxPool2d>(max_options(c));
+        cudnn = std::make_unique<MaxPool2d>(max_options(c).impl(PoolImpl::Cudnn));
+      } else {
+        native = std::make_unique<AvgPool2d>(avg_options(c));
+        cudnn = std::make_unique<AvgPool2d>(avg_options(c).impl(PoolImpl::Cudnn));
+      }
+      const Tensor y = native->forward(gx, Mode::Train), cy = cudnn->forward(gx, Mode::Train);
+      if (max) {
+        EXPECT_TRUE(same_bits(y, cy)) << c.name << ": max forward";
+      } else {
+        EXPECT_TRUE(close_to(y, cy, 1e-6)) << c.name << ": avg forward";
+      }
+      const Tensor dy = testing::uniform_values(y.shape(), seed++).to(gpu());
+      EXPECT_TRUE(close_to(native->backward(dy), cudnn->backward(dy), 1e-6, 1e-6))
+          << c.name << (max ? ": max" : ": avg") << " backward";
+    }
+  }
+}
+
+// Tie-heavy inputs: which tied element gets the gradient is each library's choice, so values only.
+TEST_F(CudaCudnn, MatchesNativeForwardValuesOnTies) {
+  uint64_t seed = 500;
+  for (const PoolCase& c : cudnn_cases()) {
+    if (!(c.p == IntPair(0))) continue;  // padding: see AllNegativePaddedInput
+    const Tensor x = tie_heavy(c.x, seed++, false).to(gpu());
+    EXPECT_TRUE(same_bits(MaxPool2d(max_options(c)).forward(x, Mode::Eval),
+                          MaxPool2d(max_options(c).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval)))
+        << c.name;
+    EXPECT_TRUE(close_to(AvgPool2d(avg_options(c)).forward(x, Mode::Eval),
+                         AvgPool2d(avg_options(c).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval), 1e-6))
+        << c.name;
+  }
+}
+
+// Does cuDNN's max pooling treat padding as -inf (PyTorch, minicnn) or as 0? An all-negative input tells.
+// The test records the answer; it fails only if cuDNN gives neither.
+TEST_F(CudaCudnn, AllNegativePaddedInputRecordsHowCudnnPads) {
+  std::vector<float> v;
+  for (int i = 1; i <= 16; ++i) v.push_back(-static_cast<float>(i));
+  const Tensor x = Tensor::from_vector({1, 1, 4, 4}, v);
+  const auto opts = MaxPool2dOptions(2).stride(2).padding(1);
+  const Tensor minus_inf = MaxPool2d(opts).forward(x, Mode::Eval);
+  std::vector<float> padded(36, 0.0f);  // the same input padded with explicit zeros
+  for (int h = 0; h < 4; ++h) {
+    for (int w = 0; w < 4; ++w)
+      padded[static_cast<size_t>((h + 1) * 6 + w + 1)] = v[static_cast<size_t>(h * 4 + w)];
+  }
+  const Tensor zero =
+      MaxPool2d(MaxPool2dOptions(2).stride(2)).forward(Tensor::from_vector({1, 1, 6, 6}, padded), Mode::Eval);
+  const Tensor got = MaxPool2d(MaxPool2dOptions(opts).impl(PoolImpl::Cudnn)).forward(x.to(gpu()), Mode::Eval);
+  const bool as_minus_inf = same_bits(minus_inf, got), as_zero = same_bits(zero, got);
+  const char* finding = as_minus_inf ? "-inf (as PyTorch and minicnn)"
+                        : as_zero    ? "0 (unlike PyTorch)"
+                                     : "neither";
+  std::cout << "[ finding  ] cuDNN max pooling treats padding as " << finding << "\n";
+  RecordProperty("cudnn_max_pooling_padding", finding);
+  EXPECT_TRUE(as_minus_inf || as_zero) << "cuDNN gave " << ::testing::PrintToString(got.to_vector());
+}
+
+// ---- Every other layer against the CPU.
+
+class CudaLayers : public CudaTest {};
+
+// Forward, input gradient and parameter gradients (which start non-zero, to prove backward adds).
+void expect_layer_matches_cpu(Layer& cpu_layer, Layer& gpu_layer, const Tensor& x, double rel,
+                              const std::string& what) {
+  for (Parameter* p : cpu_layer.parameters()) p->grad = Tensor::full(p->value.shape(), 0.25f);
+  gpu_layer.to(gpu());
+  for (Parameter* p : gpu_layer.parameters()) p->grad = Tensor::full(p->value.shape(), 0.25f, gpu());
+  const Tensor y = cpu_layer.forward(x, Mode::Train), gy = gpu_layer.forward(x.to(gpu()), Mode::Train);
+  ASSERT_TRUE(gy.is_cuda()) << what;
+  EXPECT_TRUE(close_to(y, gy, rel, rel)) << what << ": forward";
+  const Tensor dy = testing::uniform_values(y.shape(), 31);
+  const Tensor dx = cpu_layer.backward(dy), gdx = gpu_layer.backward(dy.to(gpu()));
+  ASSERT_EQ(dx.defined(), gdx.defined()) << what;
+  if (dx.defined()) {
+    ASSERT_TRUE(gdx.is_cuda()) << what;
+    EXPECT_TRUE(close_to(dx, gdx, rel, rel)) << what << ": input gradient";
+  }
+  const auto cp = cpu_layer.parameters(), gp = gpu_layer.parameters();
+  for (size_t i = 0; i < cp.size(); ++i) {
+    EXPECT_TRUE(close_to(cp[i]->grad, gp[i]->grad, rel, rel)) << what << ": gradient of " << cp[i]->name;
+  }
+}
+
+TEST_F(CudaLayers, Conv2dMatchesTheCpu) {
+  struct Case {
+    const char* name;
+    Conv2dOptions options;
+    Shape x;
+  };
+  const Case cases[] = {
+      {"3x3 padding 1", Conv2dOptions(3, 4, 3).padding(1), {2, 3, 9, 9}},
+      {"stride 2", Conv2dOptions(2, 5, 3).stride(2), {3, 2, 11, 10}},
+      {"dilation 2, padding 2", Conv2dOptions(2, 3, 3).dilation(2).padding(2), {2, 2, 8, 8}},
+      {"(3, 2) kernel, no bias",
+       Conv2dOptions(3, 4, IntPair(3, 2)).bias(false).padding(IntPair(1, 0)),
+       {2, 3, 7, 6}},
+      {"MNIST-sized", Conv2dOptions(1, 32, 3).padding(1), {16, 1, 28, 28}},
+      {"1x1", Conv2dOptions(8, 4, 1), {2, 8, 5, 5}},
+      {"unbatched", Conv2dOptions(3, 2, 3), {3, 7, 7}},
+  };
+  uint64_t seed = 900;
+  for (const Case& c : cases) {
+    Conv2d cpu_conv(c.options), gpu_conv(c.options);
+    Generator g1(seed), g2(seed);
+    cpu_conv.reset_parameters(g1);
+    gpu_conv.reset_parameters(g2);
+    cpu_conv.set_needs_input_grad(true);
+    gpu_conv.set_needs_input_grad(true);
+    expect_layer_matches_cpu(cpu_conv, gpu_conv, testing::uniform_values(c.x, seed + 1), 1e-4, c.name);
+    seed += 2;
+  }
+  Conv2d first_cpu(Conv2dOptions(1, 2, 3)), first_gpu(Conv2dOptions(1, 2, 3));  // no input gradient wanted
+  first_cpu.set_needs_input_grad(false);
+  first_gpu.set_needs_input_grad(false);
+  expect_layer_matches_cpu(first_cpu, first_gpu, testing::uniform_values({2, 1, 6, 6}, 3), 1e-4,
+                           "first layer");
+}
+
+TEST_F(CudaLayers, LinearMatchesTheCpu) {
+  struct Case {
+    const char* name;
+    LinearOptions options;
+    Shape x;
+  };
+  const Case cases[] = {{"batched", LinearOptions(20, 7), {8, 20}},
+                        {"no bias", LinearOptions(33, 5).bias(false), {3, 33}},
+                        {"wide", LinearOptions(3136, 128), {64, 3136}},
+                        {"unbatched", LinearOptions(6, 4), {6}}};
+  uint64_t seed = 70;
+  for (const Case& c : cases) {
+    Linear cpu_fc(c.options), gpu_fc(c.options);
+    Generator g1(seed), g2(seed);
+    cpu_fc.reset_parameters(g1);
+    gpu_fc.reset_parameters(g2);
+    expect_layer_matches_cpu(cpu_fc, gpu_fc, testing::uniform_values(c.x, seed + 1), 1e-4, c.name);
+    seed += 2;
+  }
+}
+
+TEST_F(CudaLayers, ReLUDropoutAndFlattenMatchTheCpuExactly) {
+  Tensor x = testing::uniform_values({4, 3, 5, 5}, 8);
+  x.data()[7] = kNaN;
+  {
+    ReLU cpu_relu, gpu_relu;
+    const Tensor y = cpu_relu.forward(x, Mode::Train), gy = gpu_relu.forward(x.to(gpu()), Mode::Train);
+    EXPECT_TRUE(same_bits(y, gy));
+    const Tensor dy = testing::uniform_values(x.shape(), 9);
+    EXPECT_TRUE(same_bits(cpu_relu.backward(dy), gpu_relu.backward(dy.to(gpu()))));
+  }
+  {
+    Dropout cpu_drop(0.3f), gpu_drop(0.3f);
+    cpu_drop.reseed(17);
+    gpu_drop.reseed(17);
+    for (int call = 0; call < 2; ++call) {  // the seed advances per call on both
+      const Tensor y = cpu_drop.forward(x, Mode::Train), gy = gpu_drop.forward(x.to(gpu()), Mode::Train);
+      EXPECT_TRUE(same_bits(y, gy)) << "call " << call;
+      const Tensor dy = testing::uniform_values(x.shape(), 10 + call);
+      EXPECT_TRUE(same_bits(cpu_drop.backward(dy), gpu_drop.backward(dy.to(gpu())))) << "call " << call;
+    }
+  }
+  {
+    Flatten flat;
+    const Tensor gy = flat.forward(x.to(gpu()), Mode::Train);
+    EXPECT_TRUE(gy.is_cuda());
+    EXPECT_EQ(gy.shape(), Shape({4, 75}));
+    const Tensor gdx = flat.backward(gy);
+    EXPECT_TRUE(gdx.is_cuda());
+    EXPECT_TRUE(same_bits(x, gdx));
+  }
+}
+
+TEST_F(CudaLayers, CrossEntropyLossGivesTheGradientOnTheLogitsDevice) {
+  const Tensor logits = testing::uniform_values({6, 10}, 4, -3, 3);
+  const Tensor targets = Tensor::from_vector_i32({6}, {0, 9, 3, 3, 7, 1});
+  CrossEntropyLoss cpu_loss, gpu_loss;
+  const LossResult r = cpu_loss.forward(logits, targets);
+  const LossResult gr = gpu_loss.forward(logits.to(gpu()), targets.to(gpu()));
+  EXPECT_EQ(r.loss, gr.loss);
+  EXPECT_EQ(r.correct, gr.correct);
+  const Tensor g = gpu_loss.backward();
+  EXPECT_TRUE(g.is_cuda());
+  EXPECT_TRUE(same_bits(cpu_loss.backward(), g));
+}
+
+TEST_F(CudaLayers, OptimizersMatchTheCpu) {
+  auto run = [](Device device, int which) {
+    Parameter w{"weight", testing::uniform_values({5, 7}, 1).to(device),
+                Tensor::zeros({5, 7}, DType::Float32, device)};
+    Parameter b{"bias", testing::uniform_values({5}, 2).to(device),
+                Tensor::zeros({5}, DType::Float32, device)};
+    std::unique_ptr<Optimizer> opt;
+    if (which == 0)
+      opt = std::make_unique<SGD>(std::vector<Parameter*>{&w, &b},
+                                  SGDOptions(0.1).momentum(0.9).weight_decay(1e-2));
+    if (which == 1)
+      opt = std::make_unique<SGD>(std::vector<Parameter*>{&w, &b},
+                                  SGDOptions(0.1).momentum(0.9).nesterov(true));
+    if (which == 2)
+      opt = std::make_unique<Adam>(std::vector<Parameter*>{&w, &b}, AdamOptions(1e-2).weight_decay(1e-3));
+    if (which == 3)
+      opt = std::make_unique<AdamW>(std::vector<Parameter*>{&w, &b},
+                                    AdamOptions(1e-2).weight_decay(1e-2).amsgrad(true));
+    for (int step = 0; step < 3; ++step) {
+      w.grad = testing::uniform_values({5, 7}, 10 + static_cast<uint64_t>(step)).to(device);
+      b.grad = testing::uniform_values({5}, 20 + static_cast<uint64_t>(step)).to(device);
+      opt->step();
+    }
+    return std::make_pair(w.value, b.value);
+  };
+  for (int which = 0; which < 4; ++which) {
+    const auto [w, b] = run(Device::cpu(), which);
+    const auto [gw, gb] = run(gpu(), which);
+    EXPECT_TRUE(gw.is_cuda());
+    EXPECT_TRUE(close_to(w, gw, 1e-5, 1e-6)) << "optimizer " << which;
+    EXPECT_TRUE(close_to(b, gb, 1e-5, 1e-6)) << "optimizer " << which;
+  }
+}
+
+TEST_F(CudaLayers, TensorsOnTheGpu) {
+  EXPECT_EQ(Tensor::full({3, 4}, 2.5f, gpu()).to_vector(), std::vector<float>(12, 2.5f));
+  EXPECT_EQ(Tensor::zeros({5}, DType::Float32, gpu()).to_vector(), std::vector<float>(5, 0.0f));
+  const Tensor x = testing::uniform_values({7, 9}, 3);
+  const Tensor g = x.to(gpu());
+  EXPECT_TRUE(same_bits(x, g.clone()));
+  Tensor h = Tensor::empty({7, 9}, DType::Float32, gpu());
+  h.copy_from(x);
+  EXPECT_TRUE(same_bits(x, h));
+  // The caching allocator hands a freed block of the same size back.
+  const void* p = Tensor::empty({1000}, DType::Float32, gpu()).raw_data();
+  EXPECT_EQ(p, Tensor::empty({1000}, DType::Float32, gpu()).raw_data());
+  EXPECT_NE(error_of([] { Tensor::empty({2}, DType::Float32, Device::cuda(99)); }).find("this machine has"),
+            std::string::npos);
+}
+
+TEST_F(CudaLayers, MixingDevicesIsOneClearSentence) {
+  Model m;
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Linear>(LinearOptions(4, 2)));
+  m.build({1, 2, 2}, 0);
+  m.to(gpu());
+  EXPECT_EQ(error_of([&] {
+              m.forward(Tensor::zeros({3, 1, 2, 2}), Mode::Eval);
+            }),
+            "Model: the input is on cpu but the model is on cuda:0; move one of them with to()");
+  Linear fc(LinearOptions(4, 2));
+  EXPECT_EQ(error_of([&] {
+              fc.forward(Tensor::zeros({3, 4}, DType::Float32, gpu()), Mode::Eval);
+            }),
+            "Linear: the input is on cuda:0 but the weight is on cpu");
+  Conv2d conv(Conv2dOptions(1, 2, 3));
+  EXPECT_EQ(error_of([&] {
+              conv.forward(Tensor::zeros({1, 1, 5, 5}, DType::Float32, gpu()), Mode::Eval);
+            }),
+            "Conv2d: the input is on cuda:0 but the weight is on cpu");
+  MaxPool2d pool(MaxPool2dOptions(2));
+  pool.forward(Tensor::zeros({1, 1, 4, 4}, DType::Float32, gpu()), Mode::Train);
+  EXPECT_EQ(error_of([&] {
+              pool.backward(Tensor::zeros({1, 1, 2, 2}));
+            }),
+            "MaxPool2d: expected the gradient on cuda:0, but got it on cpu");
+}
+
+// ---- Training on the GPU.
+
+Model small_cnn(PoolImpl impl) {
+  Model m;
+  m.add(std::make_unique<Conv2d>(Conv2dOptions(1, 4, 3).padding(1)));
+  m.add(std::make_unique<ReLU>());
+  m.add(std::make_unique<MaxPool2d>(MaxPool2dOptions(2).impl(impl)));
+  m.add(std::make_unique<Conv2d>(Conv2dOptions(4, 8, 3).padding(1)));
+  m.add(std::make_unique<ReLU>());
+  m.add(std::make_unique<AvgPool2d>(AvgPool2dOptions(2).impl(impl)));
+  m.add(std::make_unique<Flatten>());
+  m.add(std::make_unique<Dropout>(0.25f));
+  m.add(std::make_unique<Linear>(LinearOptions(8 * 3 * 3, 10)));
+  m.build({1, 12, 12}, 7);
+  return m;
+}
+
+struct TrainResult {
+  std::vector<double> losses;
+  std::vector<Tensor> params;
+};
+
+TrainResult train_steps(Device device, PoolImpl impl, int steps) {
+  Model m = small_cnn(impl);
+  m.to(device);
+  SGD opt(m.parameters(), SGDOptions(0.05).momentum(0.9));
+  opt.to(device);
+  CrossEntropyLoss loss;
+  TrainResult r;
+  for (int s = 0; s < steps; ++s) {
+    m.reseed(static_cast<uint64_t>(s));
+    const Tensor x = testing::uniform_values({16, 1, 12, 12}, 100 + static_cast<uint64_t>(s)).to(device);
+    std::vector<int32_t> labels;
+    for (int i = 0; i < 16; ++i) labels.push_back((i * 7 + s) % 10);
+    const Tensor y = Tensor::from_vector_i32({16}, labels).to(device);
+    opt.zero_grad();
+    r.losses.push_back(loss.forward(m.forward(x, Mode::Train), y).loss);
+    m.backward(loss.backward());
+    opt.step();
+  }
+  for (Parameter* p : m.parameters()) r.params.push_back(p->value.to(Device::cpu()));
+  return r;
+}
+
+class CudaTraining : public CudaTest {};
+
+TEST_F(CudaTraining, AShortRunMatchesTheCpu) {
+  const TrainResult cpu = train_steps(Device::cpu(), PoolImpl::Native, 4);
+  const TrainResult gpu_run = train_steps(gpu(), PoolImpl::Native, 4);
+  for (size_t s = 0; s < cpu.losses.size(); ++s)
+    EXPECT_NEAR(cpu.losses[s], gpu_run.losses[s], 1e-4) << "step " << s;
+  for (size_t i = 0; i < cpu.params.size(); ++i) {
+    EXPECT_TRUE(close_to(cpu.params[i], gpu_run.params[i], 1e-3, 1e-4)) << "parameter " << i;
+  }
+}
+
+TEST_F(CudaTraining, TwoRunsGiveTheSameBits) {
+  const TrainResult a = train_steps(gpu(), PoolImpl::Native, 3), b = train_steps(gpu(), PoolImpl::Native, 3);
+  EXPECT_EQ(a.losses, b.losses);
+  for (size_t i = 0; i < a.params.size(); ++i)
+    EXPECT_TRUE(same_bits(a.params[i], b.params[i])) << "parameter " << i;
+}
+
+TEST_F(CudaTraining, TheCudnnPoolingPathTrainsLikeTheNativeOne) {
+  if (!cudnn_built()) GTEST_SKIP() << "this minicnn was built without cuDNN (-DMINICNN_CUDNN=ON)";
+  const TrainResult native = train_steps(gpu(), PoolImpl::Native, 3),
+                    cudnn = train_steps(gpu(), PoolImpl::Cudnn, 3);
+  for (size_t s = 0; s < native.losses.size(); ++s)
+    EXPECT_NEAR(native.losses[s], cudnn.losses[s], 1e-4) << "step " << s;
+}
+
+}  // namespace
+}  // namespace minicnn
