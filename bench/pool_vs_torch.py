@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """CPU pooling, minicnn against PyTorch on the same shapes in one run.
 
-PyTorch (Debian's python3-torch) runs with 2 threads and OPENBLAS_NUM_THREADS=1; minicnn's side is
-build/bench/pool_cpu_bench (2 threads). Both time the same operations with the median of repeated calls:
+PyTorch (Debian's python3-torch) runs with 2 threads (--threads) and OPENBLAS_NUM_THREADS=1; minicnn's side
+is build/bench/pool_cpu_bench with the same threads. Both time the same operations with the median of repeated calls:
 max forward with indices, max backward, average forward and backward. GB/s counts bytes read plus bytes
 written, with int32 indices for both (so GB/s ratios equal time ratios); "copy" is a plain two-thread copy
 of a buffer the size of the input, measured by minicnn's benchmark in the same run.
@@ -34,10 +34,10 @@ def median_ms(f, min_seconds):
     return statistics.median(times)
 
 
-def torch_side(min_seconds):
+def torch_side(min_seconds, threads):
     import torch
     import torch.nn.functional as F
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     out = {}
     for case in CASES:
         n, c, h, w, k, s, p = case
@@ -54,8 +54,8 @@ def torch_side(min_seconds):
     return out
 
 
-def minicnn_side(bench, min_seconds):
-    args = [bench, "--threads", "2", "--min-seconds", str(min_seconds)]
+def minicnn_side(bench, min_seconds, threads):
+    args = [bench, "--threads", str(threads), "--min-seconds", str(min_seconds)]
     args += [f"{n},{c},{h},{w}:{k}:{s}:{p}" for n, c, h, w, k, s, p in CASES]
     out, size = {}, {}
     for line in subprocess.run(args, check=True, capture_output=True, text=True).stdout.splitlines():
@@ -71,12 +71,13 @@ def main():
     ap.add_argument("--bench", default="build/bench/pool_cpu_bench")
     ap.add_argument("--rounds", type=int, default=2, help="alternate the two sides this many times (medians kept)")
     ap.add_argument("--min-seconds", type=float, default=0.3)
+    ap.add_argument("--threads", type=int, default=2, help="threads for both sides")
     args = ap.parse_args()
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     ours, theirs, size = {}, {}, {}
     for _ in range(args.rounds):
-        o, size = minicnn_side(args.bench, args.min_seconds)
-        t = torch_side(args.min_seconds)
+        o, size = minicnn_side(args.bench, args.min_seconds, args.threads)
+        t = torch_side(args.min_seconds, args.threads)
         for key, v in o.items():
             ours.setdefault(key, []).append(v)
         for key, v in t.items():

@@ -125,13 +125,15 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
       for (int64_t i = 0; i < HW; ++i) {
         const float v = (p[i] - fm) * is;
         if (h) h[i] = v;
-        q[i] = v * g + b;
+        const float o = v * g + b;
+        q[i] = relu_ && o < 0.0f ? 0.0f : o;  // a fused ReLU; NaN propagates
       }
     }
   }
   if (mode == Mode::Train) {
     xhat_ = xhat;
     inv_std_ = inv_std;
+    output_ = relu_ ? y : Tensor();
   }
   return y;
 }
@@ -143,7 +145,15 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
   const int64_t N = dy.size(0), C = dy.size(1), HW = dy.size(2) * dy.size(3);
   const double M = static_cast<double>(N * HW);
   Tensor dx = Tensor::empty(dy.shape());
-  const float* g = dy.data();
+  Tensor masked = dy;  // with a fused ReLU: dy where the output is > 0
+  if (relu_) {
+    masked = Tensor::empty(dy.shape());
+    const float* o = output_.data();
+    const float* d = dy.data();
+    float* m = masked.data();
+    for (int64_t i = 0; i < dy.numel(); ++i) m[i] = o[i] > 0.0f ? d[i] : 0.0f;
+  }
+  const float* g = masked.data();
   const float* h = xhat_.data();
   float* d = dx.data();
   const float* gamma = options_.affine_ ? weight_.value.data() : nullptr;

@@ -39,6 +39,7 @@ class BatchNorm2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   std::vector<Buffer*> buffers() override;
+  bool fuse_relu() override { return relu_ = true; }
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
@@ -55,7 +56,9 @@ class BatchNorm2d : public Layer {
   // Saved by a Train forward for backward: normalised input and per-channel 1/sqrt(var + eps).
   Tensor xhat_;     // (N, C, H, W)
   Tensor inv_std_;  // (C)
+  Tensor output_;   // kept only with a fused ReLU (backward masks dy with it)
   bool batch_stats_ = true;
+  bool relu_ = false;
 };
 
 }  // namespace minicnn

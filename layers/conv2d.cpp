@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "init.h"
+#include "relu.h"
 
 namespace minicnn {
 namespace {
@@ -17,35 +18,67 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using MatMap = Eigen::Map<RowMat>;
 using ConstMatMap = Eigen::Map<const RowMat>;
 
+// True when every im2col row is the input plane shifted by a constant: stride 1 and an output as wide as
+// the input (a "same" convolution), so whole rows of the plane can move at once.
+bool plane_shift_layout(const Conv2dGeometry& g) { return g.SH == 1 && g.SW == 1 && g.OW == g.W; }
+
+// For tap (kh, kw): output rows [oh0, oh1) and columns [ow0, ow1) read inside the input; output row oh0
+// reads input row ih_of_oh0, and output column ow reads input column ow*SW + off_w.
+struct TapWindow {
+  int64_t oh0, oh1, ow0, ow1, off_w, ih_of_oh0;
+};
+
+TapWindow tap_window(const Conv2dGeometry& g, int64_t kh, int64_t kw) {
+  const int64_t off_h = kh * g.DH - g.PH, off_w = kw * g.DW - g.PW;
+  auto range = [](int64_t off, int64_t S, int64_t in, int64_t out) {
+    int64_t lo = off >= 0 ? 0 : (-off + S - 1) / S;
+    int64_t hi = in - off <= 0 ? 0 : (in - off + S - 1) / S;
+    hi = std::min(hi, out);
+    return std::pair<int64_t, int64_t>{std::min(lo, hi), hi};
+  };
+  const auto [oh0, oh1] = range(off_h, g.SH, g.H, g.OH);
+  const auto [ow0, ow1] = range(off_w, g.SW, g.W, g.OW);
+  return {oh0, oh1, ow0, ow1, off_w, oh0 * g.SH + off_h};
+}
+
 // col (C*KH*KW, OH*OW): row (c, kh, kw) holds the input pixel each output position sees through that tap.
 void im2col(const float* x, float* col, const Conv2dGeometry& g) {
   const int64_t ohw = g.OH * g.OW;
+  const bool shift = plane_shift_layout(g);
   for (int64_t c = 0; c < g.C; ++c) {
     const float* xc = x + c * g.H * g.W;
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         float* dst = col + ((c * g.KH + kh) * g.KW + kw) * ohw;
-        // Output columns [ow0, ow1) read inside the row; the rest read padding.
-        const int64_t off = kw * g.DW - g.PW;
-        int64_t ow0 = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-        int64_t ow1 = g.W - off <= 0 ? 0 : (g.W - off + g.SW - 1) / g.SW;
-        ow1 = std::min(ow1, g.OW);
-        ow0 = std::min(ow0, ow1);
+        const TapWindow t = tap_window(g, kh, kw);
+        if (t.oh0 >= t.oh1 || t.ow0 >= t.ow1) {
+          std::memset(dst, 0, static_cast<size_t>(ohw) * sizeof(float));
+          continue;
+        }
+        if (shift) {
+          // One copy of the rows the tap reads, then zeros where it reads padding.
+          const int64_t begin = t.oh0 * g.OW + t.ow0, end = (t.oh1 - 1) * g.OW + t.ow1;
+          const float* src = xc + t.ih_of_oh0 * g.W + t.ow0 + t.off_w;
+          std::memcpy(dst + begin, src, static_cast<size_t>(end - begin) * sizeof(float));
+          std::memset(dst, 0, static_cast<size_t>(begin) * sizeof(float));
+          std::memset(dst + end, 0, static_cast<size_t>(ohw - end) * sizeof(float));
+          for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
+            float* row = dst + oh * g.OW;
+            for (int64_t ow = 0; ow < t.ow0; ++ow) row[ow] = 0.0f;
+            for (int64_t ow = t.ow1; ow < g.OW; ++ow) row[ow] = 0.0f;
+          }
+          continue;
+        }
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           float* d = dst + oh * g.OW;
-          const int64_t ih = oh * g.SH - g.PH + kh * g.DH;
-          if (ih < 0 || ih >= g.H) {
+          if (oh < t.oh0 || oh >= t.oh1) {
             std::memset(d, 0, static_cast<size_t>(g.OW) * sizeof(float));
             continue;
           }
-          const float* src = xc + ih * g.W + off;
-          for (int64_t ow = 0; ow < ow0; ++ow) d[ow] = 0.0f;
-          if (g.SW == 1) {
-            std::memcpy(d + ow0, src + ow0, static_cast<size_t>(ow1 - ow0) * sizeof(float));
-          } else {
-            for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] = src[ow * g.SW];
-          }
-          for (int64_t ow = ow1; ow < g.OW; ++ow) d[ow] = 0.0f;
+          const float* src = xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
+          for (int64_t ow = 0; ow < t.ow0; ++ow) d[ow] = 0.0f;
+          for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow] = src[ow * g.SW];
+          for (int64_t ow = t.ow1; ow < g.OW; ++ow) d[ow] = 0.0f;
         }
       }
     }
@@ -61,17 +94,15 @@ void col2im(const float* col, float* dx, const Conv2dGeometry& g) {
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         const float* src = col + ((c * g.KH + kh) * g.KW + kw) * ohw;
-        const int64_t off = kw * g.DW - g.PW;
-        int64_t ow0 = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-        int64_t ow1 = g.W - off <= 0 ? 0 : (g.W - off + g.SW - 1) / g.SW;
-        ow1 = std::min(ow1, g.OW);
-        ow0 = std::min(ow0, ow1);
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const int64_t ih = oh * g.SH - g.PH + kh * g.DH;
-          if (ih < 0 || ih >= g.H) continue;
-          float* d = dxc + ih * g.W + off;
+        const TapWindow t = tap_window(g, kh, kw);
+        for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
+          float* d = dxc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
           const float* s = src + oh * g.OW;
-          for (int64_t ow = ow0; ow < ow1; ++ow) d[ow * g.SW] += s[ow];
+          if (g.SW == 1) {
+            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow] += s[ow];
+          } else {
+            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow * g.SW] += s[ow];
+          }
         }
       }
     }
@@ -82,48 +113,72 @@ void col2im(const float* col, float* dx, const Conv2dGeometry& g) {
 
 namespace cpu {
 
-void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g) {
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g, bool relu) {
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
-  Tensor workspace = Tensor::empty({threads, ckk, ohw});
+  // A 1x1 convolution with stride 1 and no padding reads the input itself as its column matrix.
+  const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+  Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, ohw});
   ConstMatMap wm(w, g.OC, ckk);
 #pragma omp parallel num_threads(threads)
   {
-    float* col = workspace.data() + omp_get_thread_num() * ckk * ohw;
+    float* col = direct ? nullptr : workspace.data() + omp_get_thread_num() * ckk * ohw;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n) {
-      im2col(x + n * g.C * g.H * g.W, col, g);
-      MatMap ym(y + n * g.OC * ohw, g.OC, ohw);
-      ym.noalias() = wm * ConstMatMap(col, ckk, ohw);
+      const float* xn = x + n * g.C * g.H * g.W;
+      if (!direct) im2col(xn, col, g);
+      float* yn = y + n * g.OC * ohw;
+      MatMap ym(yn, g.OC, ohw);
+      ym.noalias() = wm * ConstMatMap(direct ? xn : col, ckk, ohw);
       if (b) ym.colwise() += Eigen::Map<const Eigen::VectorXf>(b, g.OC);
+      if (relu) {
+        for (int64_t i = 0; i < g.OC * ohw; ++i) yn[i] = yn[i] < 0.0f ? 0.0f : yn[i];  // NaN propagates
+      }
     }
   }
 }
 
-void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                     const Conv2dGeometry& g) {
+void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx, float* dw,
+                     float* db, const Conv2dGeometry& g) {
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
-  // Per thread: a column buffer, a dcol buffer, and private dw/db sums reduced in thread order afterwards.
-  Tensor cols = Tensor::empty({threads, 2 * ckk * ohw});
+  const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+  // Per thread: a column buffer, a dcol buffer, a masked dy (fused ReLU), and private dw/db sums reduced in
+  // thread order afterwards (deterministic for a given thread count).
+  const int64_t per_thread = 2 * ckk * ohw + g.OC * ohw;
+  Tensor scratch = Tensor::empty({threads, per_thread});
   Tensor dws = Tensor::zeros({threads, g.OC * ckk + g.OC});
   ConstMatMap wm(w, g.OC, ckk);
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    float* col = cols.data() + t * 2 * ckk * ohw;
+    float* col = scratch.data() + t * per_thread;
     float* dcol = col + ckk * ohw;
+    float* masked = dcol + ckk * ohw;
     MatMap dwm(dws.data() + t * (g.OC * ckk + g.OC), g.OC, ckk);
     Eigen::Map<Eigen::VectorXf> dbv(dws.data() + t * (g.OC * ckk + g.OC) + g.OC * ckk, g.OC);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n) {
-      ConstMatMap dym(dy + n * g.OC * ohw, g.OC, ohw);
-      im2col(x + n * g.C * g.H * g.W, col, g);
-      dwm.noalias() += dym * ConstMatMap(col, ckk, ohw).transpose();
+      const float* dyn = dy + n * g.OC * ohw;
+      if (relu_out) {
+        const float* yn = relu_out + n * g.OC * ohw;
+        for (int64_t i = 0; i < g.OC * ohw; ++i) masked[i] = yn[i] > 0.0f ? dyn[i] : 0.0f;
+        dyn = masked;
+      }
+      ConstMatMap dym(dyn, g.OC, ohw);
+      const float* xn = x + n * g.C * g.H * g.W;
+      // The column matrix is rebuilt here rather than kept from forward: a per-thread buffer stays in the
+      // cache, a batch of them would not (measured faster with bench/layers_bench).
+      if (!direct) im2col(xn, col, g);
+      dwm.noalias() += dym * ConstMatMap(direct ? xn : col, ckk, ohw).transpose();
       dbv += dym.rowwise().sum();
       if (dx) {
-        MatMap(dcol, ckk, ohw).noalias() = wm.transpose() * dym;
-        col2im(dcol, dx + n * g.C * g.H * g.W, g);
+        if (direct) {
+          MatMap(dx + n * g.C * g.H * g.W, ckk, ohw).noalias() = wm.transpose() * dym;
+        } else {
+          MatMap(dcol, ckk, ohw).noalias() = wm.transpose() * dym;
+          col2im(dcol, dx + n * g.C * g.H * g.W, g);
+        }
       }
     }
   }
@@ -142,19 +197,31 @@ namespace {
 
 // ---- Device dispatch: the one place that knows which backends this build has.
 
-void forward_on(const Tensor& x, const float* w, const float* b, float* y, const Conv2dGeometry& g) {
+void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, const Conv2dGeometry& g, bool relu) {
 #if MINICNN_CUDA
-  if (x.is_cuda()) return cuda::conv2d_forward(x.data(), w, b, y, g);
+  if (x.is_cuda()) {
+    cuda::conv2d_forward(x.data(), w, b, y.data(), g);
+    if (relu) cuda::relu_forward(y.data(), y.data(), y.numel());
+    return;
+  }
 #endif
-  cpu::conv2d_forward(x.data(), w, b, y, g);
+  cpu::conv2d_forward(x.data(), w, b, y.data(), g, relu);
 }
 
-void backward_on(const Tensor& x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                 const Conv2dGeometry& g) {
+// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined.
+void backward_on(const Tensor& x, const float* w, const Tensor& dy, const Tensor& relu_out, float* dx, float* dw,
+                 float* db, const Conv2dGeometry& g) {
 #if MINICNN_CUDA
-  if (x.is_cuda()) return cuda::conv2d_backward(x.data(), w, dy, dx, dw, db, g);
+  if (x.is_cuda()) {
+    Tensor masked = dy;
+    if (relu_out.defined()) {
+      masked = Tensor::empty(dy.shape(), DType::Float32, dy.device());
+      cuda::relu_backward(relu_out.data(), dy.data(), masked.data(), dy.numel());
+    }
+    return cuda::conv2d_backward(x.data(), w, masked.data(), dx, dw, db, g);
+  }
 #endif
-  cpu::conv2d_backward(x.data(), w, dy, dx, dw, db, g);
+  cpu::conv2d_backward(x.data(), w, dy.data(), relu_out.defined() ? relu_out.data() : nullptr, dx, dw, db, g);
 }
 
 }  // namespace
@@ -248,10 +315,11 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
                 " but the weight is on ", weight_.value.device().str());
   const Conv2dGeometry g = geometry(x.shape());
   Tensor y = Tensor::empty(output_shape(x.shape()), DType::Float32, x.device());
-  forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y.data(), g);
+  forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y, g, relu_);
   if (mode == Mode::Train) {
     input_ = x;
     geometry_ = g;
+    output_ = relu_ ? y : Tensor();
   }
   return y;
 }
@@ -264,7 +332,7 @@ Tensor Conv2d::backward(const Tensor& dy) {
   MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
                 ", but got it on ", dy.device().str());
   Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
-  backward_on(input_, weight_.value.data(), dy.data(), dx.defined() ? dx.data() : nullptr, weight_.grad.data(),
+  backward_on(input_, weight_.value.data(), dy, output_, dx.defined() ? dx.data() : nullptr, weight_.grad.data(),
               options_.bias_ ? bias_.grad.data() : nullptr, geometry_);
   return dx;
 }

@@ -44,6 +44,7 @@ class Conv2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   std::optional<Window2d> window() const override;
+  bool fuse_relu() override { return relu_ = true; }
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
@@ -55,15 +56,20 @@ class Conv2d : public Layer {
   Conv2dOptions options_;
   Parameter weight_{"weight", {}, {}};
   Parameter bias_{"bias", {}, {}};
-  Tensor input_;  // (N, C, H, W) of the last Train forward
+  Tensor input_;   // (N, C, H, W) of the last Train forward
+  Tensor output_;  // its output, kept only with a fused ReLU (backward masks dy with it)
+  bool relu_ = false;
   Conv2dGeometry geometry_{};
 };
 
 namespace cpu {
-void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g);
-/// Adds into dw and db (db may be null); writes dx when it is not null.
-void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                     const Conv2dGeometry& g);
+/// y = conv(x, w) + b, then max(y, 0) when `relu` (a fused ReLU).
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g,
+                    bool relu = false);
+/// Adds into dw and db (db may be null); writes dx when it is not null. With `relu_out` (a fused ReLU's
+/// output) dy counts only where relu_out > 0.
+void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx, float* dw,
+                     float* db, const Conv2dGeometry& g);
 }  // namespace cpu
 
 namespace cuda {

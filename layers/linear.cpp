@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "init.h"
+#include "relu.h"
 
 namespace minicnn {
 namespace {
@@ -74,14 +75,22 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
   if (x.is_cuda()) {  // device dispatch
     cuda::linear_forward(x.data(), weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y.data(), N,
                          in, out);
-    if (mode == Mode::Train) input_ = x;
+    if (relu_) cuda::relu_forward(y.data(), y.data(), y.numel());
+    if (mode == Mode::Train) {
+      input_ = x;
+      output_ = relu_ ? y : Tensor();
+    }
     return y;
   }
 #endif
   MatMap ym(y.data(), N, out);
   ym.noalias() = ConstMatMap(x.data(), N, in) * ConstMatMap(weight_.value.data(), out, in).transpose();
   if (options_.bias_) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_.value.data(), out);
-  if (mode == Mode::Train) input_ = x;
+  if (relu_) cpu::relu_forward(y.data(), y.data(), y.numel());
+  if (mode == Mode::Train) {
+    input_ = x;
+    output_ = relu_ ? y : Tensor();
+  }
   return y;
 }
 
@@ -93,15 +102,24 @@ Tensor Linear::backward(const Tensor& dy) {
   const int64_t N = input_.dim() == 1 ? 1 : input_.size(0), in = options_.in_features_, out = options_.out_features_;
   MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
                 ", but got it on ", dy.device().str());
+  Tensor g = dy;  // with a fused ReLU: dy where the output is > 0
 #if MINICNN_CUDA
   if (dy.is_cuda()) {  // device dispatch
+    if (relu_) {
+      g = Tensor::empty(dy.shape(), DType::Float32, dy.device());
+      cuda::relu_backward(output_.data(), dy.data(), g.data(), dy.numel());
+    }
     Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
-    cuda::linear_backward(input_.data(), weight_.value.data(), dy.data(), dx.defined() ? dx.data() : nullptr,
+    cuda::linear_backward(input_.data(), weight_.value.data(), g.data(), dx.defined() ? dx.data() : nullptr,
                           weight_.grad.data(), options_.bias_ ? bias_.grad.data() : nullptr, N, in, out);
     return dx;
   }
 #endif
-  ConstMatMap dym(dy.data(), N, out);
+  if (relu_) {
+    g = Tensor::empty(dy.shape());
+    cpu::relu_backward(output_.data(), dy.data(), g.data(), dy.numel());
+  }
+  ConstMatMap dym(g.data(), N, out);
   MatMap(weight_.grad.data(), out, in).noalias() += dym.transpose() * ConstMatMap(input_.data(), N, in);
   if (options_.bias_) {
     Eigen::Map<Eigen::RowVectorXf>(bias_.grad.data(), out) += dym.colwise().sum();

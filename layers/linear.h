@@ -28,6 +28,7 @@ class Linear : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   bool mixes_spatial() const override { return true; }
+  bool fuse_relu() override { return relu_ = true; }
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
@@ -38,6 +39,8 @@ class Linear : public Layer {
   Parameter weight_{"weight", {}, {}};
   Parameter bias_{"bias", {}, {}};
   Tensor input_;
+  Tensor output_;  // kept only with a fused ReLU (backward masks dy with it)
+  bool relu_ = false;
 };
 
 namespace cuda {

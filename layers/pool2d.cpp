@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -133,45 +134,121 @@ inline void max_window(const float* xp, const Pool2dGeometry& g, int64_t oh, int
   if (kIdx) *idx = static_cast<int32_t>(best_i);
 }
 
-// Interior columns [ow0, ow1) of one output row, dilation 1: the same rule over taps kh in [kh0, kh1),
-// kw in [0, KW), in row-major order. `p` points at input row h0 + kh0, column -PW.
 #if defined(__AVX512F__)
-template <int S, bool kIdx>
-void max_row_inside(const float* p, int32_t first_index, int64_t W, int64_t rows, int64_t KW, int64_t ow0, int64_t ow1,
-                    float* y, int32_t* idx) {
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  for (int64_t ow = ow0; ow < ow1; ow += 16) {
-    const int64_t n = std::min<int64_t>(ow1 - ow, 16);
-    const __mmask16 out_mask = static_cast<__mmask16>((1u << n) - 1u);
-    // Each tap reads input lanes 0 .. S*(n-1) from p + ow*S + kh*W + kw: masked, never past the row's end.
-    const int64_t need = S * (n - 1) + 1;
-    const __mmask16 lo_mask = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1u);
-    const __mmask16 hi_mask = static_cast<__mmask16>(need <= 16 ? 0u : (1u << (need - 16)) - 1u);
-    const __m512i first = _mm512_add_epi32(_mm512_set1_epi32(first_index + static_cast<int32_t>(ow * S)),
-                                           _mm512_mullo_epi32(lane, _mm512_set1_epi32(S)));
-    __m512 best = _mm512_set1_ps(kMinusInf);
-    __m512i best_i = first;
-    for (int64_t kh = 0; kh < rows; ++kh) {
-      const float* row = p + ow * S + kh * W;
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        __m512 v;
-        if constexpr (S == 1) {
-          v = _mm512_maskz_loadu_ps(lo_mask, row + kw);
-        } else {
-          v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo_mask, row + kw), even,
-                                     _mm512_maskz_loadu_ps(hi_mask, row + kw + 16));
-        }
-        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-        best = _mm512_mask_mov_ps(best, take, v);
-        if constexpr (kIdx) {
-          best_i = _mm512_mask_mov_epi32(best_i, take,
-                                         _mm512_add_epi32(first, _mm512_set1_epi32(static_cast<int32_t>(kh * W + kw))));
-        }
+// Widest window the vector paths take (wider ones use the scalar path).
+constexpr int64_t kMaxFastKernel = 32;
+
+// Lanes [0, 16) of mask `m` for the columns start + j (j in [j0, j0 + 16)) that lie inside [0, W).
+inline __mmask16 inside_mask(int64_t start, int64_t j0, int64_t W) {
+  const int64_t lo = std::clamp<int64_t>(-start - j0, 0, 16), hi = std::clamp<int64_t>(W - start - j0, 0, 16);
+  return hi <= lo ? 0 : static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+// The load masks of every tap kw in [0, KW) of every block of 16 outputs [ow, ow + 16) of a row with
+// stride S: lane i of tap kw reads column (ow + i)*S - PW + kw, which must lie inside [0, W); `lo` covers
+// the first 16 input lanes, `hi` the next 16 (stride 2 reads 32 and keeps the even ones). The same for
+// every row and plane, so computed once per call.
+template <int S>
+struct TapMasks {
+  std::vector<__mmask16> lo, hi;
+  int64_t KW;
+  explicit TapMasks(const Pool2dGeometry& g) : KW(g.KW) {
+    const int64_t blocks = (g.OW + 15) / 16;
+    lo.resize(static_cast<size_t>(blocks * g.KW));
+    hi.resize(lo.size());
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const int64_t start = b * 16 * S - g.PW + kw;
+        lo[static_cast<size_t>(b * g.KW + kw)] = inside_mask(start, 0, g.W);
+        hi[static_cast<size_t>(b * g.KW + kw)] = S == 2 ? inside_mask(start, 16, g.W) : 0;
       }
     }
-    _mm512_mask_storeu_ps(y + ow, out_mask, best);
-    if constexpr (kIdx) _mm512_mask_storeu_epi32(idx + ow, out_mask, best_i);
+  }
+  // The masks of block `ow / 16`, tap kw.
+  __mmask16 lo_of(int64_t ow, int64_t kw) const { return lo[static_cast<size_t>(ow / 16 * KW + kw)]; }
+  __mmask16 hi_of(int64_t ow, int64_t kw) const { return hi[static_cast<size_t>(ow / 16 * KW + kw)]; }
+};
+
+// Tap kw of the outputs [ow, ow + 16) from input row `row`; columns outside the input read `fill`
+// (-inf for max, 0 for avg) without touching memory.
+template <int S>
+inline __m512 load_taps(const float* row, int64_t ow, int64_t kw, const Pool2dGeometry& g, const TapMasks<S>& m,
+                        __m512 fill) {
+  const float* p = row + ow * S - g.PW + kw;
+  if constexpr (S == 1) {
+    return _mm512_mask_loadu_ps(fill, m.lo_of(ow, kw), p);
+  } else {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_mask_loadu_ps(fill, m.lo_of(ow, kw), p), even,
+                                  _mm512_mask_loadu_ps(fill, m.hi_of(ow, kw), p + 16));
+  }
+}
+
+// One max-pooling update: tap (v, i) wins over (best, best_i) when v > best or v is NaN.
+inline void max_update(__m512& best, __m512i& best_i, __m512 v, __m512i i) {
+  const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  best = _mm512_mask_mov_ps(best, take, v);
+  best_i = _mm512_mask_mov_epi32(best_i, take, i);
+}
+
+// 16 outputs [ow, ow + 16) of one output row over ROWS valid input rows starting at `top` (ROWS = 0: the
+// runtime count `rows`). Each input row is a contiguous run of taps, reduced on its own (independent
+// dependency chains, so the core overlaps them), then the rows are folded in order with the same update:
+// that update picks the last NaN if there is one, else the first maximum, and doing so is associative, so
+// the result equals the one sequential pass over all taps that DESIGN section 3 defines. Each row starts
+// at -inf with the index of its first valid pixel; columns outside the input read -inf and never win.
+template <int S, bool kIdx, int ROWS>
+inline void max_block(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, int64_t top, int64_t rows,
+                      int64_t ow, __mmask16 out_mask, float* y, int32_t* idx) {
+  constexpr int kSlots = ROWS > 0 ? ROWS : 1;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
+  const __m512i col0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(ow * S - g.PW)),
+                                        _mm512_mullo_epi32(lane, _mm512_set1_epi32(S)));
+  const __m512i first_col = _mm512_max_epi32(col0, _mm512_setzero_si512());
+  __m512 best[kSlots];
+  __m512i best_i[kSlots];
+  if constexpr (ROWS > 0) {
+    for (int r = 0; r < ROWS; ++r) {
+      best[r] = minus_inf;
+      best_i[r] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>((top + r) * g.W)), first_col);
+    }
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      for (int r = 0; r < ROWS; ++r) {
+        const __m512i at = _mm512_add_epi32(col0, _mm512_set1_epi32(static_cast<int32_t>((top + r) * g.W + kw)));
+        max_update(best[r], best_i[r], load_taps<S>(xp + (top + r) * g.W, ow, kw, g, masks, minus_inf), at);
+      }
+    }
+    for (int r = 1; r < ROWS; ++r) max_update(best[0], best_i[0], best[r], best_i[r]);
+  } else {
+    best[0] = minus_inf;
+    best_i[0] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(top * g.W)), first_col);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const __m512i at = _mm512_add_epi32(col0, _mm512_set1_epi32(static_cast<int32_t>((top + r) * g.W + kw)));
+        max_update(best[0], best_i[0], load_taps<S>(xp + (top + r) * g.W, ow, kw, g, masks, minus_inf), at);
+      }
+    }
+  }
+  _mm512_mask_storeu_ps(y + ow, out_mask, best[0]);
+  if constexpr (kIdx) _mm512_mask_storeu_epi32(idx + ow, out_mask, best_i[0]);
+}
+
+// One whole output row of max pooling (dilation 1, stride S in {1, 2}), 16 outputs per step; the taps
+// kh in [th.k0, th.k1) are the row's valid ones.
+template <int S, bool kIdx>
+void max_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, int64_t oh, const TapRange& th,
+             float* y, int32_t* idx) {
+  const int64_t top = oh * g.SH - g.PH + th.k0, rows = th.k1 - th.k0;
+  for (int64_t ow = 0; ow < g.OW; ow += 16) {
+    const __mmask16 out_mask = static_cast<__mmask16>((1u << std::min<int64_t>(g.OW - ow, 16)) - 1u);
+    switch (rows) {
+      case 1: max_block<S, kIdx, 1>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
+      case 2: max_block<S, kIdx, 2>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
+      case 3: max_block<S, kIdx, 3>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
+      case 4: max_block<S, kIdx, 4>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
+      default: max_block<S, kIdx, 0>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
+    }
   }
 }
 #endif
@@ -200,6 +277,11 @@ template <bool kIdx>
 void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
   const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
   const TapRange inside = g.DH == 1 && g.DW == 1 ? inside_columns(g) : TapRange{g.OW, g.OW};
+#if defined(__AVX512F__)
+  const bool whole_rows = g.DH == 1 && g.DW == 1 && (g.SW == 1 || g.SW == 2) && g.KW <= kMaxFastKernel;
+  const TapMasks<1> masks1(whole_rows && g.SW == 1 ? g : Pool2dGeometry{});
+  const TapMasks<2> masks2(whole_rows && g.SW == 2 ? g : Pool2dGeometry{});
+#endif
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     const float* xp = x + plane * plane_in;
@@ -210,24 +292,22 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
       const TapRange th = valid_taps(h0, g.DH, g.KH, g.H);
       float* yr = yp + oh * g.OW;
       int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
+#if defined(__AVX512F__)
+      if (whole_rows && th.k0 < th.k1) {
+        if (g.SW == 1) {
+          max_row<1, kIdx>(xp, g, masks1, oh, th, yr, ir);
+        } else {
+          max_row<2, kIdx>(xp, g, masks2, oh, th, yr, ir);
+        }
+        continue;
+      }
+#endif
       const int64_t lo = th.k0 < th.k1 ? inside.k0 : g.OW, hi = th.k0 < th.k1 ? inside.k1 : g.OW;
       for (int64_t ow = 0; ow < lo; ++ow) max_window<kIdx>(xp, g, oh, ow, th, yr + ow, kIdx ? ir + ow : nullptr);
       if (lo < hi) {
         const int64_t top = h0 + th.k0;  // first valid input row of this output row (dilation 1 here)
-        const float* p = xp + top * g.W - g.PW;
-        const auto first = static_cast<int32_t>(top * g.W - g.PW);
-        const int64_t rows = th.k1 - th.k0;
-#if defined(__AVX512F__)
-        if (g.SW == 1) {
-          max_row_inside<1, kIdx>(p, first, g.W, rows, g.KW, lo, hi, yr, ir);
-        } else if (g.SW == 2) {
-          max_row_inside<2, kIdx>(p, first, g.W, rows, g.KW, lo, hi, yr, ir);
-        } else {
-          max_row_inside_scalar<kIdx>(p, first, g.W, rows, g.KW, g.SW, lo, hi, yr, ir);
-        }
-#else
-        max_row_inside_scalar<kIdx>(p, first, g.W, rows, g.KW, g.SW, lo, hi, yr, ir);
-#endif
+        max_row_inside_scalar<kIdx>(xp + top * g.W - g.PW, static_cast<int32_t>(top * g.W - g.PW), g.W, th.k1 - th.k0,
+                                    g.KW, g.SW, lo, hi, yr, ir);
       }
       for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) {
         max_window<kIdx>(xp, g, oh, ow, th, yr + ow, kIdx ? ir + ow : nullptr);
@@ -236,32 +316,23 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
   }
 }
 
-// Average pooling of interior columns [ow0, ow1) of one row: taps kh in [0, rows), kw in [0, KW), summed in
-// row-major order from 0 (as torch sums), divided by `divisor`.
 #if defined(__AVX512F__)
+// One whole output row of average pooling (stride S in {1, 2}): taps over the row's valid input rows
+// [h0, h1), columns outside the input read 0 (adding +0.0 leaves a sum that never is -0.0 unchanged),
+// summed in torch's row-major order and divided by the window's divisor, col_div[ow] * row_div.
 template <int S>
-void avg_row_inside(const float* p, int64_t W, int64_t rows, int64_t KW, int64_t ow0, int64_t ow1, float divisor,
-                    float* y) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512 div = _mm512_set1_ps(divisor);
-  for (int64_t ow = ow0; ow < ow1; ow += 16) {
-    const int64_t n = std::min<int64_t>(ow1 - ow, 16);
-    const int64_t need = S * (n - 1) + 1;
-    const __mmask16 lo_mask = static_cast<__mmask16>(need >= 16 ? 0xFFFFu : (1u << need) - 1u);
-    const __mmask16 hi_mask = static_cast<__mmask16>(need <= 16 ? 0u : (1u << (need - 16)) - 1u);
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t kh = 0; kh < rows; ++kh) {
-      const float* row = p + ow * S + kh * W;
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        if constexpr (S == 1) {
-          sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(lo_mask, row + kw));
-        } else {
-          sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo_mask, row + kw), even,
-                                                          _mm512_maskz_loadu_ps(hi_mask, row + kw + 16)));
-        }
-      }
+void avg_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, int64_t h0, int64_t h1,
+             float row_div, const float* col_div, float* y) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t ow = 0; ow < g.OW; ow += 16) {
+    const int64_t n = std::min<int64_t>(g.OW - ow, 16);
+    const __mmask16 out_mask = static_cast<__mmask16>((1u << n) - 1u);
+    __m512 sum = zero;
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t kw = 0; kw < g.KW; ++kw) sum = _mm512_add_ps(sum, load_taps<S>(xp + h * g.W, ow, kw, g, masks, zero));
     }
-    _mm512_mask_storeu_ps(y + ow, static_cast<__mmask16>((1u << n) - 1u), _mm512_div_ps(sum, div));
+    const __m512 div = _mm512_mul_ps(_mm512_maskz_loadu_ps(out_mask, col_div + ow), _mm512_set1_ps(row_div));
+    _mm512_mask_storeu_ps(y + ow, out_mask, _mm512_div_ps(sum, div));
   }
 }
 #endif
@@ -291,6 +362,65 @@ inline float avg_window(const float* xp, const Pool2dGeometry& g, AvgDivisor d, 
   return sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
 }
 
+#if defined(__AVX512F__)
+// dx of one plane by gathering (dilation 1, column stride S in {1, 2}): every input pixel sums, over the
+// outputs whose windows cover it in output order (rows, then columns, ascending), the value `gv` holds
+// for that output: dy/divisor for average pooling; for max pooling dy, counted only when the output's
+// index names this pixel. That is the order in which torch's scatter adds them, so the sums are
+// bit-identical, and each dx element is written once, without a memset or a scatter.
+template <int S, bool kMax>
+void gather_backward_plane(const float* gv, const int32_t* idx, float* dxp, const Pool2dGeometry& g) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const int shift = S == 2 ? 1 : 0;
+  const int64_t taps = (g.KW + S - 1) / S;  // at most this many windows of a row cover a pixel
+  const __m512i last_ow = _mm512_set1_epi32(static_cast<int32_t>(g.OW - 1));
+  for (int64_t h = 0; h < g.H; ++h) {
+    const TapRange rows = covering_outputs(h, g.KH, g.SH, g.PH, 1, g.OH);
+    for (int64_t w = 0; w < g.W; w += 16) {
+      const int64_t n = std::min<int64_t>(g.W - w, 16);
+      const __mmask16 out_mask = static_cast<__mmask16>((1u << n) - 1u);
+      const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(w)), lane);
+      // Windows ow_lo .. ow_hi of a row cover column `col`: ceil((col + PW - KW + 1) / S) .. (col + PW) / S.
+      const __m512i ow_lo = _mm512_max_epi32(
+          _mm512_setzero_si512(),
+          _mm512_srai_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(g.PW - g.KW + S))), shift));
+      const __m512i ow_hi =
+          _mm512_min_epi32(last_ow, _mm512_srai_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(g.PW))), shift));
+      const int64_t base = std::max<int64_t>(0, (w + g.PW - g.KW + S) >> shift);  // ow_lo of lane 0
+      const __mmask16 lo_mask = static_cast<__mmask16>(g.OW - base >= 16 ? 0xFFFFu : g.OW - base <= 0 ? 0u : (1u << (g.OW - base)) - 1u);
+      const __mmask16 hi_mask =
+          static_cast<__mmask16>(g.OW - base - 16 >= 16 ? 0xFFFFu : g.OW - base - 16 <= 0 ? 0u : (1u << (g.OW - base - 16)) - 1u);
+      const __m512i target = _mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(h * g.W)));
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t oh = rows.k0; oh < rows.k1; ++oh) {
+        const float* gr = gv + oh * g.OW + base;
+        const __m512 ga = _mm512_maskz_loadu_ps(lo_mask, gr), gb = _mm512_maskz_loadu_ps(hi_mask, gr + 16);
+        __m512i ia = _mm512_setzero_si512(), ib = _mm512_setzero_si512();
+        if constexpr (kMax) {
+          const int32_t* ir = idx + oh * g.OW + base;
+          ia = _mm512_maskz_loadu_epi32(lo_mask, ir);
+          ib = _mm512_maskz_loadu_epi32(hi_mask, ir + 16);
+        }
+        for (int64_t j = 0; j < taps; ++j) {
+          const __m512i ow = _mm512_add_epi32(ow_lo, _mm512_set1_epi32(static_cast<int32_t>(j)));
+          __mmask16 use = out_mask & _mm512_cmple_epi32_mask(ow, ow_hi);
+          const __m512i rel = _mm512_sub_epi32(ow, _mm512_set1_epi32(static_cast<int32_t>(base)));
+          if constexpr (kMax) use &= _mm512_cmpeq_epi32_mask(_mm512_permutex2var_epi32(ia, rel, ib), target);
+          acc = _mm512_mask_add_ps(acc, use, acc, _mm512_permutex2var_ps(ga, rel, gb));
+        }
+      }
+      _mm512_mask_storeu_ps(dxp + h * g.W + w, out_mask, acc);
+    }
+  }
+}
+
+// Whether the gather backward applies: dilation 1, column stride 1 or 2, windows narrow enough that the
+// outputs covering 16 adjacent columns fit in 32 lanes.
+bool gather_backward_fits(const Pool2dGeometry& g) {
+  return g.DH == 1 && g.DW == 1 && (g.SW == 1 || g.SW == 2) && g.KW <= 16 && g.H * g.W < (int64_t{1} << 30);
+}
+#endif
+
 }  // namespace
 
 void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
@@ -318,6 +448,21 @@ void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, con
 void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d) {
   const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
   const TapRange inside = inside_columns(g);
+#if defined(__AVX512F__)
+  // The divisor of window (oh, ow) is a product of a row factor and a column factor (avg_pool_divisor with
+  // the other axis' extent 1), so a row of divisors is one multiplication.
+  const bool whole_rows = (g.SW == 1 || g.SW == 2) && g.KW <= kMaxFastKernel && g.OH * g.OW < (int64_t{1} << 24);
+  std::vector<float> col_div(whole_rows ? static_cast<size_t>(g.OW) : 0);
+  Pool2dGeometry axis_w = g;
+  axis_w.KH = 1, axis_w.SH = 1, axis_w.PH = 0;
+  for (int64_t ow = 0; whole_rows && ow < g.OW; ++ow) {
+    col_div[static_cast<size_t>(ow)] = d.divisor_override > 0 ? 1.0f : static_cast<float>(avg_pool_divisor(axis_w, d, 0, ow));
+  }
+  Pool2dGeometry axis_h = g;
+  axis_h.KW = 1, axis_h.SW = 1, axis_h.PW = 0;
+  const TapMasks<1> masks1(whole_rows && g.SW == 1 ? g : Pool2dGeometry{});
+  const TapMasks<2> masks2(whole_rows && g.SW == 2 ? g : Pool2dGeometry{});
+#endif
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     const float* xp = x + plane * plane_in;
@@ -325,23 +470,24 @@ void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDi
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0), h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
       float* yr = yp + oh * g.OW;
+#if defined(__AVX512F__)
+      if (whole_rows && h0 < h1) {
+        const float row_div = d.divisor_override > 0 ? static_cast<float>(d.divisor_override)
+                                                     : static_cast<float>(avg_pool_divisor(axis_h, d, oh, 0));
+        if (g.SW == 1) {
+          avg_row<1>(xp, g, masks1, h0, h1, row_div, col_div.data(), yr);
+        } else {
+          avg_row<2>(xp, g, masks2, h0, h1, row_div, col_div.data(), yr);
+        }
+        continue;
+      }
+#endif
       const int64_t lo = h0 < h1 ? inside.k0 : g.OW, hi = h0 < h1 ? inside.k1 : g.OW;
       for (int64_t ow = 0; ow < lo; ++ow) yr[ow] = avg_window(xp, g, d, oh, ow);
       if (lo < hi) {
         // Every interior window of this row has the same clipped rows, so the same divisor.
-        const float divisor = static_cast<float>(avg_pool_divisor(g, d, oh, lo));
-        const float* p = xp + h0 * g.W - g.PW;
-#if defined(__AVX512F__)
-        if (g.SW == 1) {
-          avg_row_inside<1>(p, g.W, h1 - h0, g.KW, lo, hi, divisor, yr);
-        } else if (g.SW == 2) {
-          avg_row_inside<2>(p, g.W, h1 - h0, g.KW, lo, hi, divisor, yr);
-        } else {
-          avg_row_inside_scalar(p, g.W, h1 - h0, g.KW, g.SW, lo, hi, divisor, yr);
-        }
-#else
-        avg_row_inside_scalar(p, g.W, h1 - h0, g.KW, g.SW, lo, hi, divisor, yr);
-#endif
+        avg_row_inside_scalar(xp + h0 * g.W - g.PW, g.W, h1 - h0, g.KW, g.SW, lo, hi,
+                              static_cast<float>(avg_pool_divisor(g, d, oh, lo)), yr);
       }
       for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) yr[ow] = avg_window(xp, g, d, oh, ow);
     }
@@ -350,6 +496,32 @@ void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDi
 
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g, AvgDivisor d) {
   const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
+#if defined(__AVX512F__)
+  if (gather_backward_fits(g)) {
+    // What each output sends to the inputs it covers: dy / divisor, one division per output as torch does.
+    std::vector<float> divisor(static_cast<size_t>(plane_out));
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        divisor[static_cast<size_t>(oh * g.OW + ow)] = static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+      }
+    }
+#pragma omp parallel
+    {
+      std::vector<float> gv(static_cast<size_t>(plane_out));
+#pragma omp for schedule(static)
+      for (int64_t plane = 0; plane < g.planes(); ++plane) {
+        const float* dyp = dy + plane * plane_out;
+        for (int64_t o = 0; o < plane_out; ++o) gv[static_cast<size_t>(o)] = dyp[o] / divisor[static_cast<size_t>(o)];
+        if (g.SW == 1) {
+          gather_backward_plane<1, false>(gv.data(), nullptr, dx + plane * plane_in, g);
+        } else {
+          gather_backward_plane<2, false>(gv.data(), nullptr, dx + plane * plane_in, g);
+        }
+      }
+    }
+    return;
+  }
+#endif
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     float* dxp = dx + plane * plane_in;

@@ -40,6 +40,7 @@ void backward_on(const Tensor& y, const Tensor& dy, Tensor& dx) {
 }  // namespace
 
 Tensor ReLU::forward(const Tensor& x, Mode mode) {
+  if (fused_) return x;
   Tensor y = inplace_ ? x : Tensor::empty(x.shape(), DType::Float32, x.device());
   forward_on(x, y);
   if (mode == Mode::Train) output_ = y;
@@ -47,6 +48,7 @@ Tensor ReLU::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor ReLU::backward(const Tensor& dy) {
+  if (fused_) return dy;
   MINICNN_CHECK(output_.defined(), "ReLU: backward() called without a Train-mode forward() before it");
   MINICNN_CHECK(dy.shape() == output_.shape(), "ReLU: expected a gradient of shape ", output_.shape(),
                 ", but got ", dy.shape());

@@ -14,9 +14,11 @@ class ReLU : public Layer {
   Shape output_shape(const Shape& in) const override { return in; }
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  void mark_fused() override { fused_ = true; }
 
  private:
   bool inplace_;
+  bool fused_ = false;  // the layer before applies this ReLU (Model::build fuses Conv2d/Linear/BatchNorm2d + ReLU)
   Tensor output_;  // backward passes dy where output > 0
 };
 

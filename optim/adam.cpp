@@ -13,6 +13,7 @@ namespace cpu {
 
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamStep& s) {
   const float step_size = s.lr / s.bias_correction1;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     float grad = g[i];
     if (s.decoupled) {

@@ -11,6 +11,7 @@ namespace cpu {
 
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
               float weight_decay, bool nesterov, bool first_step) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     float d = g[i] + weight_decay * p[i];
     if (buf) {

@@ -64,6 +64,11 @@ class Layer {
   virtual bool mixes_spatial() const { return false; }
   /// Moves parameters and buffers to `device`.
   virtual void to(Device device);
+  /// Asks the layer to apply the ReLU that follows it to its own output (the same numbers, one pass over
+  /// memory less); returns whether it did. The model then calls mark_fused() on that ReLU.
+  virtual bool fuse_relu() { return false; }
+  /// Tells a ReLU that the layer before it applies it: forward and backward pass tensors through unchanged.
+  virtual void mark_fused() {}
   /// Sets the random stream of a stochastic layer (Dropout); the trainer reseeds every step from
   /// (seed, step), so a resumed run draws the same masks as an uninterrupted one.
   virtual void reseed(uint64_t seed) { (void)seed; }

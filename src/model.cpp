@@ -72,6 +72,10 @@ void Model::build(const Shape& input_chw, uint64_t seed) {
   Generator gen(seed);
   for (auto& layer : layers_) layer->reset_parameters(gen);
   for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_needs_input_grad(i != 0);
+  // A ReLU right after a layer that can apply it in its own output loop is fused into that layer.
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) {
+    if (layers_[i + 1]->type_name() == "ReLU" && layers_[i]->fuse_relu()) layers_[i + 1]->mark_fused();
+  }
   input_chw_ = input_chw;
   built_ = true;
 }

@@ -286,7 +286,7 @@ TEST(CudaHost, Im2colAndCol2imMatchTheCpuConvolution) {
     Tensor y = Tensor::empty({N, c.OC, OH, OW}), dx = Tensor::empty(c.x);
     Tensor dw = Tensor::zeros({c.OC, K});
     cpu::conv2d_forward(x.data(), w.data(), nullptr, y.data(), g);
-    cpu::conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr, g);
+    cpu::conv2d_backward(x.data(), w.data(), dy.data(), nullptr, dx.data(), dw.data(), nullptr, g);
     for (int64_t nn : {N, int64_t{1}}) {  // one chunk of every image, and chunks of one image
       std::vector<float> ye(static_cast<size_t>(N * c.OC * P)), dxe(static_cast<size_t>(N * C * H * W));
       for (int64_t n0 = 0; n0 < N; n0 += nn) {

@@ -465,3 +465,69 @@ TEST(AvgPool2d, FastPathsMatchTheDefinitionOnWideInputs) {
 
 }  // namespace
 }  // namespace minicnn
+
+namespace minicnn {
+namespace {
+
+// The gather backwards against torch's scatter, transcribed: for each output in order, add its gradient
+// to the pixel(s) it came from. Bit-identical sums are required (the same additions in the same order).
+TEST(Pool2dBackward, GatherPathsMatchTheScatterBitForBit) {
+  for (int64_t K : {1, 2, 3, 4}) {
+    for (int64_t S : {1, 2, 3}) {
+      for (int64_t P = 0; P <= K / 2; ++P) {
+        for (bool ceil : {false, true}) {
+          for (int64_t W : {6, 21, 40}) {
+            const Shape shape{2, 2, 7, W};
+            const Pool2dArgs a{IntPair(K), IntPair(S), IntPair(P), IntPair(1), ceil};
+            const Pool2dGeometry g = pool2d_geometry("MaxPool2d", shape, a);
+            const Tensor x = awkward_values(shape, static_cast<uint64_t>(K * 777 + S * 77 + P * 7 + W));
+            const int64_t outs = g.planes() * g.OH * g.OW;
+            std::vector<float> y(static_cast<size_t>(outs));
+            std::vector<int32_t> idx(static_cast<size_t>(outs));
+            cpu::max_pool2d_forward(x.data(), y.data(), idx.data(), g);
+            const Tensor dy = testing::uniform_values({outs}, static_cast<uint64_t>(W + K));
+            std::vector<float> dx(static_cast<size_t>(x.numel())), want(dx.size(), 0.0f);
+            cpu::max_pool2d_backward(dy.data(), idx.data(), dx.data(), g);
+            for (int64_t p = 0; p < g.planes(); ++p) {
+              for (int64_t o = 0; o < g.OH * g.OW; ++o) {
+                const int32_t i = idx[static_cast<size_t>(p * g.OH * g.OW + o)];
+                if (i >= 0) want[static_cast<size_t>(p * g.H * g.W + i)] += dy.data()[p * g.OH * g.OW + o];
+              }
+            }
+            for (size_t i = 0; i < dx.size(); ++i) {
+              ASSERT_EQ(dx[i], want[i]) << "max K=" << K << " S=" << S << " P=" << P << " ceil=" << ceil << " W=" << W
+                                        << " input " << i;
+            }
+            for (bool include : {true, false}) {
+              const AvgDivisor d{include, 0};
+              const Pool2dGeometry ga = pool2d_geometry("AvgPool2d", shape, a);
+              std::vector<float> adx(dx.size()), awant(dx.size(), 0.0f);
+              cpu::avg_pool2d_backward(dy.data(), adx.data(), ga, d);
+              for (int64_t p = 0; p < ga.planes(); ++p) {
+                for (int64_t oh = 0; oh < ga.OH; ++oh) {
+                  for (int64_t ow = 0; ow < ga.OW; ++ow) {
+                    const int64_t h0 = std::max<int64_t>(oh * S - P, 0), h1 = std::min<int64_t>(oh * S - P + K, ga.H);
+                    const int64_t w0 = std::max<int64_t>(ow * S - P, 0), w1 = std::min<int64_t>(ow * S - P + K, ga.W);
+                    if (h0 >= h1 || w0 >= w1) continue;
+                    const float grad = dy.data()[(p * ga.OH + oh) * ga.OW + ow] /
+                                       static_cast<float>(avg_pool_divisor(ga, d, oh, ow));
+                    for (int64_t h = h0; h < h1; ++h) {
+                      for (int64_t w = w0; w < w1; ++w) awant[static_cast<size_t>(p * ga.H * ga.W + h * ga.W + w)] += grad;
+                    }
+                  }
+                }
+              }
+              for (size_t i = 0; i < adx.size(); ++i) {
+                ASSERT_EQ(adx[i], awant[i]) << "avg K=" << K << " S=" << S << " P=" << P << " ceil=" << ceil
+                                            << " include=" << include << " W=" << W << " input " << i;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minicnn

@@ -80,7 +80,7 @@ struct EvalResult {
 
 /// Mean loss and accuracy of `model` over `data`, normalised as given, in Eval mode.
 EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization& normalization,
-                    int64_t batch_size = 500);
+                    int64_t batch_size = 128);
 
 /// Bytes a training step of `model` needs for a batch of `batch` images: parameters, gradients and the
 /// optimizer's state, plus per image the layer outputs, what backward keeps and their gradients, plus the

@@ -1,0 +1,140 @@
+// Google Benchmark micro-benchmarks: each layer's forward and backward on the shapes of the presets, and a
+// whole training step (forward, loss, backward, optimizer) of mnist-cnn and lenet5 at batch 64.
+// Run: build/bench/layers_bench [--benchmark_filter=...]; set MINICNN_THREADS to choose the thread count.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "batchnorm2d.h"
+#include "conv2d.h"
+#include "linear.h"
+#include "loss.h"
+#include "optimizer.h"
+#include "pool2d.h"
+#include "registry.h"
+#include "relu.h"
+#include "runtime.h"
+
+using namespace minicnn;
+
+namespace {
+
+int threads() {
+  const char* t = std::getenv("MINICNN_THREADS");
+  return t ? std::atoi(t) : 0;
+}
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  Tensor t = Tensor::empty(shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = gen.normal();
+  return t;
+}
+
+// Runs forward (and backward when `backward`) of `layer` on input `shape`, reporting images/s.
+void run_layer(benchmark::State& state, Layer& layer, const Shape& shape, bool backward) {
+  set_num_threads(threads());
+  layer.materialize(shape);
+  Generator gen(1);
+  layer.reset_parameters(gen);
+  const Tensor x = random_tensor(shape, 2);
+  Tensor y = layer.forward(x, Mode::Train);
+  const Tensor dy = random_tensor(y.shape(), 3);
+  for (auto _ : state) {
+    if (backward) {
+      benchmark::DoNotOptimize(layer.backward(dy));
+    } else {
+      benchmark::DoNotOptimize(layer.forward(x, Mode::Train));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * shape[0]);
+}
+
+void conv(benchmark::State& state, Conv2dOptions options, Shape shape, bool backward) {
+  Conv2d layer(options);
+  run_layer(state, layer, shape, backward);
+}
+
+void maxpool(benchmark::State& state, MaxPool2dOptions options, Shape shape, bool backward) {
+  MaxPool2d layer(options);
+  run_layer(state, layer, shape, backward);
+}
+
+void linear(benchmark::State& state, LinearOptions options, Shape shape, bool backward) {
+  Linear layer(options);
+  run_layer(state, layer, shape, backward);
+}
+
+void batchnorm(benchmark::State& state, BatchNorm2dOptions options, Shape shape, bool backward) {
+  BatchNorm2d layer(options);
+  run_layer(state, layer, shape, backward);
+}
+
+void relu_bench(benchmark::State& state, Shape shape, bool backward) {
+  ReLU relu;
+  run_layer(state, relu, shape, backward);
+}
+
+void train_step(benchmark::State& state, const char* preset) {
+  set_num_threads(threads());
+  const int64_t batch = 64;
+  Model model = parse_model(preset);
+  model.build({1, 28, 28}, 1);
+  Recipe recipe;
+  recipe.optimizer = "sgd";
+  auto opt = make_optimizer(recipe, model.parameters());
+  CrossEntropyLoss loss;
+  const Tensor x = random_tensor({batch, 1, 28, 28}, 4);
+  Tensor targets = Tensor::empty({batch}, DType::Int32);
+  for (int64_t i = 0; i < batch; ++i) targets.data_i32()[i] = static_cast<int32_t>(i % 10);
+  for (auto _ : state) {
+    const LossResult r = loss.forward(model.forward(x, Mode::Train), targets);
+    opt->zero_grad();
+    model.backward(loss.backward());
+    opt->step();
+    benchmark::DoNotOptimize(r.loss);
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+void eval_batch(benchmark::State& state, const char* preset) {
+  set_num_threads(threads());
+  const int64_t batch = 128;
+  Model model = parse_model(preset);
+  model.build({1, 28, 28}, 1);
+  const Tensor x = random_tensor({batch, 1, 28, 28}, 4);
+  for (auto _ : state) benchmark::DoNotOptimize(model.forward(x, Mode::Eval));
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+}  // namespace
+
+// mnist-cnn's layers at batch 64.
+BENCHMARK_CAPTURE(conv, mnist_conv1_fwd, Conv2dOptions(1, 32, 3).padding(1), Shape{64, 1, 28, 28}, false);
+BENCHMARK_CAPTURE(conv, mnist_conv1_bwd, Conv2dOptions(1, 32, 3).padding(1), Shape{64, 1, 28, 28}, true);
+BENCHMARK_CAPTURE(conv, mnist_conv2_fwd, Conv2dOptions(32, 64, 3).padding(1), Shape{64, 32, 14, 14}, false);
+BENCHMARK_CAPTURE(conv, mnist_conv2_bwd, Conv2dOptions(32, 64, 3).padding(1), Shape{64, 32, 14, 14}, true);
+BENCHMARK_CAPTURE(maxpool, mnist_pool1_fwd, MaxPool2dOptions(2), Shape{64, 32, 28, 28}, false);
+BENCHMARK_CAPTURE(maxpool, mnist_pool1_bwd, MaxPool2dOptions(2), Shape{64, 32, 28, 28}, true);
+BENCHMARK_CAPTURE(relu_bench, mnist_relu1_fwd, Shape{64, 32, 28, 28}, false);
+BENCHMARK_CAPTURE(relu_bench, mnist_relu1_bwd, Shape{64, 32, 28, 28}, true);
+BENCHMARK_CAPTURE(linear, mnist_fc1_fwd, LinearOptions(3136, 128), Shape{64, 3136}, false);
+BENCHMARK_CAPTURE(linear, mnist_fc1_bwd, LinearOptions(3136, 128), Shape{64, 3136}, true);
+// lenet5's convolutions.
+BENCHMARK_CAPTURE(conv, lenet_conv1_fwd, Conv2dOptions(1, 6, 5).padding(2), Shape{64, 1, 28, 28}, false);
+BENCHMARK_CAPTURE(conv, lenet_conv1_bwd, Conv2dOptions(1, 6, 5).padding(2), Shape{64, 1, 28, 28}, true);
+BENCHMARK_CAPTURE(conv, lenet_conv2_fwd, Conv2dOptions(6, 16, 5), Shape{64, 6, 14, 14}, false);
+BENCHMARK_CAPTURE(conv, lenet_conv2_bwd, Conv2dOptions(6, 16, 5), Shape{64, 6, 14, 14}, true);
+// cifar-cnn's widest convolution and BatchNorm at batch 128.
+BENCHMARK_CAPTURE(conv, cifar_conv2_fwd, Conv2dOptions(32, 32, 3).padding(1), Shape{128, 32, 32, 32}, false);
+BENCHMARK_CAPTURE(conv, cifar_conv2_bwd, Conv2dOptions(32, 32, 3).padding(1), Shape{128, 32, 32, 32}, true);
+BENCHMARK_CAPTURE(batchnorm, cifar_bn_fwd, BatchNorm2dOptions(32), Shape{128, 32, 32, 32}, false);
+BENCHMARK_CAPTURE(batchnorm, cifar_bn_bwd, BatchNorm2dOptions(32), Shape{128, 32, 32, 32}, true);
+// Whole steps.
+BENCHMARK_CAPTURE(train_step, mnist_cnn, "mnist-cnn")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(train_step, lenet5, "lenet5")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(eval_batch, mnist_cnn, "mnist-cnn")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(eval_batch, lenet5, "lenet5")->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
