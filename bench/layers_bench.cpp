@@ -3,6 +3,7 @@
 // Run: build/bench/layers_bench [--benchmark_filter=...]; set MINICNN_THREADS to choose the thread count.
 #include <benchmark/benchmark.h>
 
+#include <Eigen/Core>
 #include <cstdlib>
 #include <memory>
 
@@ -108,7 +109,23 @@ void eval_batch(benchmark::State& state, const char* preset) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+// The machine's practical single-precision peak: an Eigen GEMM of 1024^3 on the same threads.
+void sgemm_1024(benchmark::State& state) {
+  set_num_threads(threads());
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Mat a = Mat::Random(1024, 1024), b = Mat::Random(1024, 1024);
+  Mat c(1024, 1024);
+  for (auto _ : state) {
+    c.noalias() = a * b;
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 1024 * 1024 * 1024 * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+}
+
 }  // namespace
+
+BENCHMARK(sgemm_1024)->Unit(benchmark::kMillisecond);
 
 // mnist-cnn's layers at batch 64.
 BENCHMARK_CAPTURE(conv, mnist_conv1_fwd, Conv2dOptions(1, 32, 3).padding(1), Shape{64, 1, 28, 28}, false);

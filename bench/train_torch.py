@@ -36,7 +36,7 @@ def lr_at(args, epoch):
     return args.lr
 
 
-def evaluate(model, x, y, batch=500):
+def evaluate(model, x, y, batch=128):
     model.eval()
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     total, correct = 0.0, 0
@@ -85,10 +85,13 @@ def run(args, log=print):
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (out.argmax(1) == yb).sum().item()
+        eval_start = time.perf_counter()
         test_loss, test_acc = evaluate(model, test_x, test_y)
+        eval_seconds = time.perf_counter() - eval_start
         row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                "test_loss": test_loss, "test_accuracy": test_acc, "lr": lr_at(args, epoch),
-               "seconds": train_seconds, "images_per_sec": seen / train_seconds}
+               "seconds": train_seconds, "images_per_sec": seen / train_seconds,
+               "eval_images_per_sec": len(test_x) / eval_seconds}
         rows.append(row)
         log(f"epoch {epoch + 1}/{args.epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}  "
             f"test loss {test_loss:.4f} acc {test_acc:.4f}  {train_seconds:.1f} s  {row['images_per_sec']:.0f} img/s")
@@ -113,4 +116,12 @@ def parser():
 
 
 if __name__ == "__main__":
-    run(parser().parse_args())
+    ap = parser()
+    ap.add_argument("--json", action="store_true", help="print the last epoch and peak memory as one JSON line")
+    args = ap.parse_args()
+    rows = run(args, log=(lambda line: None) if args.json else print)
+    if args.json:
+        import json
+        import resource
+        rows[-1]["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(rows[-1]))

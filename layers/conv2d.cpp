@@ -5,7 +5,12 @@
 #include <omp.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstring>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#include <limits>
 
 #include "check.h"
 #include "init.h"
@@ -41,73 +46,125 @@ TapWindow tap_window(const Conv2dGeometry& g, int64_t kh, int64_t kw) {
   return {oh0, oh1, ow0, ow1, off_w, oh0 * g.SH + off_h};
 }
 
-// col (C*KH*KW, OH*OW): row (c, kh, kw) holds the input pixel each output position sees through that tap.
-void im2col(const float* x, float* col, const Conv2dGeometry& g) {
-  const int64_t ohw = g.OH * g.OW;
+// Short contiguous runs (an output row of a small plane is 5 to 30 floats) move with masked vector
+// instructions: a loop of scalar copies or a memcpy call per run costs more than the data.
+inline void copy_run(float* d, const float* src, int64_t n) {
+#if defined(__AVX512F__)
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, src + i));
+  }
+#else
+  std::memcpy(d, src, static_cast<size_t>(n) * sizeof(float));
+#endif
+}
+
+inline void zero_run(float* d, int64_t n) {
+#if defined(__AVX512F__)
+  for (int64_t i = 0; i < n; i += 16) {
+    _mm512_mask_storeu_ps(d + i, static_cast<__mmask16>(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u),
+                          _mm512_setzero_ps());
+  }
+#else
+  std::memset(d, 0, static_cast<size_t>(n) * sizeof(float));
+#endif
+}
+
+inline void add_run(float* d, const float* src, int64_t n) {
+#if defined(__AVX512F__)
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), _mm512_maskz_loadu_ps(m, src + i)));
+  }
+#else
+  for (int64_t i = 0; i < n; ++i) d[i] += src[i];
+#endif
+}
+
+// The column matrix of output rows [r0, r1): (C*KH*KW, (r1 - r0)*OW); row (c, kh, kw) holds the input
+// pixel each of those output positions sees through that tap (0 where it sees padding).
+void im2col(const float* x, float* col, const Conv2dGeometry& g, int64_t r0, int64_t r1) {
+  const int64_t len = (r1 - r0) * g.OW;
   const bool shift = plane_shift_layout(g);
   for (int64_t c = 0; c < g.C; ++c) {
     const float* xc = x + c * g.H * g.W;
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        float* dst = col + ((c * g.KH + kh) * g.KW + kw) * ohw;
+        float* dst = col + ((c * g.KH + kh) * g.KW + kw) * len;
         const TapWindow t = tap_window(g, kh, kw);
-        if (t.oh0 >= t.oh1 || t.ow0 >= t.ow1) {
-          std::memset(dst, 0, static_cast<size_t>(ohw) * sizeof(float));
+        const int64_t a = std::max(t.oh0, r0), b = std::min(t.oh1, r1);  // rows of the chunk that read inside
+        if (a >= b || t.ow0 >= t.ow1) {
+          std::memset(dst, 0, static_cast<size_t>(len) * sizeof(float));
           continue;
         }
         if (shift) {
           // One copy of the rows the tap reads, then zeros where it reads padding.
-          const int64_t begin = t.oh0 * g.OW + t.ow0, end = (t.oh1 - 1) * g.OW + t.ow1;
-          const float* src = xc + t.ih_of_oh0 * g.W + t.ow0 + t.off_w;
+          const int64_t begin = (a - r0) * g.OW + t.ow0, end = (b - 1 - r0) * g.OW + t.ow1;
+          const float* src = xc + (t.ih_of_oh0 + (a - t.oh0)) * g.W + t.ow0 + t.off_w;
           std::memcpy(dst + begin, src, static_cast<size_t>(end - begin) * sizeof(float));
           std::memset(dst, 0, static_cast<size_t>(begin) * sizeof(float));
-          std::memset(dst + end, 0, static_cast<size_t>(ohw - end) * sizeof(float));
-          for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
-            float* row = dst + oh * g.OW;
+          std::memset(dst + end, 0, static_cast<size_t>(len - end) * sizeof(float));
+          for (int64_t oh = a; oh < b; ++oh) {
+            float* row = dst + (oh - r0) * g.OW;
             for (int64_t ow = 0; ow < t.ow0; ++ow) row[ow] = 0.0f;
             for (int64_t ow = t.ow1; ow < g.OW; ++ow) row[ow] = 0.0f;
           }
           continue;
         }
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          float* d = dst + oh * g.OW;
-          if (oh < t.oh0 || oh >= t.oh1) {
-            std::memset(d, 0, static_cast<size_t>(g.OW) * sizeof(float));
+        for (int64_t oh = r0; oh < r1; ++oh) {
+          float* d = dst + (oh - r0) * g.OW;
+          if (oh < a || oh >= b) {
+            zero_run(d, g.OW);
             continue;
           }
           const float* src = xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
-          for (int64_t ow = 0; ow < t.ow0; ++ow) d[ow] = 0.0f;
-          for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow] = src[ow * g.SW];
-          for (int64_t ow = t.ow1; ow < g.OW; ++ow) d[ow] = 0.0f;
+          zero_run(d, t.ow0);
+          if (g.SW == 1) {
+            copy_run(d + t.ow0, src + t.ow0, t.ow1 - t.ow0);
+          } else {
+            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow] = src[ow * g.SW];
+          }
+          zero_run(d + t.ow1, g.OW - t.ow1);
         }
       }
     }
   }
 }
 
-// The adjoint of im2col: adds each column entry back to the input pixel it was read from.
-void col2im(const float* col, float* dx, const Conv2dGeometry& g) {
-  const int64_t ohw = g.OH * g.OW;
-  std::memset(dx, 0, static_cast<size_t>(g.C * g.H * g.W) * sizeof(float));
+// The adjoint of im2col for output rows [r0, r1): adds each column entry back to the input pixel it was
+// read from (dx must hold the sums of earlier chunks, or zeros).
+void col2im(const float* col, float* dx, const Conv2dGeometry& g, int64_t r0, int64_t r1) {
+  const int64_t len = (r1 - r0) * g.OW;
   for (int64_t c = 0; c < g.C; ++c) {
     float* dxc = dx + c * g.H * g.W;
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const float* src = col + ((c * g.KH + kh) * g.KW + kw) * ohw;
+        const float* src = col + ((c * g.KH + kh) * g.KW + kw) * len;
         const TapWindow t = tap_window(g, kh, kw);
-        for (int64_t oh = t.oh0; oh < t.oh1; ++oh) {
+        for (int64_t oh = std::max(t.oh0, r0); oh < std::min(t.oh1, r1); ++oh) {
           float* d = dxc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
-          const float* s = src + oh * g.OW;
+          const float* sp = src + (oh - r0) * g.OW;
           if (g.SW == 1) {
-            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow] += s[ow];
+            add_run(d + t.ow0, sp + t.ow0, t.ow1 - t.ow0);
           } else {
-            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow * g.SW] += s[ow];
+            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow * g.SW] += sp[ow];
           }
         }
       }
     }
   }
 }
+
+// Output rows per column-matrix chunk: chunks of about 256 KiB stay in a core's L2 cache between im2col
+// and the GEMMs that read them (measured with bench/layers_bench: whole-image columns of the 32x32 layers
+// spill to L3).
+int64_t rows_per_chunk(const Conv2dGeometry& g) {
+  const int64_t row_bytes = g.C * g.KH * g.KW * g.OW * static_cast<int64_t>(sizeof(float));
+  return std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(row_bytes, 1), 1, g.OH);
+}
+
+using StridedMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+using ConstStridedMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
 
 }  // namespace
 
@@ -118,18 +175,23 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   // A 1x1 convolution with stride 1 and no padding reads the input itself as its column matrix.
   const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
-  Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, ohw});
+  const int64_t chunk = direct ? g.OH : rows_per_chunk(g);
+  Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, chunk * g.OW});
   ConstMatMap wm(w, g.OC, ckk);
 #pragma omp parallel num_threads(threads)
   {
-    float* col = direct ? nullptr : workspace.data() + omp_get_thread_num() * ckk * ohw;
+    float* col = direct ? nullptr : workspace.data() + omp_get_thread_num() * ckk * chunk * g.OW;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n) {
       const float* xn = x + n * g.C * g.H * g.W;
-      if (!direct) im2col(xn, col, g);
       float* yn = y + n * g.OC * ohw;
+      for (int64_t r0 = 0; r0 < g.OH; r0 += chunk) {
+        const int64_t r1 = std::min(r0 + chunk, g.OH), len = (r1 - r0) * g.OW;
+        if (!direct) im2col(xn, col, g, r0, r1);
+        StridedMap(yn + r0 * g.OW, g.OC, len, Eigen::OuterStride<>(ohw)).noalias() =
+            wm * ConstMatMap(direct ? xn : col, ckk, len);
+      }
       MatMap ym(yn, g.OC, ohw);
-      ym.noalias() = wm * ConstMatMap(direct ? xn : col, ckk, ohw);
       if (b) ym.colwise() += Eigen::Map<const Eigen::VectorXf>(b, g.OC);
       if (relu) {
         for (int64_t i = 0; i < g.OC * ohw; ++i) yn[i] = yn[i] < 0.0f ? 0.0f : yn[i];  // NaN propagates
@@ -143,9 +205,11 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
-  // Per thread: a column buffer, a dcol buffer, a masked dy (fused ReLU), and private dw/db sums reduced in
-  // thread order afterwards (deterministic for a given thread count).
-  const int64_t per_thread = 2 * ckk * ohw + g.OC * ohw;
+  const int64_t chunk = direct ? g.OH : rows_per_chunk(g);
+  // Per thread: a column chunk, its gradient, a masked dy (fused ReLU), and private dw/db sums reduced in
+  // thread order afterwards (deterministic for a given thread count). The column matrix is rebuilt here
+  // rather than kept from forward: a chunk stays in the cache, a batch of whole matrices would not.
+  const int64_t per_thread = 2 * ckk * chunk * g.OW + g.OC * ohw;
   Tensor scratch = Tensor::empty({threads, per_thread});
   Tensor dws = Tensor::zeros({threads, g.OC * ckk + g.OC});
   ConstMatMap wm(w, g.OC, ckk);
@@ -153,8 +217,8 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
   {
     const int t = omp_get_thread_num();
     float* col = scratch.data() + t * per_thread;
-    float* dcol = col + ckk * ohw;
-    float* masked = dcol + ckk * ohw;
+    float* dcol = col + ckk * chunk * g.OW;
+    float* masked = dcol + ckk * chunk * g.OW;
     MatMap dwm(dws.data() + t * (g.OC * ckk + g.OC), g.OC, ckk);
     Eigen::Map<Eigen::VectorXf> dbv(dws.data() + t * (g.OC * ckk + g.OC) + g.OC * ckk, g.OC);
 #pragma omp for schedule(static)
@@ -165,19 +229,22 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
         for (int64_t i = 0; i < g.OC * ohw; ++i) masked[i] = yn[i] > 0.0f ? dyn[i] : 0.0f;
         dyn = masked;
       }
-      ConstMatMap dym(dyn, g.OC, ohw);
+      dbv += ConstMatMap(dyn, g.OC, ohw).rowwise().sum();
       const float* xn = x + n * g.C * g.H * g.W;
-      // The column matrix is rebuilt here rather than kept from forward: a per-thread buffer stays in the
-      // cache, a batch of them would not (measured faster with bench/layers_bench).
-      if (!direct) im2col(xn, col, g);
-      dwm.noalias() += dym * ConstMatMap(direct ? xn : col, ckk, ohw).transpose();
-      dbv += dym.rowwise().sum();
-      if (dx) {
-        if (direct) {
-          MatMap(dx + n * g.C * g.H * g.W, ckk, ohw).noalias() = wm.transpose() * dym;
-        } else {
-          MatMap(dcol, ckk, ohw).noalias() = wm.transpose() * dym;
-          col2im(dcol, dx + n * g.C * g.H * g.W, g);
+      float* dxn = dx ? dx + n * g.C * g.H * g.W : nullptr;
+      if (dxn && !direct) std::memset(dxn, 0, static_cast<size_t>(g.C * g.H * g.W) * sizeof(float));
+      for (int64_t r0 = 0; r0 < g.OH; r0 += chunk) {
+        const int64_t r1 = std::min(r0 + chunk, g.OH), len = (r1 - r0) * g.OW;
+        const ConstStridedMap dym(dyn + r0 * g.OW, g.OC, len, Eigen::OuterStride<>(ohw));
+        if (!direct) im2col(xn, col, g, r0, r1);
+        dwm.noalias() += dym * ConstMatMap(direct ? xn : col, ckk, len).transpose();
+        if (dxn) {
+          if (direct) {
+            MatMap(dxn, ckk, ohw).noalias() = wm.transpose() * dym;
+          } else {
+            MatMap(dcol, ckk, len).noalias() = wm.transpose() * dym;
+            col2im(dcol, dxn, g, r0, r1);
+          }
         }
       }
     }
@@ -239,6 +306,12 @@ Conv2d::Conv2d(Conv2dOptions options) : options_(options) {
                 ": dilation should be greater than zero, but got dilation=", o.dilation_.pair_str());
   MINICNN_CHECK(o.padding_.h >= 0 && o.padding_.w >= 0, type_name(),
                 ": padding should be non-negative, but got padding=", o.padding_.pair_str());
+  // Larger options would overflow the size arithmetic of geometry() (as in pooling).
+  MINICNN_CHECK(std::max({o.kernel_size_.h, o.kernel_size_.w, o.stride_.h, o.stride_.w, o.padding_.h, o.padding_.w,
+                          o.dilation_.h, o.dilation_.w}) <= std::numeric_limits<int32_t>::max(),
+                type_name(), ": kernel_size, stride, padding and dilation should be at most 2147483647, but got "
+                "kernel_size=", o.kernel_size_.pair_str(), ", stride=", o.stride_.pair_str(), ", padding=",
+                o.padding_.pair_str(), ", dilation=", o.dilation_.pair_str());
   if (o.in_channels_ > 0) materialize(Shape{1, o.in_channels_, 1, 1});
 }
 

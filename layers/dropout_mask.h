@@ -4,11 +4,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define MINICNN_HD __host__ __device__ __forceinline__
-#else
-#define MINICNN_HD inline
-#endif
+#include "host_device.h"
 
 namespace minicnn {
 

@@ -12,25 +12,8 @@ namespace minicnn {
 namespace cpu {
 
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamStep& s) {
-  const float step_size = s.lr / s.bias_correction1;
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    float grad = g[i];
-    if (s.decoupled) {
-      p[i] *= 1.0f - s.lr * s.weight_decay;
-    } else {
-      grad += s.weight_decay * p[i];
-    }
-    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * grad;
-    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * grad * grad;
-    float second = v[i];
-    if (vmax) {
-      vmax[i] = std::max(vmax[i], v[i]);
-      second = vmax[i];
-    }
-    const float denom = std::sqrt(second) / s.bias_correction2_sqrt + s.eps;
-    p[i] -= step_size * (m[i] / denom);
-  }
+  for (int64_t i = 0; i < n; ++i) adam_update(p[i], g[i], m[i], v[i], vmax ? vmax + i : nullptr, s);
 }
 
 }  // namespace cpu

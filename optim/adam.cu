@@ -11,23 +11,8 @@ namespace {
 __global__ void adam_step_kernel(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ m,
                                  float* __restrict__ v, float* __restrict__ vmax, int64_t n,
                                  cpu::AdamStep s) {
-  const float step_size = s.lr / s.bias_correction1;
   for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
-    float grad = g[i];
-    if (s.decoupled) {
-      p[i] *= 1.0f - s.lr * s.weight_decay;
-    } else {
-      grad += s.weight_decay * p[i];
-    }
-    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * grad;
-    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * grad * grad;
-    float second = v[i];
-    if (vmax != nullptr) {
-      vmax[i] = fmaxf(vmax[i], v[i]);
-      second = vmax[i];
-    }
-    const float denom = sqrtf(second) / s.bias_correction2_sqrt + s.eps;
-    p[i] -= step_size * (m[i] / denom);
+    cpu::adam_update(p[i], g[i], m[i], v[i], vmax != nullptr ? vmax + i : nullptr, s);
   }
 }
 

@@ -1,6 +1,9 @@
 // Adam and AdamW with torch.optim's formulas (bias-corrected moments; AdamW decays weights directly).
 #pragma once
 
+#include <cmath>
+
+#include "host_device.h"
 #include "optimizer.h"
 
 namespace minicnn {
@@ -45,6 +48,25 @@ struct AdamStep {
   float lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2_sqrt;
   bool decoupled;
 };
+
+/// One element of an Adam/AdamW step (the CPU loop and the CUDA kernel both call it); vmax is the
+/// element's AMSGrad maximum, or null.
+MINICNN_HD void adam_update(float& p, float g, float& m, float& v, float* vmax, const AdamStep& s) {
+  if (s.decoupled) {
+    p *= 1.0f - s.lr * s.weight_decay;
+  } else {
+    g += s.weight_decay * p;
+  }
+  m = s.beta1 * m + (1.0f - s.beta1) * g;
+  v = s.beta2 * v + (1.0f - s.beta2) * g * g;
+  float second = v;
+  if (vmax) {
+    *vmax = (v > *vmax || v != v) ? v : *vmax;  // NaN propagates, as torch.maximum
+    second = *vmax;
+  }
+  const float denom = sqrtf(second) / s.bias_correction2_sqrt + s.eps;
+  p -= s.lr / s.bias_correction1 * (m / denom);
+}
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamStep& s);
 }  // namespace cpu
 

@@ -13,12 +13,7 @@ void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float m
               float weight_decay, bool nesterov, bool first_step) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    float d = g[i] + weight_decay * p[i];
-    if (buf) {
-      buf[i] = first_step ? d : momentum * buf[i] + (1.0f - dampening) * d;
-      d = nesterov ? d + momentum * buf[i] : buf[i];
-    }
-    p[i] -= lr * d;
+    sgd_update(p[i], g[i], buf ? buf + i : nullptr, lr, momentum, dampening, weight_decay, nesterov, first_step);
   }
 }
 

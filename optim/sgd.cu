@@ -12,12 +12,8 @@ __global__ void sgd_step_kernel(float* __restrict__ p, const float* __restrict__
                                 int64_t n, float lr, float momentum, float dampening, float weight_decay,
                                 bool nesterov, bool first_step) {
   for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
-    float d = g[i] + weight_decay * p[i];
-    if (buf != nullptr) {
-      buf[i] = first_step ? d : momentum * buf[i] + (1.0f - dampening) * d;
-      d = nesterov ? d + momentum * buf[i] : buf[i];
-    }
-    p[i] -= lr * d;
+    cpu::sgd_update(p[i], g[i], buf != nullptr ? buf + i : nullptr, lr, momentum, dampening, weight_decay, nesterov,
+                    first_step);
   }
 }
 

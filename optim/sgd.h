@@ -1,6 +1,7 @@
 // SGD with momentum, dampening, Nesterov and weight decay, with torch.optim.SGD's formulas.
 #pragma once
 
+#include "host_device.h"
 #include "optimizer.h"
 
 namespace minicnn {
@@ -34,6 +35,18 @@ class SGD : public Optimizer {
 };
 
 namespace cpu {
+/// One element of an SGD step (the CPU loop and the CUDA kernel both call it); buf is the element's
+/// momentum buffer, or null without momentum.
+MINICNN_HD void sgd_update(float& p, float g, float* buf, float lr, float momentum, float dampening, float weight_decay,
+                           bool nesterov, bool first_step) {
+  float d = g + weight_decay * p;
+  if (buf) {
+    *buf = first_step ? d : momentum * *buf + (1.0f - dampening) * d;
+    d = nesterov ? d + momentum * *buf : *buf;
+  }
+  p -= lr * d;
+}
+
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
               float weight_decay, bool nesterov, bool first_step);
 }  // namespace cpu

@@ -27,8 +27,13 @@ int64_t& Shape::operator[](int64_t d) {
 }
 
 int64_t Shape::numel() const {
+  // No memory holds 2^50 floats; larger counts would overflow the byte arithmetic that follows.
+  constexpr int64_t kMaxElements = int64_t{1} << 50;
   int64_t n = 1;
-  for (int64_t d : dims_) n *= d;
+  for (int64_t d : dims_) {
+    MINICNN_CHECK(!__builtin_mul_overflow(n, d, &n) && n <= kMaxElements && n >= -kMaxElements, "Shape: ", str(),
+                  " has more than 2^50 elements");
+  }
   return n;
 }
 
@@ -170,6 +175,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   }
   Tensor t;
   t.shape_ = shape;
+  t.numel_ = shape.numel();
   t.dtype_ = dtype;
   t.device_ = device;
   t.storage_ = std::make_shared<detail::Storage>(t.nbytes(), device);
@@ -257,6 +263,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
                 " elements) to ", shape, " (", shape.numel(), " elements)");
   Tensor t = *this;
   t.shape_ = shape;
+  t.numel_ = shape.numel();
   return t;
 }
 

@@ -62,7 +62,7 @@ class Tensor {
   const Shape& shape() const { return shape_; }
   int64_t dim() const { return shape_.rank(); }
   int64_t size(int64_t d) const { return shape_[d]; }
-  int64_t numel() const { return shape_.numel(); }
+  int64_t numel() const { return numel_; }
   DType dtype() const { return dtype_; }
   Device device() const { return device_; }
   bool is_cuda() const { return device_.is_cuda(); }
@@ -97,6 +97,7 @@ class Tensor {
   void check_dtype(DType expected, const char* accessor) const;
 
   Shape shape_;
+  int64_t numel_ = 0;  // shape_.numel(), kept so loops may test it cheaply (0 for an undefined tensor)
   DType dtype_ = DType::Float32;
   Device device_;
   std::shared_ptr<detail::Storage> storage_;
