@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "check.h"
 #include "file_io.h"
@@ -56,23 +58,24 @@ IdxArray parse_idx(const uint8_t* bytes, size_t size, int rank, const std::strin
   return a;
 }
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path, const std::string& component) {
-  std::vector<uint8_t> raw = read_file(path, component.c_str());
-  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+std::vector<uint8_t> gunzip_bounded(const uint8_t* data, size_t size, const std::string& component,
+                                    const std::string& name, uint64_t max_bytes) {
+  MINICNN_CHECK(size <= std::numeric_limits<uInt>::max(), component, ": '", name, "' has ", size,
+                " compressed bytes, more than the ", std::numeric_limits<uInt>::max(), " this reader accepts");
   z_stream zs{};
   MINICNN_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, component, ": cannot start gzip decompression");
   std::vector<uint8_t> out;
-  out.resize(std::min<size_t>(raw.size() * 4 + 1024, kMaxDecompressed));
-  zs.next_in = raw.data();
-  zs.avail_in = static_cast<uInt>(raw.size());
+  out.resize(static_cast<size_t>(std::min<uint64_t>(uint64_t{size} * 4 + 1024, max_bytes)));
+  zs.next_in = const_cast<Bytef*>(data);
+  zs.avail_in = static_cast<uInt>(size);
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
     if (zs.total_out == out.size()) {
-      if (out.size() >= kMaxDecompressed) {
+      if (out.size() >= max_bytes) {
         inflateEnd(&zs);
-        detail::throw_error(fmt::format("{}: '{}' decompresses to more than {} bytes", component, path, kMaxDecompressed));
+        detail::throw_error(fmt::format("{}: '{}' decompresses to more than {} bytes", component, name, max_bytes));
       }
-      out.resize(std::min<size_t>(out.size() * 2, kMaxDecompressed));
+      out.resize(static_cast<size_t>(std::min<uint64_t>(uint64_t{out.size()} * 2, max_bytes)));
     }
     zs.next_out = out.data() + zs.total_out;
     zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
@@ -80,12 +83,18 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path, const std::string&
     if (rc != Z_OK && rc != Z_STREAM_END) {
       inflateEnd(&zs);
       const char* why = rc == Z_BUF_ERROR ? "it ends before the compressed stream does" : "its compressed data is corrupt";
-      detail::throw_error(fmt::format("{}: '{}' is not a valid gzip file: {}", component, path, why));
+      detail::throw_error(fmt::format("{}: '{}' is not a valid gzip file: {}", component, name, why));
     }
   }
   out.resize(zs.total_out);
   inflateEnd(&zs);
   return out;
+}
+
+std::vector<uint8_t> read_maybe_gzip(const std::string& path, const std::string& component) {
+  std::vector<uint8_t> raw = read_file(path, component.c_str());
+  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+  return gunzip_bounded(raw.data(), raw.size(), component, path, kMaxDecompressed);
 }
 
 DatasetSplit load_mnist(const std::string& dir, const std::string& name) {

@@ -17,9 +17,8 @@ Shape Flatten::output_shape(const Shape& in) const {
                 "Flatten: start_dim=", start_dim_, " and end_dim=", end_dim_,
                 " should name dimensions in order of an input of rank ", r, ", but got shape ", in);
   std::vector<int64_t> dims(in.dims().begin(), in.dims().begin() + s);
-  int64_t merged = 1;
-  for (int64_t d = s; d <= e; ++d) merged *= in[d];
-  dims.push_back(merged);
+  // Shape::numel() refuses a product that overflows (an adaptive pool may announce any output size).
+  dims.push_back(Shape(std::vector<int64_t>(in.dims().begin() + s, in.dims().begin() + e + 1)).numel());
   dims.insert(dims.end(), in.dims().begin() + e + 1, in.dims().end());
   return Shape(dims);
 }

@@ -65,6 +65,12 @@ Pool2dGeometry pool2d_geometry(const char* op, const Shape& x, const Pool2dArgs&
   MINICNN_CHECK(d.h > 0 && d.w > 0, op, ": dilation should be greater than zero, but got dilation=",
                 d.pair_str());
   MINICNN_CHECK(p.h >= 0 && p.w >= 0, op, ": padding should be non-negative, but got padding=", p.pair_str());
+  // Sizes stay far from int64 overflow when every option fits in int32 (the arithmetic below multiplies them).
+  constexpr int64_t kMaxOption = std::numeric_limits<int32_t>::max();
+  MINICNN_CHECK(k.h <= kMaxOption && k.w <= kMaxOption && s.h <= kMaxOption && s.w <= kMaxOption &&
+                    p.h <= kMaxOption && p.w <= kMaxOption && d.h <= kMaxOption && d.w <= kMaxOption,
+                op, ": kernel_size, stride, padding and dilation should be at most 2147483647, but got kernel_size=",
+                k.pair_str(), ", stride=", s.pair_str(), ", padding=", p.pair_str(), ", dilation=", d.pair_str());
   // P <= effective kernel / 2, with effective kernel D*(K-1)+1 (for average pooling D = 1: P <= K/2).
   MINICNN_CHECK(p.h <= (d.h * (k.h - 1) + 1) / 2 && p.w <= (d.w * (k.w - 1) + 1) / 2, op,
                 ": padding should be at most half of effective kernel size, but got padding=", p.pair_str(),
@@ -80,8 +86,12 @@ Pool2dGeometry pool2d_geometry(const char* op, const Shape& x, const Pool2dArgs&
         op, x.str(), k.pair_str(), s.pair_str(), p.pair_str(), d.pair_str(), OH, OW, std::max<int64_t>(min_h, 1),
         std::max<int64_t>(min_w, 1)));
   }
-  MINICNN_CHECK(H * W <= std::numeric_limits<int32_t>::max(), op, ": an input plane of ", H, "x", W, " = ",
-                H * W, " elements is too large for int32 indices (at most 2147483647)");
+  if (H > kMaxOption || W > kMaxOption || H * W > kMaxOption) {
+    // H, W <= 2^31 keeps H * W inside int64.
+    detail::throw_error(fmt::format("{}: an input plane of {}x{}{} elements is too large for int32 indices (at most "
+                                    "2147483647)",
+                                    op, H, W, H <= kMaxOption && W <= kMaxOption ? fmt::format(" = {}", H * W) : ""));
+  }
   return {N, C, H, W, OH, OW, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
 }
 
@@ -643,8 +653,13 @@ void cudnn_backward_on(const Tensor& x, const Tensor& y, const Tensor& dy, Tenso
 MaxPool2d::MaxPool2d(MaxPool2dOptions options) : options_(std::move(options)) {
   // Validate the options alone (an input of the smallest size that passes the output-size rule).
   const Pool2dArgs& a = options_.args_;
-  const int64_t h = std::max<int64_t>(1, a.dilation.h * (a.kernel_size.h - 1) + 1);
-  const int64_t w = std::max<int64_t>(1, a.dilation.w * (a.kernel_size.w - 1) + 1);
+  // pool2d_geometry refuses options outside int32 before it multiplies them; so must this span.
+  const auto span = [](int64_t k, int64_t d) {
+    const bool fits = k > 0 && d > 0 && k <= std::numeric_limits<int32_t>::max() &&
+                      d <= std::numeric_limits<int32_t>::max();
+    return fits ? d * (k - 1) + 1 : int64_t{1};
+  };
+  const int64_t h = span(a.kernel_size.h, a.dilation.h), w = span(a.kernel_size.w, a.dilation.w);
   pool2d_geometry("MaxPool2d", Shape{1, 1, h, w}, a);
 }
 
@@ -794,6 +809,21 @@ std::string adaptive_repr(const char* op, AdaptiveSize s) {
   return fmt::format("{}(output_size=({}, {}))", op, one(s.h), one(s.w));
 }
 
+// Calls f(plane, output index within the plane, h0, h1, w0, w1) for every adaptive window, planes in
+// parallel and each plane's windows in order.
+template <typename F>
+void for_each_adaptive_window(const Pool2dGeometry& g, F&& f) {
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        f(plane, oh * g.OW + ow, h0, h1, adaptive_start(ow, g.W, g.OW), adaptive_end(ow, g.W, g.OW));
+      }
+    }
+  }
+}
+
 Pool2dGeometry adaptive_geometry(const char* op, const Shape& x, AdaptiveSize s) {
   MINICNN_CHECK((s.h > 0 || s.h == -1) && (s.w > 0 || s.w == -1), op,
                 ": output_size should be positive (or None), but got (", s.h, ", ", s.w, ")");
@@ -822,20 +852,14 @@ Tensor AdaptiveAvgPool2d::forward(const Tensor& x, Mode mode) {
   Tensor y = Tensor::empty(unbatched_like(x.shape(), g.N, g.C, g.OH, g.OW));
   const float* xp = x.data();
   float* yp = y.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t plane = 0; plane < g.planes(); ++plane) {
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
-        float sum = 0.0f;
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) sum += xp[plane * g.H * g.W + h * g.W + w];
-        }
-        yp[plane * g.OH * g.OW + oh * g.OW + ow] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
-      }
+  for_each_adaptive_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+    const float* xpl = xp + plane * g.H * g.W;
+    float sum = 0.0f;
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t w = w0; w < w1; ++w) sum += xpl[h * g.W + w];
     }
-  }
+    yp[plane * g.OH * g.OW + o] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
+  });
   input_shape_ = x.shape();
   return y;
 }
@@ -849,19 +873,13 @@ Tensor AdaptiveAvgPool2d::backward(const Tensor& dy) {
   Tensor dx = Tensor::zeros(input_shape_);
   const float* dyp = dy.data();
   float* dxp = dx.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t plane = 0; plane < g.planes(); ++plane) {
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
-        const float grad = dyp[plane * g.OH * g.OW + oh * g.OW + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) dxp[plane * g.H * g.W + h * g.W + w] += grad;
-        }
-      }
+  for_each_adaptive_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+    const float grad = dyp[plane * g.OH * g.OW + o] / static_cast<float>((h1 - h0) * (w1 - w0));
+    float* dxpl = dxp + plane * g.H * g.W;
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t w = w0; w < w1; ++w) dxpl[h * g.W + w] += grad;
     }
-  }
+  });
   return dx;
 }
 
@@ -888,29 +906,22 @@ Tensor AdaptiveMaxPool2d::forward(const Tensor& x, Mode mode) {
   const float* xp = x.data();
   float* yp = y.data();
   int32_t* ip = idx.data_i32();
-#pragma omp parallel for schedule(static)
-  for (int64_t plane = 0; plane < g.planes(); ++plane) {
+  for_each_adaptive_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
     const float* xpl = xp + plane * g.H * g.W;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
-        float best = -std::numeric_limits<float>::infinity();
-        int64_t best_i = h0 * g.W + w0;
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) {
-            const float v = xpl[h * g.W + w];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              best_i = h * g.W + w;
-            }
-          }
+    float best = -std::numeric_limits<float>::infinity();
+    int64_t best_i = h0 * g.W + w0;
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t w = w0; w < w1; ++w) {
+        const float v = xpl[h * g.W + w];
+        if (v > best || std::isnan(v)) {
+          best = v;
+          best_i = h * g.W + w;
         }
-        yp[plane * g.OH * g.OW + oh * g.OW + ow] = best;
-        ip[plane * g.OH * g.OW + oh * g.OW + ow] = static_cast<int32_t>(best_i);
       }
     }
-  }
+    yp[plane * g.OH * g.OW + o] = best;
+    ip[plane * g.OH * g.OW + o] = static_cast<int32_t>(best_i);
+  });
   input_shape_ = x.shape();
   indices_ = idx;
   return y;

@@ -166,8 +166,9 @@ void Model::to(Device device) {
 std::vector<LayerSummary> Model::summary_rows(const Shape& input_chw) const {
   std::vector<LayerSummary> rows;
   Shape shape = with_batch(input_chw);
-  // Receptive field per axis: size r and jump j (distance in input pixels between adjacent outputs).
-  int64_t rh = 1, rw = 1, jh = 1, jw = 1;
+  // Receptive field per axis: size r and jump j (distance in input pixels between adjacent outputs), in
+  // double: strides multiply from layer to layer and would overflow int64 after a few large ones.
+  double rh = 1, rw = 1, jh = 1, jw = 1;
   bool full = false;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = *layers_[i];
@@ -177,10 +178,10 @@ std::vector<LayerSummary> Model::summary_rows(const Shape& input_chw) const {
       rethrow_at(i, layer, e);
     }
     if (auto w = layer.window()) {
-      rh += (w->DH * (w->KH - 1)) * jh;
-      rw += (w->DW * (w->KW - 1)) * jw;
-      jh *= w->SH;
-      jw *= w->SW;
+      rh += static_cast<double>(w->DH) * static_cast<double>(w->KH - 1) * jh;
+      rw += static_cast<double>(w->DW) * static_cast<double>(w->KW - 1) * jw;
+      jh *= static_cast<double>(w->SH);
+      jw *= static_cast<double>(w->SW);
     }
     if (layer.mixes_spatial()) full = true;
     int64_t params = 0;

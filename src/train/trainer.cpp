@@ -357,7 +357,9 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
     state.epoch_seen = 0;
     state.epoch_train_seconds = 0;
     state.finished = state.epochs_done == recipe.epochs;
-    save();
+    // metrics.csv and summary.json first, the checkpoint last: a run killed in between redoes the epoch
+    // when resumed (and rewrites them with the same figures); the other order would leave a finished
+    // checkpoint beside a metrics.csv without its last epoch, and --resume would find nothing to do.
     write_file_atomic((dir / "metrics.csv").string(), metrics_csv(history), "train");
 
     result.history = history;
@@ -396,6 +398,7 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
                             {"augment", recipe.augment},
                             {"batch_size", recipe.batch_size}}}};
     write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n", "train");
+    save();
     if (callbacks.on_epoch) callbacks.on_epoch(m, recipe.epochs);
   }
   return result;
