@@ -56,6 +56,11 @@ TEST_F(Study, WritesResultsAndAReportFromTheNumbers) {
   EXPECT_NE(report.find("## What the study found"), std::string::npos);
   EXPECT_NE(report.find("Highest mean final test accuracy"), std::string::npos);
   EXPECT_NE(report.find("4x6x6"), std::string::npos) << report;  // max3s2p1 keeps max2's output size
+  // The time plot chooses its own ticks: one per unit, as on the epoch axis, is one per second.
+  const std::string script = testing::read_bytes(out / "plots.gp");
+  const size_t time_plot = script.find("accuracy_vs_time.png");
+  ASSERT_NE(time_plot, std::string::npos) << script;
+  EXPECT_NE(script.find("set xtics autofreq", time_plot), std::string::npos) << script;
 }
 
 TEST_F(Study, ResumesWithoutRetrainingAndRedoesDamagedRuns) {
