@@ -119,28 +119,10 @@ TapRange inside_columns(const Pool2dGeometry& g) {
   return {lo, hi};
 }
 
-// One max-pooling window by the rules of DESIGN section 3: best starts at -inf with the index of the first
-// valid tap; a tap wins when v > best or v is NaN (first maximum wins ties, the last NaN wins).
+// One max-pooling window at the border of a row, by the rules every backend shares (max_pool2d_at).
 template <bool kIdx>
-inline void max_window(const float* xp, const Pool2dGeometry& g, int64_t oh, int64_t ow, const TapRange& th,
-                       float* y, int32_t* idx) {
-  const int64_t h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
-  const TapRange tw = valid_taps(w0, g.DW, g.KW, g.W);
-  float best = kMinusInf;
-  int64_t best_i = -1;  // stays -1 for a window with no valid element
-  if (th.k0 < th.k1 && tw.k0 < tw.k1) best_i = (h0 + th.k0 * g.DH) * g.W + (w0 + tw.k0 * g.DW);
-  for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-    const int64_t row = (h0 + kh * g.DH) * g.W;
-    for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-      const int64_t i = row + w0 + kw * g.DW;
-      const float v = xp[i];
-      if (v > best || std::isnan(v)) {
-        best = v;
-        best_i = i;
-      }
-    }
-  }
-  *y = best;
+inline void max_window(const float* xp, const Pool2dGeometry& g, int64_t oh, int64_t ow, float* y, int32_t* idx) {
+  const int64_t best_i = max_pool2d_at(xp, g, oh, ow, y);
   if (kIdx) *idx = static_cast<int32_t>(best_i);
 }
 
@@ -313,14 +295,14 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
       }
 #endif
       const int64_t lo = th.k0 < th.k1 ? inside.k0 : g.OW, hi = th.k0 < th.k1 ? inside.k1 : g.OW;
-      for (int64_t ow = 0; ow < lo; ++ow) max_window<kIdx>(xp, g, oh, ow, th, yr + ow, kIdx ? ir + ow : nullptr);
+      for (int64_t ow = 0; ow < lo; ++ow) max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
       if (lo < hi) {
         const int64_t top = h0 + th.k0;  // first valid input row of this output row (dilation 1 here)
         max_row_inside_scalar<kIdx>(xp + top * g.W - g.PW, static_cast<int32_t>(top * g.W - g.PW), g.W, th.k1 - th.k0,
                                     g.KW, g.SW, lo, hi, yr, ir);
       }
       for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) {
-        max_window<kIdx>(xp, g, oh, ow, th, yr + ow, kIdx ? ir + ow : nullptr);
+        max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
       }
     }
   }
@@ -357,19 +339,6 @@ void avg_row_inside_scalar(const float* p, int64_t W, int64_t rows, int64_t KW, 
     }
     y[ow] = sum / divisor;
   }
-}
-
-// One average-pooling window, mirroring torch: the window clipped to the input, summed row-major, divided
-// by avg_pool_divisor; a window with no input element gives 0.
-inline float avg_window(const float* xp, const Pool2dGeometry& g, AvgDivisor d, int64_t oh, int64_t ow) {
-  const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0), h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
-  const int64_t w0 = std::max<int64_t>(ow * g.SW - g.PW, 0), w1 = std::min<int64_t>(ow * g.SW - g.PW + g.KW, g.W);
-  if (h0 >= h1 || w0 >= w1) return 0.0f;
-  float sum = 0.0f;
-  for (int64_t h = h0; h < h1; ++h) {
-    for (int64_t w = w0; w < w1; ++w) sum += xp[h * g.W + w];
-  }
-  return sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
 }
 
 #if defined(__AVX512F__)
@@ -493,13 +462,13 @@ void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDi
       }
 #endif
       const int64_t lo = h0 < h1 ? inside.k0 : g.OW, hi = h0 < h1 ? inside.k1 : g.OW;
-      for (int64_t ow = 0; ow < lo; ++ow) yr[ow] = avg_window(xp, g, d, oh, ow);
+      for (int64_t ow = 0; ow < lo; ++ow) yr[ow] = avg_pool2d_at(xp, g, d, oh, ow);
       if (lo < hi) {
         // Every interior window of this row has the same clipped rows, so the same divisor.
         avg_row_inside_scalar(xp + h0 * g.W - g.PW, g.W, h1 - h0, g.KW, g.SW, lo, hi,
                               static_cast<float>(avg_pool_divisor(g, d, oh, lo)), yr);
       }
-      for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) yr[ow] = avg_window(xp, g, d, oh, ow);
+      for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) yr[ow] = avg_pool2d_at(xp, g, d, oh, ow);
     }
   }
 }

@@ -149,23 +149,36 @@ MINICNN_HD float max_pool2d_backward_at(const float* dy, const int32_t* indices,
   return sum;
 }
 
+/// The outputs [oh0, oh1) x [ow0, ow1) whose KxK windows (stride S, dilation 1) cover input (ih, iw), in
+/// 32-bit arithmetic: o with o*S <= i + P <= o*S + K - 1, as covering_outputs computes them. OW is the
+/// plane's output width, for indexing.
+struct FixedOutputBox {
+  int32_t oh0, oh1, ow0, ow1, OW;
+};
+template <int K, int S>
+MINICNN_HD FixedOutputBox covering_outputs_fixed(const Pool2dGeometry& g, int64_t ih, int64_t iw) {
+  const int32_t OH = static_cast<int32_t>(g.OH), OW = static_cast<int32_t>(g.OW);
+  const int32_t hp = static_cast<int32_t>(ih + g.PH), wp = static_cast<int32_t>(iw + g.PW);
+  FixedOutputBox b;
+  b.oh0 = hp - (K - 1) <= 0 ? 0 : (hp - (K - 1) + S - 1) / S;
+  b.ow0 = wp - (K - 1) <= 0 ? 0 : (wp - (K - 1) + S - 1) / S;
+  b.oh1 = hp / S + 1 < OH ? hp / S + 1 : OH;
+  b.ow1 = wp / S + 1 < OW ? wp / S + 1 : OW;
+  b.OW = OW;
+  return b;
+}
+
 /// max_pool2d_backward_at with K, S (dilation 1) known at compile time, in 32-bit arithmetic; same
 /// requirements as max_pool2d_at_fixed.
 template <int K, int S>
 MINICNN_HD float max_pool2d_backward_at_fixed(const float* dy, const int32_t* indices, const Pool2dGeometry& g,
                                               int64_t ih, int64_t iw) {
-  const int32_t OH = static_cast<int32_t>(g.OH), OW = static_cast<int32_t>(g.OW);
-  const int32_t hp = static_cast<int32_t>(ih + g.PH), wp = static_cast<int32_t>(iw + g.PW);
-  // Outputs o with o*S <= i + P <= o*S + K - 1, as covering_outputs computes them.
-  const int32_t oh0 = hp - (K - 1) <= 0 ? 0 : (hp - (K - 1) + S - 1) / S;
-  const int32_t ow0 = wp - (K - 1) <= 0 ? 0 : (wp - (K - 1) + S - 1) / S;
-  const int32_t oh1 = hp / S + 1 < OH ? hp / S + 1 : OH;
-  const int32_t ow1 = wp / S + 1 < OW ? wp / S + 1 : OW;
+  const FixedOutputBox b = covering_outputs_fixed<K, S>(g, ih, iw);
   const int32_t target = static_cast<int32_t>(ih * g.W + iw);
   float sum = 0.0f;
-  for (int32_t oh = oh0; oh < oh1; ++oh) {
-    for (int32_t ow = ow0; ow < ow1; ++ow) {
-      const int32_t o = oh * OW + ow;
+  for (int32_t oh = b.oh0; oh < b.oh1; ++oh) {
+    for (int32_t ow = b.ow0; ow < b.ow1; ++ow) {
+      const int32_t o = oh * b.OW + ow;
       if (indices[o] == target) sum += dy[o];
     }
   }
@@ -223,16 +236,11 @@ MINICNN_HD float avg_pool2d_backward_at(const float* dy, const Pool2dGeometry& g
 template <int K, int S>
 MINICNN_HD float avg_pool2d_backward_at_fixed(const float* dy, const Pool2dGeometry& g, AvgDivisor d, int64_t ih,
                                               int64_t iw) {
-  const int32_t OH = static_cast<int32_t>(g.OH), OW = static_cast<int32_t>(g.OW);
-  const int32_t hp = static_cast<int32_t>(ih + g.PH), wp = static_cast<int32_t>(iw + g.PW);
-  const int32_t oh0 = hp - (K - 1) <= 0 ? 0 : (hp - (K - 1) + S - 1) / S;
-  const int32_t ow0 = wp - (K - 1) <= 0 ? 0 : (wp - (K - 1) + S - 1) / S;
-  const int32_t oh1 = hp / S + 1 < OH ? hp / S + 1 : OH;
-  const int32_t ow1 = wp / S + 1 < OW ? wp / S + 1 : OW;
+  const FixedOutputBox b = covering_outputs_fixed<K, S>(g, ih, iw);
   float sum = 0.0f;
-  for (int32_t oh = oh0; oh < oh1; ++oh) {
-    for (int32_t ow = ow0; ow < ow1; ++ow) {
-      sum += dy[oh * OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+  for (int32_t oh = b.oh0; oh < b.oh1; ++oh) {
+    for (int32_t ow = b.ow0; ow < b.ow1; ++ow) {
+      sum += dy[oh * b.OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
     }
   }
   return sum;
