@@ -77,8 +77,7 @@ void run(const StudyCommand& c) {
     displays.push_back(std::make_unique<ProgressDisplay>(fmt::format("{} seed {}", r.variant, r.seed)));
     return displays.back()->callbacks();
   };
-  run_study(config, data, callbacks);
-  print_summary(write_study_results(config.out_dir));
+  print_summary(run_study(config, data, callbacks));
 }
 
 }  // namespace

@@ -166,7 +166,7 @@ std::vector<StudyRun> study_grid(const StudyConfig& config) {
   return grid;
 }
 
-void run_study(const StudyConfig& config, const DatasetSplit& data, const StudyCallbacks& callbacks) {
+StudySummary run_study(const StudyConfig& config, const DatasetSplit& data, const StudyCallbacks& callbacks) {
   MINICNN_CHECK(!config.variants.empty(), "study: --variants should name at least one pooling variant");
   MINICNN_CHECK(config.seeds >= 1, "study: --seeds should be at least 1, but got ", config.seeds);
   MINICNN_CHECK(config.shard_count >= 1 && config.shard_index >= 0 && config.shard_index < config.shard_count,
@@ -206,6 +206,7 @@ void run_study(const StudyConfig& config, const DatasetSplit& data, const StudyC
     const std::string ckpt = (fs::path(run.dir) / "model.safetensors").string();
     RunDirPolicy policy = RunDirPolicy::Fresh;
     std::string status = "training";
+    bool finished = false;
     if (fs::exists(ckpt)) {
       try {
         const Checkpoint existing = load_checkpoint(ckpt);
@@ -214,7 +215,7 @@ void run_study(const StudyConfig& config, const DatasetSplit& data, const StudyC
           policy = RunDirPolicy::Overwrite;
         } else if (existing.state.finished) {
           status = "finished earlier";
-          policy = RunDirPolicy::Resume;
+          finished = true;
         } else {
           status = fmt::format("resuming at epoch {}", existing.state.epochs_done + 1);
           policy = RunDirPolicy::Resume;
@@ -228,10 +229,10 @@ void run_study(const StudyConfig& config, const DatasetSplit& data, const StudyC
       policy = RunDirPolicy::Overwrite;
     }
     if (callbacks.on_run) callbacks.on_run(run, static_cast<int64_t>(i) + 1, static_cast<int64_t>(mine.size()), status);
-    if (status == "finished earlier") continue;
+    if (finished) continue;
     train(c, data, policy, callbacks.train_callbacks ? callbacks.train_callbacks(run) : TrainCallbacks{});
   }
-  write_study_results(config.out_dir);
+  return write_study_results(config.out_dir);
 }
 
 StudySummary write_study_results(const std::string& dir) {
@@ -252,14 +253,7 @@ StudySummary write_study_results(const std::string& dir) {
       std::vector<EpochMetrics> rows;
       try {
         const Checkpoint c = load_checkpoint((fs::path(rd) / "model.safetensors").string());
-        if (c.state.finished) {
-          for (const auto& j : json::parse(c.meta.history_json)) {
-            rows.push_back({j.at("epoch").get<int64_t>(), j.at("train_loss").get<double>(),
-                            j.at("train_accuracy").get<double>(), j.at("test_loss").get<double>(),
-                            j.at("test_accuracy").get<double>(), j.at("lr").get<double>(), j.at("seconds").get<double>(),
-                            j.at("images_per_sec").get<double>()});
-          }
-        }
+        if (c.state.finished) rows = history_from_json(c.meta.history_json);
       } catch (const std::exception&) {
         rows.clear();  // missing, damaged or unreadable: the run counts as missing
       }

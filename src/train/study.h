@@ -40,16 +40,17 @@ struct StudyCallbacks {
   std::function<TrainCallbacks(const StudyRun&)> train_callbacks;
 };
 
-/// Trains this shard's runs (finished runs are not trained again; interrupted ones resume; a run whose
-/// checkpoint is damaged is trained again), then writes the results of every finished run in the study.
-void run_study(const StudyConfig& config, const DatasetSplit& data, const StudyCallbacks& callbacks = {});
-
 /// What write_study_results() found: complete runs, and the runs of the grid still missing.
 struct StudySummary {
   int64_t complete_runs = 0;
   std::vector<std::string> missing;
   std::string report_path;
 };
+
+/// Trains this shard's runs (finished runs are not trained again; interrupted ones resume; a run whose
+/// checkpoint is damaged is trained again), then writes the results of every finished run in the study
+/// and returns what write_study_results() found.
+StudySummary run_study(const StudyConfig& config, const DatasetSplit& data, const StudyCallbacks& callbacks = {});
 
 /// Writes results.csv, report.md and the plots (gnuplot, when installed) of `dir` from its runs.
 StudySummary write_study_results(const std::string& dir);

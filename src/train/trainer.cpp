@@ -115,6 +115,12 @@ std::string gib(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1024.0
 
 }  // namespace
 
+std::vector<EpochMetrics> history_from_json(const std::string& text) {
+  std::vector<EpochMetrics> history;
+  for (const auto& j : json::parse(text)) history.push_back(metrics_from_json(j));
+  return history;
+}
+
 double estimate_training_bytes(const Model& model, const Shape& input_chw, int64_t batch, const std::string& optimizer) {
   // Parameters with their gradients and optimizer state.
   int64_t params = 0;
@@ -214,7 +220,7 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
                   "); give the same flags or choose another --out");
     if (resume_from->state.finished) {
       result.already_finished = true;
-      for (const auto& j : json::parse(resume_from->meta.history_json)) result.history.push_back(metrics_from_json(j));
+      result.history = history_from_json(resume_from->meta.history_json);
       if (!result.history.empty()) {
         result.test_accuracy = result.history.back().test_accuracy;
         result.test_loss = result.history.back().test_loss;
@@ -258,7 +264,7 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
   if (resume_from) {
     load_weights(model, *resume_from, optimizer.get());
     state = resume_from->state;
-    for (const auto& j : json::parse(resume_from->meta.history_json)) history.push_back(metrics_from_json(j));
+    history = history_from_json(resume_from->meta.history_json);
     note(fmt::format("resuming '{}' at epoch {}, batch {}", config.out_dir, state.epochs_done + 1, state.step_in_epoch + 1));
   }
 

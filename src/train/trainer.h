@@ -41,6 +41,10 @@ struct EpochMetrics {
   double train_loss, train_accuracy, test_loss, test_accuracy, lr, seconds, images_per_sec;
 };
 
+/// The per-epoch metrics a checkpoint keeps in its metadata (Checkpoint::meta.history_json), in epoch order.
+/// Example: std::vector<EpochMetrics> h = history_from_json(load_checkpoint(path).meta.history_json);
+std::vector<EpochMetrics> history_from_json(const std::string& text);
+
 /// A training step finished.
 struct BatchProgress {
   int64_t epoch, epochs;      // epoch numbered from 1
