@@ -1,6 +1,8 @@
 // The CIFAR-10 binary batch reader: sizes and labels checked before anything is allocated or kept.
 #include "cifar10.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <vector>
@@ -18,16 +20,6 @@ constexpr int kClasses = 10;
 constexpr size_t kImageBytes = kCifar10RecordBytes - 1;
 // An official batch is 30,730,000 bytes; a file 30 times larger is surely not a batch.
 constexpr uint64_t kMaxBatchBytes = uint64_t{1} << 30;
-
-// 12345 -> "12,345", as the messages write record sizes and counts.
-std::string with_commas(uint64_t v) {
-  std::string digits = std::to_string(v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 // The class names of batches.meta.txt: its non-empty lines (trailing spaces and '\r' removed).
 std::vector<std::string> read_class_names(const std::filesystem::path& path) {
@@ -56,9 +48,9 @@ std::vector<std::string> read_class_names(const std::filesystem::path& path) {
 
 ImageDataset parse_cifar10_batch(const uint8_t* bytes, size_t size, const std::string& name) {
   MINICNN_CHECK(size > 0, kName, ": '", name, "' is empty, but a batch holds records of ",
-                with_commas(kCifar10RecordBytes), " bytes");
+                fmt::format("{}", fmt::group_digits(kCifar10RecordBytes)), " bytes");
   MINICNN_CHECK(size % kCifar10RecordBytes == 0, kName, ": '", name, "' has ", size,
-                " bytes, not a whole number of ", with_commas(kCifar10RecordBytes), "-byte records");
+                " bytes, not a whole number of ", fmt::format("{}", fmt::group_digits(kCifar10RecordBytes)), "-byte records");
   const size_t count = size / kCifar10RecordBytes;
   for (size_t i = 0; i < count; ++i) {
     const uint8_t label = bytes[i * kCifar10RecordBytes];
