@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "check.h"
+#include "relu.h"
 
 namespace minicnn {
 
@@ -168,10 +169,7 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
   Tensor masked = dy;  // with a fused ReLU: dy where the output is > 0
   if (relu_) {
     masked = Tensor::empty(dy.shape());
-    const float* o = output_.data();
-    const float* d = dy.data();
-    float* m = masked.data();
-    for (int64_t i = 0; i < dy.numel(); ++i) m[i] = o[i] > 0.0f ? d[i] : 0.0f;
+    cpu::relu_backward(output_.data(), dy.data(), masked.data(), dy.numel());
   }
   const float* g = masked.data();
   const float* h = xhat_.data();

@@ -35,12 +35,13 @@ Adam::Adam(std::vector<Parameter*> params, AdamOptions options, bool decoupled_w
 void Adam::step() {
   ++steps_;
   const double t = static_cast<double>(steps_);
-  cpu::AdamStep s{static_cast<float>(lr_),
+  const float lr = static_cast<float>(lr_);
+  cpu::AdamStep s{lr,
                   static_cast<float>(options_.beta1_),
                   static_cast<float>(options_.beta2_),
                   static_cast<float>(options_.eps_),
                   static_cast<float>(options_.weight_decay_),
-                  static_cast<float>(1.0 - std::pow(options_.beta1_, t)),
+                  lr / static_cast<float>(1.0 - std::pow(options_.beta1_, t)),
                   static_cast<float>(std::sqrt(1.0 - std::pow(options_.beta2_, t))),
                   decoupled_};
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -45,7 +45,9 @@ class AdamW : public Adam {
 
 namespace cpu {
 struct AdamStep {
-  float lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2_sqrt;
+  float lr, beta1, beta2, eps, weight_decay;
+  float step_size;              // lr / bias_correction1, rounded to float once per step
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
   bool decoupled;
 };
 
@@ -65,7 +67,7 @@ MINICNN_HD void adam_update(float& p, float g, float& m, float& v, float* vmax, 
     second = *vmax;
   }
   const float denom = sqrtf(second) / s.bias_correction2_sqrt + s.eps;
-  p -= s.lr / s.bias_correction1 * (m / denom);
+  p -= s.step_size * (m / denom);
 }
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamStep& s);
 }  // namespace cpu

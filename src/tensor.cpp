@@ -261,9 +261,8 @@ Tensor Tensor::clone() const {
 Tensor Tensor::reshape(const Shape& shape) const {
   MINICNN_CHECK(shape.numel() == numel(), "Tensor: cannot reshape ", shape_, " (", numel(),
                 " elements) to ", shape, " (", shape.numel(), " elements)");
-  Tensor t = *this;
+  Tensor t = *this;  // keeps numel_, equal to shape.numel() as checked above
   t.shape_ = shape;
-  t.numel_ = shape.numel();
   return t;
 }
 
