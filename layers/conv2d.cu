@@ -52,9 +52,7 @@ __global__ void images_to_rows_kernel(const float* __restrict__ dy, float* __res
   }
 }
 
-bool fits_int32(int64_t a, int64_t b) {
-  return a < (int64_t{1} << 30) && b < (int64_t{1} << 30);  // an index plus the grid stride fits too
-}
+bool fits_int32(int64_t a, int64_t b) { return indices_fit_32bit(a) && indices_fit_32bit(b); }
 
 void im2col(const float* x, float* col, const Conv2dGeometry& g, int64_t nn) {
   const int64_t total = g.C * g.KH * g.KW * nn * g.OH * g.OW;

@@ -27,11 +27,9 @@ Path path_of(const Pool2dGeometry& g) {
   return Path::General;
 }
 
-// Flat thread indices are 32-bit when the element count allows (cheaper division) and 64-bit otherwise;
-// below 2^30 an index plus the grid stride cannot overflow 32 bits either.
-bool fits_32bit(int64_t total) {
-  return !g_force_64bit && total < (int64_t{1} << 30);
-}
+// Flat thread indices are 32-bit when the element count allows and 64-bit otherwise (or when a test
+// forces 64-bit indexing).
+bool fits_32bit(int64_t total) { return !g_force_64bit && indices_fit_32bit(total); }
 
 // ---- Kernels. I is the flat index type; K, S > 0 select a specialisation (0: general).
 
