@@ -7,10 +7,9 @@
 namespace minicnn {
 namespace {
 
+using testing::contains;
 using testing::run_cli;
 using testing::TempDir;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(Cli, UnknownFlagIsAUsageErrorNamingTheFlag) {
   const auto r = run_cli("train --dataset mnist --epoch 3");

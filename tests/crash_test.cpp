@@ -26,14 +26,11 @@ namespace minicnn {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contains;
 using testing::run_cli;
 using testing::TempDir;
 
 constexpr int kKilled = 128 + SIGKILL;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // 256 training images in batches of 32: 8 steps an epoch; checkpoints every 3 steps and at epoch ends.
 class CrashTest : public ::testing::Test {

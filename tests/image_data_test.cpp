@@ -17,13 +17,10 @@ namespace minicnn {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contains;
 using testing::error_of;
 using testing::TempDir;
 using testing::write_bytes;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 const std::vector<std::string> kCifarClasses = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                 "dog",      "frog",       "horse", "ship", "truck"};

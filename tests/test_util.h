@@ -10,6 +10,9 @@
 
 namespace minicnn::testing {
 
+/// Whether `text` holds `part`. Example: EXPECT_TRUE(contains(r.output, "test accuracy: ")) << r.output;
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 /// The message of the minicnn::Error `f` throws, or "(no error)".
 std::string error_of(const std::function<void()>& f);
 
