@@ -3,12 +3,12 @@
 // Run: build/bench/layers_bench [--benchmark_filter=...]; set MINICNN_THREADS to choose the thread count.
 #include <benchmark/benchmark.h>
 
-#include <Eigen/Core>
 #include <cstdlib>
 #include <memory>
 
 #include "batchnorm2d.h"
 #include "conv2d.h"
+#include "gemm.h"
 #include "linear.h"
 #include "loss.h"
 #include "optimizer.h"
@@ -109,23 +109,51 @@ void eval_batch(benchmark::State& state, const char* preset) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
-// The machine's practical single-precision peak: an Eigen GEMM of 1024^3 on the same threads.
+// The machine's practical single-precision peak: cpu::gemm (the build's GEMM) of 1024^3 on the same threads.
 void sgemm_1024(benchmark::State& state) {
   set_num_threads(threads());
-  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Mat a = Mat::Random(1024, 1024), b = Mat::Random(1024, 1024);
-  Mat c(1024, 1024);
+  const int64_t n = 1024;
+  const Tensor a = random_tensor({n, n}, 1), b = random_tensor({n, n}, 2);
+  Tensor c = Tensor::empty({n, n});
   for (auto _ : state) {
-    c.noalias() = a * b;
+    cpu::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 1024 * 1024 * 1024 * static_cast<double>(state.iterations()),
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * static_cast<double>(state.iterations()),
                                                  benchmark::Counter::kIsRate);
+  state.SetLabel(cpu::gemm_backend());
+}
+
+// One thread's GEMM as the convolution calls it per image (always on one thread there): C (M, N) +=
+// A (M, K) B^T with B stored (N, K), the weight-gradient product.
+void gemm_dw(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
+  set_num_threads(1);
+  const Tensor a = random_tensor({M, K}, 1), b = random_tensor({N, K}, 2);
+  Tensor c = Tensor::zeros({M, N});
+  for (auto _ : state) {
+    cpu::gemm(false, true, M, N, K, 1.0f, a.data(), K, b.data(), K, 1.0f, c.data(), N);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+  state.SetLabel(cpu::gemm_backend());
 }
 
 }  // namespace
 
 BENCHMARK(sgemm_1024)->Unit(benchmark::kMillisecond);
+// Conv2d's weight gradient per image as dW (OC, CKK) and as dW^T (CKK, OC): which is faster decides
+// Conv2d's layout (conv2d.cpp, transposed_dw).
+BENCHMARK_CAPTURE(gemm_dw, mnist_conv1_dw, 32, 9, 784);
+BENCHMARK_CAPTURE(gemm_dw, mnist_conv1_dwT, 9, 32, 784);
+BENCHMARK_CAPTURE(gemm_dw, mnist_conv2_dw, 64, 288, 196);
+BENCHMARK_CAPTURE(gemm_dw, mnist_conv2_dwT, 288, 64, 196);
+BENCHMARK_CAPTURE(gemm_dw, lenet_conv1_dw, 6, 25, 784);
+BENCHMARK_CAPTURE(gemm_dw, lenet_conv1_dwT, 25, 6, 784);
+BENCHMARK_CAPTURE(gemm_dw, lenet_conv2_dw, 16, 150, 100);
+BENCHMARK_CAPTURE(gemm_dw, lenet_conv2_dwT, 150, 16, 100);
+BENCHMARK_CAPTURE(gemm_dw, cifar_conv2_dw, 32, 288, 1024);
+BENCHMARK_CAPTURE(gemm_dw, cifar_conv2_dwT, 288, 32, 1024);
 
 // mnist-cnn's layers at batch 64.
 BENCHMARK_CAPTURE(conv, mnist_conv1_fwd, Conv2dOptions(1, 32, 3).padding(1), Shape{64, 1, 28, 28}, false);

@@ -7,7 +7,7 @@ OpenBLAS (libopenblas0-pthread) and OPENBLAS_NUM_THREADS=1 (set for the PyTorch 
 Images/s count training images over the time of the training loop alone (batch assembly, forward, loss,
 backward, optimizer step); evaluation images/s over the 10,000 test images at batch 128. Peak memory is
 the process's peak resident set. It also prints each model's multiply-adds and the training step's
-GFLOP/s against the practical peak of this machine, an Eigen SGEMM of 1024^3 on the same threads
+GFLOP/s against the practical peak of this machine, minicnn's CPU GEMM (oneDNN's sgemm) of 1024^3 on the same threads
 (build/bench/layers_bench --benchmark_filter=sgemm_1024).
 
 Usage: /usr/bin/python3 bench/train_vs_torch.py [--data data/mnist] [--steps 938] [--rounds 3]
@@ -104,7 +104,7 @@ def main():
         print(f"{model:<10} {'ratio':<8} {med['minicnn'][0] / med['pytorch'][0]:>11.2f}x {med['minicnn'][1] / med['pytorch'][1]:>10.2f}x "
               f"{med['minicnn'][2] / med['pytorch'][2]:>8.2f}x   ({macs / 1e6:.2f} M multiply-adds forward per image)")
     if peak:
-        print(f"practical peak (Eigen SGEMM 1024^3, {args.threads} threads): {peak:.0f} GFLOP/s")
+        print(f"practical peak (minicnn's CPU GEMM of 1024^3, {args.threads} threads): {peak:.0f} GFLOP/s")
     return 0
 
 

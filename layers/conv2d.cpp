@@ -1,4 +1,4 @@
-// Conv2d on the CPU: per-image im2col and Eigen GEMMs, images spread over OpenMP threads.
+// Conv2d on the CPU: per-image im2col and GEMMs (cpu::gemm), images spread over OpenMP threads.
 #include "conv2d.h"
 
 #include <fmt/format.h>
@@ -11,8 +11,10 @@
 #include <immintrin.h>
 #endif
 #include <limits>
+#include <vector>
 
 #include "check.h"
+#include "gemm.h"
 #include "init.h"
 #include "relu.h"
 
@@ -20,12 +22,7 @@ namespace minicnn {
 namespace {
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatMap = Eigen::Map<RowMat>;
 using ConstMatMap = Eigen::Map<const RowMat>;
-
-// True when every im2col row is the input plane shifted by a constant: stride 1 and an output as wide as
-// the input (a "same" convolution), so whole rows of the plane can move at once.
-bool plane_shift_layout(const Conv2dGeometry& g) { return g.SH == 1 && g.SW == 1 && g.OW == g.W; }
 
 // For tap (kh, kw): output rows [oh0, oh1) and columns [ow0, ow1) read inside the input; output row oh0
 // reads input row ih_of_oh0, and output column ow reads input column ow*SW + off_w.
@@ -46,38 +43,25 @@ TapWindow tap_window(const Conv2dGeometry& g, int64_t kh, int64_t kw) {
   return {oh0, oh1, ow0, ow1, off_w, oh0 * g.SH + off_h};
 }
 
-// Short contiguous runs (an output row of a small plane is 5 to 30 floats) move with masked vector
-// instructions: a loop of scalar copies or a memcpy call per run costs more than the data.
-inline void copy_run(float* d, const float* src, int64_t n) {
 #if defined(__AVX512F__)
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
-    _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, src + i));
-  }
-#else
-  std::memcpy(d, src, static_cast<size_t>(n) * sizeof(float));
-#endif
+// Lanes l of a block of 16 columns starting at j whose column j + l lies in [lo, hi).
+inline __mmask16 lanes_in(int64_t lo, int64_t hi, int64_t j) {
+  const int64_t a = std::clamp<int64_t>(lo - j, 0, 16), b = std::clamp<int64_t>(hi - j, 0, 16);
+  return b <= a ? 0 : static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
 }
-
-inline void zero_run(float* d, int64_t n) {
-#if defined(__AVX512F__)
-  for (int64_t i = 0; i < n; i += 16) {
-    _mm512_mask_storeu_ps(d + i, static_cast<__mmask16>(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u),
-                          _mm512_setzero_ps());
-  }
-#else
-  std::memset(d, 0, static_cast<size_t>(n) * sizeof(float));
 #endif
-}
 
-inline void add_run(float* d, const float* src, int64_t n) {
+// One im2col row of tap t at column stride 1: d[ow] = src[ow + off_w] for ow in [ow0, ow1), 0 elsewhere
+// (`src` is the input row, or null where the tap reads a padding row). Rows of small planes are 5 to 30
+// floats: one masked load and store per 16 columns, no memcpy/memset calls.
+inline void gather_row(float* d, const float* src, const TapWindow& t, int64_t OW) {
 #if defined(__AVX512F__)
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = static_cast<__mmask16>(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
-    _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), _mm512_maskz_loadu_ps(m, src + i)));
+  for (int64_t j = 0; j < OW; j += 16) {
+    const __mmask16 store = lanes_in(0, OW, j), load = src ? lanes_in(t.ow0, t.ow1, j) & store : 0;
+    _mm512_mask_storeu_ps(d + j, store, _mm512_maskz_loadu_ps(load, src + t.off_w + j));
   }
 #else
-  for (int64_t i = 0; i < n; ++i) d[i] += src[i];
+  for (int64_t ow = 0; ow < OW; ++ow) d[ow] = src && ow >= t.ow0 && ow < t.ow1 ? src[ow + t.off_w] : 0.0f;
 #endif
 }
 
@@ -85,46 +69,23 @@ inline void add_run(float* d, const float* src, int64_t n) {
 // pixel each of those output positions sees through that tap (0 where it sees padding).
 void im2col(const float* x, float* col, const Conv2dGeometry& g, int64_t r0, int64_t r1) {
   const int64_t len = (r1 - r0) * g.OW;
-  const bool shift = plane_shift_layout(g);
-  for (int64_t c = 0; c < g.C; ++c) {
-    const float* xc = x + c * g.H * g.W;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      const TapWindow t = tap_window(g, kh, kw);
+      for (int64_t c = 0; c < g.C; ++c) {
+        const float* xc = x + c * g.H * g.W;
         float* dst = col + ((c * g.KH + kh) * g.KW + kw) * len;
-        const TapWindow t = tap_window(g, kh, kw);
-        const int64_t a = std::max(t.oh0, r0), b = std::min(t.oh1, r1);  // rows of the chunk that read inside
-        if (a >= b || t.ow0 >= t.ow1) {
-          std::memset(dst, 0, static_cast<size_t>(len) * sizeof(float));
-          continue;
-        }
-        if (shift) {
-          // One copy of the rows the tap reads, then zeros where it reads padding.
-          const int64_t begin = (a - r0) * g.OW + t.ow0, end = (b - 1 - r0) * g.OW + t.ow1;
-          const float* src = xc + (t.ih_of_oh0 + (a - t.oh0)) * g.W + t.ow0 + t.off_w;
-          std::memcpy(dst + begin, src, static_cast<size_t>(end - begin) * sizeof(float));
-          std::memset(dst, 0, static_cast<size_t>(begin) * sizeof(float));
-          std::memset(dst + end, 0, static_cast<size_t>(len - end) * sizeof(float));
-          for (int64_t oh = a; oh < b; ++oh) {
-            float* row = dst + (oh - r0) * g.OW;
-            for (int64_t ow = 0; ow < t.ow0; ++ow) row[ow] = 0.0f;
-            for (int64_t ow = t.ow1; ow < g.OW; ++ow) row[ow] = 0.0f;
-          }
-          continue;
-        }
         for (int64_t oh = r0; oh < r1; ++oh) {
           float* d = dst + (oh - r0) * g.OW;
-          if (oh < a || oh >= b) {
-            zero_run(d, g.OW);
+          const bool inside = oh >= t.oh0 && oh < t.oh1;
+          const float* src = inside ? xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W : nullptr;
+          if (g.SW == 1) {
+            gather_row(d, src, t, g.OW);
             continue;
           }
-          const float* src = xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
-          zero_run(d, t.ow0);
-          if (g.SW == 1) {
-            copy_run(d + t.ow0, src + t.ow0, t.ow1 - t.ow0);
-          } else {
-            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow] = src[ow * g.SW];
+          for (int64_t ow = 0; ow < g.OW; ++ow) {
+            d[ow] = src && ow >= t.ow0 && ow < t.ow1 ? src[ow * g.SW + t.off_w] : 0.0f;
           }
-          zero_run(d + t.ow1, g.OW - t.ow1);
         }
       }
     }
@@ -132,24 +93,53 @@ void im2col(const float* x, float* col, const Conv2dGeometry& g, int64_t r0, int
 }
 
 // The adjoint of im2col for output rows [r0, r1): adds each column entry back to the input pixel it was
-// read from (dx must hold the sums of earlier chunks, or zeros).
-void col2im(const float* col, float* dx, const Conv2dGeometry& g, int64_t r0, int64_t r1) {
+// read from (dx must hold the sums of earlier chunks, or zeros). At column stride 1 each input row
+// gathers its taps in registers and is written once; scattering tap by tap would store to overlapping
+// addresses one float apart, which stalls the core's store forwarding.
+// `taps` holds tap_window() of every (kh, kw), row-major.
+void col2im(const float* col, float* dx, const Conv2dGeometry& g, const TapWindow* taps, int64_t r0, int64_t r1) {
   const int64_t len = (r1 - r0) * g.OW;
+#if defined(__AVX512F__)
+  if (g.SW == 1) {
+    // Input rows this chunk's outputs read: from row r0's first tap to row (r1 - 1)'s last.
+    const int64_t ih0 = std::max<int64_t>(0, r0 * g.SH - g.PH);
+    const int64_t ih1 = std::min<int64_t>(g.H, (r1 - 1) * g.SH - g.PH + (g.KH - 1) * g.DH + 1);
+    for (int64_t c = 0; c < g.C; ++c) {
+      float* dxc = dx + c * g.H * g.W;
+      const float* colc = col + c * g.KH * g.KW * len;
+      for (int64_t ih = ih0; ih < ih1; ++ih) {
+        for (int64_t j = 0; j < g.W; j += 16) {
+          const __mmask16 store = lanes_in(0, g.W, j);
+          __m512 acc = _mm512_maskz_loadu_ps(store, dxc + ih * g.W + j);
+          for (int64_t kh = 0; kh < g.KH; ++kh) {
+            const int64_t num = ih + g.PH - kh * g.DH;  // = oh * SH for the output row oh reading ih
+            if (num < 0 || num % g.SH != 0) continue;
+            const int64_t oh = num / g.SH;
+            if (oh < r0 || oh >= r1) continue;
+            for (int64_t kw = 0; kw < g.KW; ++kw) {
+              const TapWindow& t = taps[kh * g.KW + kw];
+              // Input column iw takes output column iw - off_w, which must lie in [ow0, ow1).
+              const __mmask16 m = lanes_in(t.ow0 + t.off_w, t.ow1 + t.off_w, j) & store;
+              const float* src = colc + (kh * g.KW + kw) * len + (oh - r0) * g.OW - t.off_w + j;
+              acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, src));
+            }
+          }
+          _mm512_mask_storeu_ps(dxc + ih * g.W + j, store, acc);
+        }
+      }
+    }
+    return;
+  }
+#endif
   for (int64_t c = 0; c < g.C; ++c) {
     float* dxc = dx + c * g.H * g.W;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const float* src = col + ((c * g.KH + kh) * g.KW + kw) * len;
-        const TapWindow t = tap_window(g, kh, kw);
-        for (int64_t oh = std::max(t.oh0, r0); oh < std::min(t.oh1, r1); ++oh) {
-          float* d = dxc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
-          const float* sp = src + (oh - r0) * g.OW;
-          if (g.SW == 1) {
-            add_run(d + t.ow0, sp + t.ow0, t.ow1 - t.ow0);
-          } else {
-            for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow * g.SW] += sp[ow];
-          }
-        }
+    for (int64_t k = 0; k < g.KH * g.KW; ++k) {
+      const TapWindow& t = taps[k];
+      const float* src = col + (c * g.KH * g.KW + k) * len;
+      for (int64_t oh = std::max(t.oh0, r0); oh < std::min(t.oh1, r1); ++oh) {
+        float* d = dxc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
+        const float* sp = src + (oh - r0) * g.OW;
+        for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow * g.SW] += sp[ow];
       }
     }
   }
@@ -163,9 +153,6 @@ int64_t rows_per_chunk(const Conv2dGeometry& g) {
   return std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(row_bytes, 1), 1, g.OH);
 }
 
-using StridedMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
-using ConstStridedMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
-
 }  // namespace
 
 namespace cpu {
@@ -176,25 +163,33 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   // A 1x1 convolution with stride 1 and no padding reads the input itself as its column matrix.
   const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
   const int64_t chunk = direct ? g.OH : rows_per_chunk(g);
-  Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, chunk * g.OW});
-  ConstMatMap wm(w, g.OC, ckk);
+  Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, chunk * g.OW});  // per thread (CKK, rows*OW)
 #pragma omp parallel num_threads(threads)
   {
     float* col = direct ? nullptr : workspace.data() + omp_get_thread_num() * ckk * chunk * g.OW;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n) {
       const float* xn = x + n * g.C * g.H * g.W;
-      float* yn = y + n * g.OC * ohw;
+      float* yn = y + n * g.OC * ohw;  // (OC, OH*OW)
       for (int64_t r0 = 0; r0 < g.OH; r0 += chunk) {
         const int64_t r1 = std::min(r0 + chunk, g.OH), len = (r1 - r0) * g.OW;
         if (!direct) im2col(xn, col, g, r0, r1);
-        StridedMap(yn + r0 * g.OW, g.OC, len, Eigen::OuterStride<>(ohw)).noalias() =
-            wm * ConstMatMap(direct ? xn : col, ckk, len);
+        // y[:, rows] = W (OC, CKK) col (CKK, len)
+        gemm(false, false, g.OC, len, ckk, 1.0f, w, ckk, direct ? xn : col, len, 0.0f, yn + r0 * g.OW, ohw);
       }
-      MatMap ym(yn, g.OC, ohw);
-      if (b) ym.colwise() += Eigen::Map<const Eigen::VectorXf>(b, g.OC);
-      if (relu) {
-        for (int64_t i = 0; i < g.OC * ohw; ++i) yn[i] = yn[i] < 0.0f ? 0.0f : yn[i];  // NaN propagates
+      if (b || relu) {
+        for (int64_t oc = 0; oc < g.OC; ++oc) {
+          float* row = yn + oc * ohw;
+          const float bias = b ? b[oc] : 0.0f;
+          if (relu) {
+            for (int64_t i = 0; i < ohw; ++i) {
+              const float v = row[i] + bias;
+              row[i] = v < 0.0f ? 0.0f : v;  // NaN propagates
+            }
+          } else {
+            for (int64_t i = 0; i < ohw; ++i) row[i] += bias;
+          }
+        }
       }
     }
   }
@@ -212,14 +207,19 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
   const int64_t per_thread = 2 * ckk * chunk * g.OW + g.OC * ohw;
   Tensor scratch = Tensor::empty({threads, per_thread});
   Tensor dws = Tensor::zeros({threads, g.OC * ckk + g.OC});
-  ConstMatMap wm(w, g.OC, ckk);
+  std::vector<TapWindow> taps(static_cast<size_t>(g.KH * g.KW));
+  for (int64_t k = 0; k < g.KH * g.KW; ++k) taps[static_cast<size_t>(k)] = tap_window(g, k / g.KW, k % g.KW);
+  // With 16 to 32 output channels the products run 1.2-3x faster as dW^T (CKK, OC), rows of OC floats,
+  // than as dW (OC, CKK) (bench/layers_bench gemm_dw_*: mnist-cnn's first and cifar-cnn's second
+  // convolution); fewer channels than a vector, or more, are faster the other way.
+  const bool transposed_dw = g.OC >= 16 && g.OC <= 32;
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
     float* col = scratch.data() + t * per_thread;
     float* dcol = col + ckk * chunk * g.OW;
     float* masked = dcol + ckk * chunk * g.OW;
-    MatMap dwm(dws.data() + t * (g.OC * ckk + g.OC), g.OC, ckk);
+    float* dwp = dws.data() + t * (g.OC * ckk + g.OC);  // this thread's dW sums, (OC, CKK) or (CKK, OC)
     Eigen::Map<Eigen::VectorXf> dbv(dws.data() + t * (g.OC * ckk + g.OC) + g.OC * ckk, g.OC);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n) {
@@ -235,23 +235,31 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
       if (dxn && !direct) std::memset(dxn, 0, static_cast<size_t>(g.C * g.H * g.W) * sizeof(float));
       for (int64_t r0 = 0; r0 < g.OH; r0 += chunk) {
         const int64_t r1 = std::min(r0 + chunk, g.OH), len = (r1 - r0) * g.OW;
-        const ConstStridedMap dym(dyn + r0 * g.OW, g.OC, len, Eigen::OuterStride<>(ohw));
+        const float* dy_rows = dyn + r0 * g.OW;  // (OC, len) with row stride OH*OW
         if (!direct) im2col(xn, col, g, r0, r1);
-        dwm.noalias() += dym * ConstMatMap(direct ? xn : col, ckk, len).transpose();
+        const float* cols = direct ? xn : col;  // (CKK, len)
+        if (transposed_dw) {
+          gemm(false, true, ckk, g.OC, len, 1.0f, cols, len, dy_rows, ohw, 1.0f, dwp, g.OC);  // dW^T += col dy^T
+        } else {
+          gemm(false, true, g.OC, ckk, len, 1.0f, dy_rows, ohw, cols, len, 1.0f, dwp, ckk);  // dW += dy col^T
+        }
         if (dxn) {
-          if (direct) {
-            MatMap(dxn, ckk, ohw).noalias() = wm.transpose() * dym;
-          } else {
-            MatMap(dcol, ckk, len).noalias() = wm.transpose() * dym;
-            col2im(dcol, dxn, g, r0, r1);
-          }
+          // dcol (CKK, len) = W^T dy_rows, scattered back to dx; a 1x1 convolution writes dx directly
+          gemm(true, false, ckk, len, g.OC, 1.0f, w, ckk, dy_rows, ohw, 0.0f, direct ? dxn : dcol, len);
+          if (!direct) col2im(dcol, dxn, g, taps.data(), r0, r1);
         }
       }
     }
   }
   for (int t = 0; t < threads; ++t) {
     const float* part = dws.data() + t * (g.OC * ckk + g.OC);
-    for (int64_t i = 0; i < g.OC * ckk; ++i) dw[i] += part[i];
+    if (transposed_dw) {
+      for (int64_t oc = 0; oc < g.OC; ++oc) {
+        for (int64_t k = 0; k < ckk; ++k) dw[oc * ckk + k] += part[k * g.OC + oc];
+      }
+    } else {
+      for (int64_t i = 0; i < g.OC * ckk; ++i) dw[i] += part[i];
+    }
     if (db) {
       for (int64_t i = 0; i < g.OC; ++i) db[i] += part[g.OC * ckk + i];
     }

@@ -1,4 +1,4 @@
-// Linear on the CPU: Eigen GEMMs for forward (x W^T) and backward (dy W, dy^T x).
+// Linear on the CPU: GEMMs (cpu::gemm) for forward (x W^T) and backward (dy W, dy^T x).
 #include "linear.h"
 
 #include <fmt/format.h>
@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 
 #include "check.h"
+#include "gemm.h"
 #include "init.h"
 #include "relu.h"
 
@@ -83,8 +84,8 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
     return y;
   }
 #endif
+  cpu::gemm(false, true, N, out, in, 1.0f, x.data(), in, weight_.value.data(), in, 0.0f, y.data(), out);  // (N, out)
   MatMap ym(y.data(), N, out);
-  ym.noalias() = ConstMatMap(x.data(), N, in) * ConstMatMap(weight_.value.data(), out, in).transpose();
   if (options_.bias_) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_.value.data(), out);
   if (relu_) cpu::relu_forward(y.data(), y.data(), y.numel());
   if (mode == Mode::Train) {
@@ -120,13 +121,14 @@ Tensor Linear::backward(const Tensor& dy) {
     cpu::relu_backward(output_.data(), dy.data(), g.data(), dy.numel());
   }
   ConstMatMap dym(g.data(), N, out);
-  MatMap(weight_.grad.data(), out, in).noalias() += dym.transpose() * ConstMatMap(input_.data(), N, in);
+  // dW (out, in) += dy^T x
+  cpu::gemm(true, false, out, in, N, 1.0f, g.data(), out, input_.data(), in, 1.0f, weight_.grad.data(), in);
   if (options_.bias_) {
     Eigen::Map<Eigen::RowVectorXf>(bias_.grad.data(), out) += dym.colwise().sum();
   }
   if (!needs_input_grad_) return {};
   Tensor dx = Tensor::empty(input_.shape(), DType::Float32, dy.device());
-  MatMap(dx.data(), N, in).noalias() = dym * ConstMatMap(weight_.value.data(), out, in);
+  cpu::gemm(false, false, N, in, out, 1.0f, g.data(), out, weight_.value.data(), in, 0.0f, dx.data(), in);  // dy W
   return dx;
 }
 

@@ -9,12 +9,29 @@ namespace minicnn {
 
 namespace cpu {
 
-void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
-              float weight_decay, bool nesterov, bool first_step) {
+namespace {
+
+// The loop with the per-step choices fixed at compile time, so every iteration is the same vector code.
+template <bool kMomentum, bool kNesterov, bool kFirst>
+void sgd_loop(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+              float weight_decay) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    sgd_update(p[i], g[i], buf ? buf + i : nullptr, lr, momentum, dampening, weight_decay, nesterov, first_step);
+    sgd_update(p[i], g[i], kMomentum ? buf + i : nullptr, lr, momentum, dampening, weight_decay, kNesterov, kFirst);
   }
+}
+
+}  // namespace
+
+void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+              float weight_decay, bool nesterov, bool first_step) {
+  if (!buf) return sgd_loop<false, false, false>(p, g, buf, n, lr, momentum, dampening, weight_decay);
+  if (first_step) {
+    return nesterov ? sgd_loop<true, true, true>(p, g, buf, n, lr, momentum, dampening, weight_decay)
+                    : sgd_loop<true, false, true>(p, g, buf, n, lr, momentum, dampening, weight_decay);
+  }
+  return nesterov ? sgd_loop<true, true, false>(p, g, buf, n, lr, momentum, dampening, weight_decay)
+                  : sgd_loop<true, false, false>(p, g, buf, n, lr, momentum, dampening, weight_decay);
 }
 
 }  // namespace cpu

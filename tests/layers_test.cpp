@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "check.h"
 #include "conv2d.h"
@@ -53,6 +54,62 @@ TEST(Conv2d, ForwardMatchesTheDefinition) {
           }
         }
       }
+    }
+  }
+}
+
+// Forward and backward against the definition on shapes that take every path of the CPU kernel: rows of
+// more than 16 columns, several column-matrix chunks per image (64 channels of 40 columns), row stride 2
+// with column stride 1, dilation, column stride 2. dx and dW are the sums of dy * w and dy * x over every
+// (output, tap) pair that reads a real pixel, accumulated in double.
+TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
+  struct Case {
+    Conv2dOptions o;
+    Shape in;
+  };
+  for (const Case& c : {Case{Conv2dOptions(64, 3, 3).padding(1), {2, 64, 12, 40}},
+                        Case{Conv2dOptions(3, 4, 3).stride(IntPair(2, 1)).padding(1), {2, 3, 9, 21}},
+                        Case{Conv2dOptions(2, 3, IntPair(3, 2)).padding(IntPair(2, 1)).dilation(2), {1, 2, 8, 19}},
+                        Case{Conv2dOptions(2, 3, 3).stride(2), {1, 2, 9, 35}}}) {
+    const Conv2dOptions& o = c.o;
+    Conv2d conv(o);
+    Generator gen(5);
+    conv.reset_parameters(gen);
+    Tensor x = testing::uniform_values(c.in, 4);
+    Tensor y = conv.forward(x, Mode::Train);
+    const int64_t N = c.in[0], C = c.in[1], H = c.in[2], W = c.in[3];
+    const int64_t OC = y.size(1), OH = y.size(2), OW = y.size(3), KH = o.kernel_size_.h, KW = o.kernel_size_.w;
+    Tensor dy = testing::uniform_values(y.shape(), 6);
+    conv.weight().grad.zero_();
+    Tensor dx = conv.backward(dy);
+    std::vector<double> want_dx(static_cast<size_t>(x.numel())), want_dw(static_cast<size_t>(conv.weight().value.numel()));
+    const float* w = conv.weight().value.data();
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t oc = 0; oc < OC; ++oc) {
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const size_t yi = static_cast<size_t>(((n * OC + oc) * OH + oh) * OW + ow);
+            ASSERT_NEAR(y.data()[yi], naive_conv(x, conv.weight().value, conv.bias().value, n, oc, oh, ow, o), 1e-4);
+            for (int64_t ch = 0; ch < C; ++ch) {
+              for (int64_t kh = 0; kh < KH; ++kh) {
+                for (int64_t kw = 0; kw < KW; ++kw) {
+                  const int64_t h = oh * o.stride_.h - o.padding_.h + kh * o.dilation_.h;
+                  const int64_t ww = ow * o.stride_.w - o.padding_.w + kw * o.dilation_.w;
+                  if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                  const size_t xi = static_cast<size_t>(((n * C + ch) * H + h) * W + ww);
+                  const size_t wi = static_cast<size_t>(((oc * C + ch) * KH + kh) * KW + kw);
+                  want_dx[xi] += double(dy.data()[yi]) * w[wi];
+                  want_dw[wi] += double(dy.data()[yi]) * x.data()[xi];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    for (size_t i = 0; i < want_dx.size(); ++i) ASSERT_NEAR(dx.data()[i], want_dx[i], 1e-4) << conv.repr() << " dx " << i;
+    for (size_t i = 0; i < want_dw.size(); ++i) {
+      ASSERT_NEAR(conv.weight().grad.data()[i], want_dw[i], 1e-3) << conv.repr() << " dw " << i;
     }
   }
 }
