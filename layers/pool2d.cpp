@@ -2,6 +2,7 @@
 #include "pool2d.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -243,6 +244,61 @@ void max_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks,
     }
   }
 }
+
+// Max pooling of a plane whose windows overlap vertically (KH > SH: input rows shared by several output
+// rows, as in 3x3/s2 and 2x2/s1): each input row's horizontal reduction (value and index for every output
+// column, exactly as max_block reduces one row) is computed once, into a ring of KH rows of `stride`
+// entries (hv, hi; small enough for L1), and every output row folds its valid rows from the ring in
+// order, as max_block folds them. The same values and indices as max_row, with each input row's taps
+// read once instead of KH/SH times.
+template <int S, bool kIdx>
+void max_plane_shared_rows(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, float* yp, int32_t* ip,
+                           float* hv, int32_t* hi, int64_t stride) {
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
+  auto reduce_row = [&](int64_t r) {
+    const float* row = xp + r * g.W;
+    float* v = hv + (r % g.KH) * stride;
+    int32_t* vi = hi + (r % g.KH) * stride;
+    const __m512i row_start = _mm512_set1_epi32(static_cast<int32_t>(r * g.W));
+    for (int64_t ow = 0; ow < g.OW; ow += 16) {
+      const __m512i col0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(r * g.W + ow * S - g.PW)),
+                                            _mm512_mullo_epi32(lane, _mm512_set1_epi32(S)));
+      // Starts at -inf with the index of the row's first valid pixel of the window, as max_block does.
+      __m512 best = minus_inf;
+      __m512i best_i = _mm512_max_epi32(col0, row_start);
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        max_update(best, best_i, load_taps<S>(row, ow, kw, g, masks, minus_inf),
+                   _mm512_add_epi32(col0, _mm512_set1_epi32(static_cast<int32_t>(kw))));
+      }
+      _mm512_storeu_ps(v + ow, best);
+      _mm512_storeu_epi32(vi + ow, best_i);
+    }
+  };
+  int64_t next = 0;  // the next input row to reduce
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const TapRange th = valid_taps(oh * g.SH - g.PH, 1, g.KH, g.H);
+    float* yr = yp + oh * g.OW;
+    int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
+    if (th.k0 >= th.k1) {  // a window with no valid row (the shared rule gives -inf and index -1)
+      for (int64_t ow = 0; ow < g.OW; ++ow) max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
+      continue;
+    }
+    const int64_t top = oh * g.SH - g.PH + th.k0, end = top + th.k1 - th.k0;
+    for (next = std::max(next, top); next < end; ++next) reduce_row(next);
+    for (int64_t ow = 0; ow < g.OW; ow += 16) {
+      __m512 best = _mm512_loadu_ps(hv + (top % g.KH) * stride + ow);
+      __m512i best_i = _mm512_loadu_epi32(hi + (top % g.KH) * stride + ow);
+      for (int64_t r = top + 1; r < end; ++r) {
+        max_update(best, best_i, _mm512_loadu_ps(hv + (r % g.KH) * stride + ow),
+                   _mm512_loadu_epi32(hi + (r % g.KH) * stride + ow));
+      }
+      const __mmask16 out_mask = static_cast<__mmask16>((1u << std::min<int64_t>(g.OW - ow, 16)) - 1u);
+      _mm512_mask_storeu_ps(yr + ow, out_mask, best);
+      if constexpr (kIdx) _mm512_mask_storeu_epi32(ir + ow, out_mask, best_i);
+    }
+  }
+}
 #endif
 
 template <bool kIdx>
@@ -273,36 +329,61 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
   const bool whole_rows = g.DH == 1 && g.DW == 1 && (g.SW == 1 || g.SW == 2) && g.KW <= kMaxFastKernel;
   const TapMasks<1> masks1(whole_rows && g.SW == 1 ? g : Pool2dGeometry{});
   const TapMasks<2> masks2(whole_rows && g.SW == 2 ? g : Pool2dGeometry{});
+  // Windows that overlap vertically share input rows: per thread, a ring of KH row reductions (values and
+  // indices, rows padded to whole vectors).
+  const bool shared_rows = whole_rows && g.KH > g.SH;
+  const int64_t stride = (g.OW + 15) / 16 * 16;
+  const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.planes()));
+  Tensor rows = shared_rows ? Tensor::empty({threads, 2 * g.KH * stride}) : Tensor();
+#else
+  const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.planes()));
 #endif
-#pragma omp parallel for schedule(static)
-  for (int64_t plane = 0; plane < g.planes(); ++plane) {
-    const float* xp = x + plane * plane_in;
-    float* yp = y + plane * plane_out;
-    int32_t* ip = kIdx ? indices + plane * plane_out : nullptr;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t h0 = oh * g.SH - g.PH;
-      const TapRange th = valid_taps(h0, g.DH, g.KH, g.H);
-      float* yr = yp + oh * g.OW;
-      int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
+#pragma omp parallel num_threads(threads)
+  {
 #if defined(__AVX512F__)
-      if (whole_rows && th.k0 < th.k1) {
+    float* hv = shared_rows ? rows.data() + omp_get_thread_num() * 2 * g.KH * stride : nullptr;
+    int32_t* hi = shared_rows ? reinterpret_cast<int32_t*>(hv + g.KH * stride) : nullptr;
+#endif
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < g.planes(); ++plane) {
+      const float* xp = x + plane * plane_in;
+      float* yp = y + plane * plane_out;
+      int32_t* ip = kIdx ? indices + plane * plane_out : nullptr;
+#if defined(__AVX512F__)
+      if (shared_rows) {
         if (g.SW == 1) {
-          max_row<1, kIdx>(xp, g, masks1, oh, th, yr, ir);
+          max_plane_shared_rows<1, kIdx>(xp, g, masks1, yp, ip, hv, hi, stride);
         } else {
-          max_row<2, kIdx>(xp, g, masks2, oh, th, yr, ir);
+          max_plane_shared_rows<2, kIdx>(xp, g, masks2, yp, ip, hv, hi, stride);
         }
         continue;
       }
 #endif
-      const int64_t lo = th.k0 < th.k1 ? inside.k0 : g.OW, hi = th.k0 < th.k1 ? inside.k1 : g.OW;
-      for (int64_t ow = 0; ow < lo; ++ow) max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
-      if (lo < hi) {
-        const int64_t top = h0 + th.k0;  // first valid input row of this output row (dilation 1 here)
-        max_row_inside_scalar<kIdx>(xp + top * g.W - g.PW, static_cast<int32_t>(top * g.W - g.PW), g.W, th.k1 - th.k0,
-                                    g.KW, g.SW, lo, hi, yr, ir);
-      }
-      for (int64_t ow = std::max(hi, lo); ow < g.OW; ++ow) {
-        max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const int64_t h0 = oh * g.SH - g.PH;
+        const TapRange th = valid_taps(h0, g.DH, g.KH, g.H);
+        float* yr = yp + oh * g.OW;
+        int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
+#if defined(__AVX512F__)
+        if (whole_rows && th.k0 < th.k1) {
+          if (g.SW == 1) {
+            max_row<1, kIdx>(xp, g, masks1, oh, th, yr, ir);
+          } else {
+            max_row<2, kIdx>(xp, g, masks2, oh, th, yr, ir);
+          }
+          continue;
+        }
+#endif
+        const int64_t lo = th.k0 < th.k1 ? inside.k0 : g.OW, hi_col = th.k0 < th.k1 ? inside.k1 : g.OW;
+        for (int64_t ow = 0; ow < lo; ++ow) max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
+        if (lo < hi_col) {
+          const int64_t top = h0 + th.k0;  // first valid input row of this output row (dilation 1 here)
+          max_row_inside_scalar<kIdx>(xp + top * g.W - g.PW, static_cast<int32_t>(top * g.W - g.PW), g.W,
+                                      th.k1 - th.k0, g.KW, g.SW, lo, hi_col, yr, ir);
+        }
+        for (int64_t ow = std::max(hi_col, lo); ow < g.OW; ++ow) {
+          max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
+        }
       }
     }
   }

@@ -63,6 +63,18 @@ TEST_F(Study, WritesResultsAndAReportFromTheNumbers) {
   EXPECT_NE(script.find("set xtics autofreq", time_plot), std::string::npos) << script;
 }
 
+TEST_F(Study, ReportsASingleVariantWithoutRankingItAgainstItself) {
+  TempDir out("study_single");
+  StudyConfig config = tiny_study(out.path().string());
+  config.variants = {"avg2"};
+  config.seeds = 1;
+  run_study(config, data());
+  const std::string report = testing::read_bytes(out / "report.md");
+  EXPECT_NE(report.find("One variant has finished runs: **avg2**"), std::string::npos) << report;
+  EXPECT_EQ(report.find("lowest:"), std::string::npos) << report;
+  EXPECT_EQ(report.find("smallest:"), std::string::npos) << report;
+}
+
 TEST_F(Study, ResumesWithoutRetrainingAndRedoesDamagedRuns) {
   TempDir out("study_resume");
   StudyConfig config = tiny_study(out.path().string());

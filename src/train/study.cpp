@@ -389,9 +389,15 @@ StudySummary write_study_results(const std::string& dir) {
     const std::string worst = *std::min_element(present.begin(), present.end(), [&](const auto& a, const auto& b) {
       return res[a].final_acc.mean < res[b].final_acc.mean;
     });
-    md += fmt::format("- Highest mean final test accuracy: **{}** with {} (sd {} over {} seed(s)); lowest: {} with {}.\n",
-                      best, percent(res[best].final_acc.mean), percent(res[best].final_acc.sd), res[best].final_acc.n,
-                      worst, percent(res[worst].final_acc.mean));
+    if (present.size() == 1) {
+      md += fmt::format("- One variant has finished runs: **{}**, with a mean final test accuracy of {} (sd {} over {} "
+                        "seed(s)).\n",
+                        best, percent(res[best].final_acc.mean), percent(res[best].final_acc.sd), res[best].final_acc.n);
+    } else {
+      md += fmt::format("- Highest mean final test accuracy: **{}** with {} (sd {} over {} seed(s)); lowest: {} with {}.\n",
+                        best, percent(res[best].final_acc.mean), percent(res[best].final_acc.sd),
+                        res[best].final_acc.n, worst, percent(res[worst].final_acc.mean));
+    }
     for (const std::string& v : present) {
       if (v == ref || !res[ref].present) continue;
       const Paired& p = paired[v];
@@ -417,8 +423,13 @@ StudySummary write_study_results(const std::string& dir) {
     const auto by_gap = [&](const std::string& a, const std::string& b) { return res[a].gap.mean < res[b].gap.mean; };
     const std::string most = *std::max_element(present.begin(), present.end(), by_gap);
     const std::string least = *std::min_element(present.begin(), present.end(), by_gap);
-    md += fmt::format("- Largest train − test accuracy gap (overfitting): {} with {} points; smallest: {} with {} points.\n",
-                      most, points(res[most].gap.mean), least, points(res[least].gap.mean));
+    if (present.size() == 1) {
+      md += fmt::format("- Train − test accuracy gap (overfitting): {} points.\n", points(res[most].gap.mean));
+    } else {
+      md += fmt::format("- Largest train − test accuracy gap (overfitting): {} with {} points; smallest: {} with {} "
+                        "points.\n",
+                        most, points(res[most].gap.mean), least, points(res[least].gap.mean));
+    }
     std::vector<std::string> gaps;
     for (const std::string& v : variants) {
       for (double u : res[v].shape.uncovered) {
