@@ -51,6 +51,35 @@ inline __mmask16 lanes_in(int64_t lo, int64_t hi, int64_t j) {
 }
 #endif
 
+// n contiguous floats copied (or zeroed) with whole-vector loads and stores, the last vector overlapping
+// the one before it; short runs element by element. No libc call (their cost dominates runs of a few
+// hundred floats) and no masked load (slow on Zen 4 where it crosses a cache line).
+inline void copy_floats(float* d, const float* src, int64_t n) {
+#if defined(__AVX512F__)
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(src + i));
+    _mm512_storeu_ps(d + n - 16, _mm512_loadu_ps(src + n - 16));
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) d[i] = src[i];
+}
+
+inline void zero_floats(float* d, int64_t n) {
+#if defined(__AVX512F__)
+  if (n >= 16) {
+    for (int64_t i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_setzero_ps());
+    _mm512_storeu_ps(d + n - 16, _mm512_setzero_ps());
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) d[i] = 0.0f;
+}
+
+// True when every im2col row is the input plane shifted by a constant: stride 1 and an output as wide as
+// the input (a "same" convolution), so a tap's rows in a chunk are one contiguous run of the plane.
+bool plane_shift_layout(const Conv2dGeometry& g) { return g.SH == 1 && g.SW == 1 && g.OW == g.W; }
+
 // One im2col row of tap t at column stride 1: d[ow] = src[ow + off_w] for ow in [ow0, ow1), 0 elsewhere
 // (`src` is the input row, or null where the tap reads a padding row). Rows of small planes are 5 to 30
 // floats: one masked load and store per 16 columns, no memcpy/memset calls.
@@ -58,7 +87,19 @@ inline void gather_row(float* d, const float* src, const TapWindow& t, int64_t O
 #if defined(__AVX512F__)
   for (int64_t j = 0; j < OW; j += 16) {
     const __mmask16 store = lanes_in(0, OW, j), load = src ? lanes_in(t.ow0, t.ow1, j) & store : 0;
-    _mm512_mask_storeu_ps(d + j, store, _mm512_maskz_loadu_ps(load, src + t.off_w + j));
+    // No load at all for a padding row: a masked load from an unmapped address (src is null there) is
+    // a fault-suppression assist costing hundreds of cycles on Zen 4. Whole blocks use plain loads.
+    __m512 v = _mm512_setzero_ps();
+    if (load == 0xFFFF) {
+      v = _mm512_loadu_ps(src + t.off_w + j);
+    } else if (load != 0) {
+      v = _mm512_maskz_loadu_ps(load, src + t.off_w + j);
+    }
+    if (store == 0xFFFF) {
+      _mm512_storeu_ps(d + j, v);
+    } else {
+      _mm512_mask_storeu_ps(d + j, store, v);
+    }
   }
 #else
   for (int64_t ow = 0; ow < OW; ++ow) d[ow] = src && ow >= t.ow0 && ow < t.ow1 ? src[ow + t.off_w] : 0.0f;
@@ -66,30 +107,57 @@ inline void gather_row(float* d, const float* src, const TapWindow& t, int64_t O
 }
 
 // The column matrix of output rows [r0, r1): (C*KH*KW, (r1 - r0)*OW); row (c, kh, kw) holds the input
-// pixel each of those output positions sees through that tap (0 where it sees padding).
-void im2col(const float* x, float* col, const Conv2dGeometry& g, int64_t r0, int64_t r1) {
+// pixel each of those output positions sees through that tap (0 where it sees padding). Channel by
+// channel, so a plane stays in L1 while its KH*KW rows are written; "same" convolutions move whole runs. `taps` holds tap_window() of every
+// (kh, kw), row-major.
+void im2col(const float* x, float* col, const Conv2dGeometry& g, const TapWindow* taps, int64_t r0, int64_t r1) {
   const int64_t len = (r1 - r0) * g.OW;
-  for (int64_t kh = 0; kh < g.KH; ++kh) {
-    for (int64_t kw = 0; kw < g.KW; ++kw) {
-      const TapWindow t = tap_window(g, kh, kw);
-      for (int64_t c = 0; c < g.C; ++c) {
-        const float* xc = x + c * g.H * g.W;
-        float* dst = col + ((c * g.KH + kh) * g.KW + kw) * len;
-        for (int64_t oh = r0; oh < r1; ++oh) {
-          float* d = dst + (oh - r0) * g.OW;
-          const bool inside = oh >= t.oh0 && oh < t.oh1;
-          const float* src = inside ? xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W : nullptr;
-          if (g.SW == 1) {
-            gather_row(d, src, t, g.OW);
-            continue;
-          }
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            d[ow] = src && ow >= t.ow0 && ow < t.ow1 ? src[ow * g.SW + t.off_w] : 0.0f;
-          }
+  const bool shift = plane_shift_layout(g);
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* xc = x + c * g.H * g.W;
+    for (int64_t k = 0; k < g.KH * g.KW; ++k) {
+      const TapWindow& t = taps[k];
+      float* dst = col + (c * g.KH * g.KW + k) * len;
+      if (shift) {
+        // Rows [a, b) of the chunk read inside the input: one copy of the run they read, zeros around it
+        // and in the columns that read padding.
+        const int64_t a = std::max(t.oh0, r0), b = std::min(t.oh1, r1);
+        if (a >= b || t.ow0 >= t.ow1) {
+          zero_floats(dst, len);
+          continue;
+        }
+        const int64_t begin = (a - r0) * g.OW + t.ow0, end = (b - 1 - r0) * g.OW + t.ow1;
+        copy_floats(dst + begin, xc + (t.ih_of_oh0 + (a - t.oh0)) * g.W + t.ow0 + t.off_w, end - begin);
+        zero_floats(dst, begin);
+        zero_floats(dst + end, len - end);
+        for (int64_t oh = a; oh < b; ++oh) {
+          float* row = dst + (oh - r0) * g.OW;
+          for (int64_t ow = 0; ow < t.ow0; ++ow) row[ow] = 0.0f;
+          for (int64_t ow = t.ow1; ow < g.OW; ++ow) row[ow] = 0.0f;
+        }
+        continue;
+      }
+      for (int64_t oh = r0; oh < r1; ++oh) {
+        float* d = dst + (oh - r0) * g.OW;
+        const bool inside = oh >= t.oh0 && oh < t.oh1;
+        const float* src = inside ? xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W : nullptr;
+        if (g.SW == 1) {
+          gather_row(d, src, t, g.OW);
+          continue;
+        }
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          d[ow] = src && ow >= t.ow0 && ow < t.ow1 ? src[ow * g.SW + t.off_w] : 0.0f;
         }
       }
     }
   }
+}
+
+// Every tap's window, row-major over (kh, kw).
+std::vector<TapWindow> tap_windows(const Conv2dGeometry& g) {
+  std::vector<TapWindow> taps(static_cast<size_t>(g.KH * g.KW));
+  for (int64_t k = 0; k < g.KH * g.KW; ++k) taps[static_cast<size_t>(k)] = tap_window(g, k / g.KW, k % g.KW);
+  return taps;
 }
 
 // The adjoint of im2col for output rows [r0, r1): adds each column entry back to the input pixel it was
@@ -164,6 +232,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
   const int64_t chunk = direct ? g.OH : rows_per_chunk(g);
   Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, chunk * g.OW});  // per thread (CKK, rows*OW)
+  const std::vector<TapWindow> taps = tap_windows(g);
 #pragma omp parallel num_threads(threads)
   {
     float* col = direct ? nullptr : workspace.data() + omp_get_thread_num() * ckk * chunk * g.OW;
@@ -173,7 +242,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
       float* yn = y + n * g.OC * ohw;  // (OC, OH*OW)
       for (int64_t r0 = 0; r0 < g.OH; r0 += chunk) {
         const int64_t r1 = std::min(r0 + chunk, g.OH), len = (r1 - r0) * g.OW;
-        if (!direct) im2col(xn, col, g, r0, r1);
+        if (!direct) im2col(xn, col, g, taps.data(), r0, r1);
         // y[:, rows] = W (OC, CKK) col (CKK, len)
         gemm(false, false, g.OC, len, ckk, 1.0f, w, ckk, direct ? xn : col, len, 0.0f, yn + r0 * g.OW, ohw);
       }
@@ -207,8 +276,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
   const int64_t per_thread = 2 * ckk * chunk * g.OW + g.OC * ohw;
   Tensor scratch = Tensor::empty({threads, per_thread});
   Tensor dws = Tensor::zeros({threads, g.OC * ckk + g.OC});
-  std::vector<TapWindow> taps(static_cast<size_t>(g.KH * g.KW));
-  for (int64_t k = 0; k < g.KH * g.KW; ++k) taps[static_cast<size_t>(k)] = tap_window(g, k / g.KW, k % g.KW);
+  const std::vector<TapWindow> taps = tap_windows(g);
   // With 16 to 32 output channels the products run 1.2-3x faster as dW^T (CKK, OC), rows of OC floats,
   // than as dW (OC, CKK) (bench/layers_bench gemm_dw_*: mnist-cnn's first and cifar-cnn's second
   // convolution); fewer channels than a vector, or more, are faster the other way.
@@ -236,7 +304,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
       for (int64_t r0 = 0; r0 < g.OH; r0 += chunk) {
         const int64_t r1 = std::min(r0 + chunk, g.OH), len = (r1 - r0) * g.OW;
         const float* dy_rows = dyn + r0 * g.OW;  // (OC, len) with row stride OH*OW
-        if (!direct) im2col(xn, col, g, r0, r1);
+        if (!direct) im2col(xn, col, g, taps.data(), r0, r1);
         const float* cols = direct ? xn : col;  // (CKK, len)
         if (transposed_dw) {
           gemm(false, true, ckk, g.OC, len, 1.0f, cols, len, dy_rows, ohw, 1.0f, dwp, g.OC);  // dW^T += col dy^T
