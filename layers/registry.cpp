@@ -467,7 +467,7 @@ const std::vector<Preset>& presets() {
        "MaxPool2d(2) Conv2d(32, 64, 3, padding=1) BatchNorm2d(64) ReLU Conv2d(64, 64, 3, padding=1) BatchNorm2d(64) "
        "ReLU MaxPool2d(2) Flatten Linear(4096, 256) ReLU Dropout(0.5) Linear(256, 10)",
        {3, 32, 32},
-       {"sgd", 0.05, 0.9, 5e-4, "cosine", "crop-flip", 128, 10},
+       {"sgd", 0.05, 0.9, 5e-4, "cosine", "crop-flip", 128, 8},
        "four 3x3 conv layers with BatchNorm, two max pools and two linear layers for 32x32 colour images"},
   };
   return all;
