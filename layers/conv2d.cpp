@@ -70,10 +70,13 @@ inline void zero_floats(float* d, int64_t n) {
   if (n >= 16) {
     for (int64_t i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_setzero_ps());
     _mm512_storeu_ps(d + n - 16, _mm512_setzero_ps());
-    return;
+  } else if (n > 0) {
+    // One masked store: a loop here becomes a memset call, which costs more than a padding column.
+    _mm512_mask_storeu_ps(d, static_cast<__mmask16>((1u << n) - 1u), _mm512_setzero_ps());
   }
-#endif
+#else
   for (int64_t i = 0; i < n; ++i) d[i] = 0.0f;
+#endif
 }
 
 // True when every im2col row is the input plane shifted by a constant: stride 1 and an output as wide as
@@ -132,8 +135,8 @@ void im2col(const float* x, float* col, const Conv2dGeometry& g, const TapWindow
         zero_floats(dst + end, len - end);
         for (int64_t oh = a; oh < b; ++oh) {
           float* row = dst + (oh - r0) * g.OW;
-          for (int64_t ow = 0; ow < t.ow0; ++ow) row[ow] = 0.0f;
-          for (int64_t ow = t.ow1; ow < g.OW; ++ow) row[ow] = 0.0f;
+          zero_floats(row, t.ow0);
+          zero_floats(row + t.ow1, g.OW - t.ow1);
         }
         continue;
       }
