@@ -146,10 +146,12 @@ void im2col(const float* x, float* col, const Conv2dGeometry& g, const TapWindow
         const float* src = inside ? xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W : nullptr;
         if (g.SW == 1) {
           gather_row(d, src, t, g.OW);
-          continue;
-        }
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          d[ow] = src && ow >= t.ow0 && ow < t.ow1 ? src[ow * g.SW + t.off_w] : 0.0f;
+        } else if (!src) {
+          zero_floats(d, g.OW);
+        } else {
+          zero_floats(d, t.ow0);
+          for (int64_t ow = t.ow0; ow < t.ow1; ++ow) d[ow] = src[ow * g.SW + t.off_w];
+          zero_floats(d + t.ow1, g.OW - t.ow1);
         }
       }
     }
