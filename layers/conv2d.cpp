@@ -52,8 +52,8 @@ inline __mmask16 lanes_in(int64_t lo, int64_t hi, int64_t j) {
 #endif
 
 // n contiguous floats copied (or zeroed) with whole-vector loads and stores, the last vector overlapping
-// the one before it; short runs element by element. No libc call (their cost dominates runs of a few
-// hundred floats) and no masked load (slow on Zen 4 where it crosses a cache line).
+// the one before it; shorter runs element by element (zeros: one masked store). No libc call (its cost
+// dominates runs of a few hundred floats) and no masked load (slow on Zen 4 where it crosses a cache line).
 inline void copy_floats(float* d, const float* src, int64_t n) {
 #if defined(__AVX512F__)
   if (n >= 16) {
@@ -85,7 +85,7 @@ bool plane_shift_layout(const Conv2dGeometry& g) { return g.SH == 1 && g.SW == 1
 
 // One im2col row of tap t at column stride 1: d[ow] = src[ow + off_w] for ow in [ow0, ow1), 0 elsewhere
 // (`src` is the input row, or null where the tap reads a padding row). Rows of small planes are 5 to 30
-// floats: one masked load and store per 16 columns, no memcpy/memset calls.
+// floats: one load and store per 16 columns (masked only at the borders), no memcpy/memset calls.
 inline void gather_row(float* d, const float* src, const TapWindow& t, int64_t OW) {
 #if defined(__AVX512F__)
   for (int64_t j = 0; j < OW; j += 16) {
@@ -111,8 +111,8 @@ inline void gather_row(float* d, const float* src, const TapWindow& t, int64_t O
 
 // The column matrix of output rows [r0, r1): (C*KH*KW, (r1 - r0)*OW); row (c, kh, kw) holds the input
 // pixel each of those output positions sees through that tap (0 where it sees padding). Channel by
-// channel, so a plane stays in L1 while its KH*KW rows are written; "same" convolutions move whole runs. `taps` holds tap_window() of every
-// (kh, kw), row-major.
+// channel, so a plane stays in L1 while its KH*KW rows are written; "same" convolutions move whole runs.
+// `taps` holds tap_window() of every (kh, kw), row-major.
 void im2col(const float* x, float* col, const Conv2dGeometry& g, const TapWindow* taps, int64_t r0, int64_t r1) {
   const int64_t len = (r1 - r0) * g.OW;
   const bool shift = plane_shift_layout(g);
