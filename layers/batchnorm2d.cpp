@@ -130,8 +130,7 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
 #pragma omp simd
         for (int64_t i = 0; i < HW; ++i) {
           h[i] = (p[i] - fm) * is;
-          const float o = h[i] * g + b;
-          q[i] = o < 0.0f ? 0.0f : o;  // a fused ReLU; NaN propagates
+          q[i] = cpu::relu_of(h[i] * g + b);  // the fused ReLU
         }
       } else if (h) {
 #pragma omp simd
@@ -141,10 +140,7 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
         }
       } else if (relu_) {
 #pragma omp simd
-        for (int64_t i = 0; i < HW; ++i) {
-          const float o = (p[i] - fm) * is * g + b;
-          q[i] = o < 0.0f ? 0.0f : o;
-        }
+        for (int64_t i = 0; i < HW; ++i) q[i] = cpu::relu_of((p[i] - fm) * is * g + b);
       } else {
 #pragma omp simd
         for (int64_t i = 0; i < HW; ++i) q[i] = (p[i] - fm) * is * g + b;

@@ -9,12 +9,12 @@ namespace cpu {
 
 void relu_forward(const float* x, float* y, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];  // NaN is not < 0: it propagates
+  for (int64_t i = 0; i < n; ++i) y[i] = relu_of(x[i]);
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) dx[i] = relu_grad(y[i], dy[i]);
 }
 
 }  // namespace cpu

@@ -9,17 +9,12 @@ namespace minicnn::cuda {
 namespace {
 
 __global__ void relu_forward_kernel(const float* x, float* y, int64_t n) {
-  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
-    const float v = x[i];
-    y[i] = v < 0.0f ? 0.0f : v;  // NaN is not < 0: it propagates
-  }
+  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) y[i] = cpu::relu_of(x[i]);
 }
 
 __global__ void relu_backward_kernel(const float* __restrict__ y, const float* __restrict__ dy,
                                      float* __restrict__ dx, int64_t n) {
-  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
-    dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-  }
+  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) dx[i] = cpu::relu_grad(y[i], dy[i]);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // ReLU: max(x, 0) element-wise, mirrors torch.nn.ReLU (NaN propagates).
 #pragma once
 
+#include "host_device.h"
 #include "layer.h"
 
 namespace minicnn {
@@ -23,6 +24,11 @@ class ReLU : public Layer {
 };
 
 namespace cpu {
+/// The ReLU rules every backend and every fused ReLU (Conv2d, Linear, BatchNorm2d) share: max(v, 0)
+/// with NaN propagating (NaN is not < 0), and the gradient: dy where the output y is > 0, else 0.
+MINICNN_HD float relu_of(float v) { return v < 0.0f ? 0.0f : v; }
+MINICNN_HD float relu_grad(float y, float dy) { return y > 0.0f ? dy : 0.0f; }
+
 void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
 }  // namespace cpu
