@@ -16,6 +16,7 @@
 #include "check.h"
 #include "gemm.h"
 #include "init.h"
+#include "lanes.h"
 #include "relu.h"
 
 namespace minicnn {
@@ -44,11 +45,7 @@ TapWindow tap_window(const Conv2dGeometry& g, int64_t kh, int64_t kw) {
 }
 
 #if defined(__AVX512F__)
-// Lanes l of a block of 16 columns starting at j whose column j + l lies in [lo, hi).
-inline __mmask16 lanes_in(int64_t lo, int64_t hi, int64_t j) {
-  const int64_t a = std::clamp<int64_t>(lo - j, 0, 16), b = std::clamp<int64_t>(hi - j, 0, 16);
-  return b <= a ? 0 : static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
-}
+using cpu::lanes_in;
 #endif
 
 // n contiguous floats copied (or zeroed) with whole-vector loads and stores, the last vector overlapping
@@ -158,6 +155,11 @@ void im2col(const float* x, float* col, const Conv2dGeometry& g, const TapWindow
   }
 }
 
+// A 1x1 convolution with stride 1 and no padding reads the input itself as its column matrix.
+bool input_is_column_matrix(const Conv2dGeometry& g) {
+  return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+}
+
 // Every tap's window, row-major over (kh, kw).
 std::vector<TapWindow> tap_windows(const Conv2dGeometry& g) {
   std::vector<TapWindow> taps(static_cast<size_t>(g.KH * g.KW));
@@ -233,8 +235,7 @@ namespace cpu {
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g, bool relu) {
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
-  // A 1x1 convolution with stride 1 and no padding reads the input itself as its column matrix.
-  const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+  const bool direct = input_is_column_matrix(g);
   const int64_t chunk = direct ? g.OH : rows_per_chunk(g);
   Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, chunk * g.OW});  // per thread (CKK, rows*OW)
   const std::vector<TapWindow> taps = tap_windows(g);
@@ -256,10 +257,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
           float* row = yn + oc * ohw;
           const float bias = b ? b[oc] : 0.0f;
           if (relu) {
-            for (int64_t i = 0; i < ohw; ++i) {
-              const float v = row[i] + bias;
-              row[i] = v < 0.0f ? 0.0f : v;  // NaN propagates
-            }
+            for (int64_t i = 0; i < ohw; ++i) row[i] = relu_of(row[i] + bias);
           } else {
             for (int64_t i = 0; i < ohw; ++i) row[i] += bias;
           }
@@ -273,7 +271,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
                      float* db, const Conv2dGeometry& g) {
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
-  const bool direct = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+  const bool direct = input_is_column_matrix(g);
   const int64_t chunk = direct ? g.OH : rows_per_chunk(g);
   // Per thread: a column chunk, its gradient, a masked dy (fused ReLU), and private dw/db sums reduced in
   // thread order afterwards (deterministic for a given thread count). The column matrix is rebuilt here
@@ -299,7 +297,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
       const float* dyn = dy + n * g.OC * ohw;
       if (relu_out) {
         const float* yn = relu_out + n * g.OC * ohw;
-        for (int64_t i = 0; i < g.OC * ohw; ++i) masked[i] = yn[i] > 0.0f ? dyn[i] : 0.0f;
+        for (int64_t i = 0; i < g.OC * ohw; ++i) masked[i] = relu_grad(yn[i], dyn[i]);
         dyn = masked;
       }
       dbv += ConstMatMap(dyn, g.OC, ohw).rowwise().sum();

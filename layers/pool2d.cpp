@@ -14,6 +14,7 @@
 #endif
 
 #include "check.h"
+#include "lanes.h"
 
 namespace minicnn {
 
@@ -131,12 +132,6 @@ inline void max_window(const float* xp, const Pool2dGeometry& g, int64_t oh, int
 // Widest window the vector paths take (wider ones use the scalar path).
 constexpr int64_t kMaxFastKernel = 32;
 
-// Lanes [0, 16) of mask `m` for the columns start + j (j in [j0, j0 + 16)) that lie inside [0, W).
-inline __mmask16 inside_mask(int64_t start, int64_t j0, int64_t W) {
-  const int64_t lo = std::clamp<int64_t>(-start - j0, 0, 16), hi = std::clamp<int64_t>(W - start - j0, 0, 16);
-  return hi <= lo ? 0 : static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-
 // The load masks of every tap kw in [0, KW) of every block of 16 outputs [ow, ow + 16) of a row with
 // stride S: lane i of tap kw reads column (ow + i)*S - PW + kw, which must lie inside [0, W); `lo` covers
 // the first 16 input lanes, `hi` the next 16 (stride 2 reads 32 and keeps the even ones). The same for
@@ -152,8 +147,8 @@ struct TapMasks {
     for (int64_t b = 0; b < blocks; ++b) {
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         const int64_t start = b * 16 * S - g.PW + kw;
-        lo[static_cast<size_t>(b * g.KW + kw)] = inside_mask(start, 0, g.W);
-        hi[static_cast<size_t>(b * g.KW + kw)] = S == 2 ? inside_mask(start, 16, g.W) : 0;
+        lo[static_cast<size_t>(b * g.KW + kw)] = lanes_in(0, g.W, start);
+        hi[static_cast<size_t>(b * g.KW + kw)] = S == 2 ? lanes_in(0, g.W, start + 16) : 0;
       }
     }
   }
@@ -325,6 +320,7 @@ template <bool kIdx>
 void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
   const int64_t plane_in = g.H * g.W, plane_out = g.OH * g.OW;
   const TapRange inside = g.DH == 1 && g.DW == 1 ? inside_columns(g) : TapRange{g.OW, g.OW};
+  const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.planes()));
 #if defined(__AVX512F__)
   const bool whole_rows = g.DH == 1 && g.DW == 1 && (g.SW == 1 || g.SW == 2) && g.KW <= kMaxFastKernel;
   const TapMasks<1> masks1(whole_rows && g.SW == 1 ? g : Pool2dGeometry{});
@@ -333,10 +329,7 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
   // indices, rows padded to whole vectors).
   const bool shared_rows = whole_rows && g.KH > g.SH;
   const int64_t stride = (g.OW + 15) / 16 * 16;
-  const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.planes()));
   Tensor rows = shared_rows ? Tensor::empty({threads, 2 * g.KH * stride}) : Tensor();
-#else
-  const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.planes()));
 #endif
 #pragma omp parallel num_threads(threads)
   {
