@@ -109,34 +109,31 @@ void eval_batch(benchmark::State& state, const char* preset) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+// C (M, N) = A (M, K) op(B) + beta * C through cpu::gemm on the current thread count, with B stored
+// (K, N), or (N, K) when `trans_b`; reports GFLOP/s and the GEMM's backend.
+void run_gemm(benchmark::State& state, int64_t M, int64_t N, int64_t K, bool trans_b, float beta) {
+  const Tensor a = random_tensor({M, K}, 1), b = random_tensor(trans_b ? Shape{N, K} : Shape{K, N}, 2);
+  Tensor c = Tensor::zeros({M, N});
+  for (auto _ : state) {
+    cpu::gemm(false, trans_b, M, N, K, 1.0f, a.data(), K, b.data(), trans_b ? K : N, beta, c.data(), N);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+  state.SetLabel(cpu::gemm_backend());
+}
+
 // The machine's practical single-precision peak: cpu::gemm (the build's GEMM) of 1024^3 on the same threads.
 void sgemm_1024(benchmark::State& state) {
   set_num_threads(threads());
-  const int64_t n = 1024;
-  const Tensor a = random_tensor({n, n}, 1), b = random_tensor({n, n}, 2);
-  Tensor c = Tensor::empty({n, n});
-  for (auto _ : state) {
-    cpu::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    benchmark::DoNotOptimize(c.data());
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
-  state.SetLabel(cpu::gemm_backend());
+  run_gemm(state, 1024, 1024, 1024, false, 0.0f);
 }
 
 // One thread's GEMM as the convolution calls it per image (always on one thread there): C (M, N) +=
 // A (M, K) B^T with B stored (N, K), the weight-gradient product.
 void gemm_dw(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
   set_num_threads(1);
-  const Tensor a = random_tensor({M, K}, 1), b = random_tensor({N, K}, 2);
-  Tensor c = Tensor::zeros({M, N});
-  for (auto _ : state) {
-    cpu::gemm(false, true, M, N, K, 1.0f, a.data(), K, b.data(), K, 1.0f, c.data(), N);
-    benchmark::DoNotOptimize(c.data());
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
-  state.SetLabel(cpu::gemm_backend());
+  run_gemm(state, M, N, K, true, 1.0f);
 }
 
 }  // namespace

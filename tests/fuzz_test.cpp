@@ -121,11 +121,13 @@ std::string decode_error(const std::string& bytes, const std::string& name) {
   return error_of([&] { decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), name); });
 }
 
+// zlib data of one PNG row: its filter byte and one pixel.
+const std::string kOnePixelIdat("\x78\x01\x63\x60\x00\x00\x00\x02\x00\x01", 10);
+
 // Found by fuzz_image (tests/fuzz/regressions/image/png-idat-chunk-announces-2gb.png): stb_image reserves
 // what an IDAT chunk announces before reading it, 2 GiB for a 300-byte file.
 TEST(DecodeImage, RefusesAPngChunkLongerThanTheFile) {
-  const std::string idat("\x78\x01\x63\x60\x00\x00\x00\x02\x00\x01",
-                         10);  // zlib: a row's filter byte and pixel
+  const std::string& idat = kOnePixelIdat;
   const std::string bytes =
       png_head(1, 1, 8, 0) + png_chunk("IDAT", idat, 0x7fffffff) + png_chunk("IEND", "", 0);
   EXPECT_EQ(
@@ -140,9 +142,8 @@ TEST(DecodeImage, RefusesAPngChunkLongerThanTheFile) {
 // stb_image reserves a PNG's whole decoded image (here 2 GiB) before it inflates the data, which 10 bytes
 // cannot hold: deflate expands at most 1032 times.
 TEST(DecodeImage, RefusesAPngTooSmallForTheImageItAnnounces) {
-  const std::string idat("\x78\x01\x63\x60\x00\x00\x00\x02\x00\x01", 10);
   const std::string bytes =
-      png_head(16384, 16384, 16, 6) + png_chunk("IDAT", idat, 10) + png_chunk("IEND", "", 0);
+      png_head(16384, 16384, 16, 6) + png_chunk("IDAT", kOnePixelIdat, 10) + png_chunk("IEND", "", 0);
   EXPECT_EQ(
       decode_error(bytes, "huge.png"),
       "image: 'huge.png' is corrupt or truncated: a 16384x16384 PNG needs at least 2080896 bytes of IDAT "
