@@ -1,5 +1,5 @@
-// MaxPool2d and AvgPool2d on CUDA: one thread per output (forward) and one per input element (backward,
-// a gather: deterministic without atomics), over the shared functions of pool2d_window.h.
+// MaxPool2d and AvgPool2d on CUDA: threads over outputs (forward) and over input elements (backward, a
+// gather: deterministic without atomics), over the shared functions of pool2d_window.h.
 #include <cstdint>
 
 #include "cuda/check.h"
@@ -27,177 +27,162 @@ Path path_of(const Pool2dGeometry& g) {
   return Path::General;
 }
 
-// Flat thread indices are 32-bit when the element count allows and 64-bit otherwise (or when a test
-// forces 64-bit indexing).
-bool fits_32bit(int64_t total) { return !g_force_64bit && indices_fit_32bit(total); }
+// Flat thread indices are 32-bit when the group count allows and 64-bit otherwise (or when a test forces
+// 64-bit indexing).
+bool fits_32bit(int64_t total) {
+  return !g_force_64bit && indices_fit_32bit(total);
+}
 
-// ---- Kernels. I is the flat index type; K, S > 0 select a specialisation (0: general).
+// ---- Kernels. I is the flat index type; K, S > 0 select a specialisation (0: general). On the fixed
+// paths a thread handles V consecutive elements of one row (outputs forward, inputs backward) and stores
+// them as one vector: a thread with one 4-byte element keeps too few loads in flight to cover the memory
+// latency, and the flat index's divisions are paid once per V elements.
 
-template <typename I, int K, int S>
+template <int V>
+struct alignas(4 * V) FloatVec {
+  float v[V];
+};
+template <int V>
+struct alignas(4 * V) IndexVec {
+  int32_t v[V];
+};
+
+template <typename I, int K, int S, int V>
 __global__ void max_forward_kernel(const float* __restrict__ x, float* __restrict__ y,
-                                   int32_t* __restrict__ indices, Pool2dGeometry g, I total) {
-  const I OW = static_cast<I>(g.OW), OH = static_cast<I>(g.OH);
+                                   int32_t* __restrict__ indices, Pool2dGeometry g, I groups) {
+  const I OWV = static_cast<I>(g.OW / V), OH = static_cast<I>(g.OH);
   const int64_t plane_in = g.H * g.W;
-  for (I i = thread_index<I>(); i < total; i += grid_stride<I>()) {
-    const I ow = i % OW, t = i / OW, oh = t % OH, plane = t / OH;
-    const float* xp = x + static_cast<int64_t>(plane) * plane_in;  // (H, W) plane of this output
-    float v;
-    int64_t at;
-    if constexpr (K > 0) {
-      at = max_pool2d_at_fixed<K, S>(xp, g, oh, ow, &v);
+  for (I i = thread_index<I>(); i < groups; i += grid_stride<I>()) {
+    const I ow0 = i % OWV * V, t = i / OWV, oh = t % OH, plane = t / OH;
+    const float* xp = x + static_cast<int64_t>(plane) * plane_in;  // (H, W) plane of these outputs
+    FloatVec<V> v;
+    IndexVec<V> at;
+    if constexpr (K > 0 && V == 4) {
+      max_pool2d_group4_fixed<K, S>(xp, g, oh, ow0, v.v, at.v);
     } else {
-      at = max_pool2d_at(xp, g, oh, ow, &v);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        int64_t a;
+        if constexpr (K > 0) {
+          a = max_pool2d_at_fixed<K, S>(xp, g, oh, ow0 + j, &v.v[j]);
+        } else {
+          a = max_pool2d_at(xp, g, oh, ow0 + j, &v.v[j]);
+        }
+        at.v[j] = static_cast<int32_t>(a);
+      }
     }
-    y[i] = v;
-    if (indices != nullptr) indices[i] = static_cast<int32_t>(at);
+    reinterpret_cast<FloatVec<V>*>(y)[i] = v;
+    if (indices != nullptr) reinterpret_cast<IndexVec<V>*>(indices)[i] = at;
   }
 }
 
-template <typename I, int K, int S>
+template <typename I, int K, int S, int V>
 __global__ void max_backward_kernel(const float* __restrict__ dy, const int32_t* __restrict__ indices,
-                                    float* __restrict__ dx, Pool2dGeometry g, I total) {
-  const I W = static_cast<I>(g.W), H = static_cast<I>(g.H);
+                                    float* __restrict__ dx, Pool2dGeometry g, I groups) {
+  const I WV = static_cast<I>(g.W / V), H = static_cast<I>(g.H);
   const int64_t plane_out = g.OH * g.OW;
-  for (I i = thread_index<I>(); i < total; i += grid_stride<I>()) {
-    const I iw = i % W, t = i / W, ih = t % H, plane = t / H;
+  for (I i = thread_index<I>(); i < groups; i += grid_stride<I>()) {
+    const I iw0 = i % WV * V, t = i / WV, ih = t % H, plane = t / H;
     const int64_t off = static_cast<int64_t>(plane) * plane_out;  // this plane's (OH, OW) outputs
-    if constexpr (K > 0) {
-      dx[i] = max_pool2d_backward_at_fixed<K, S>(dy + off, indices + off, g, ih, iw);
+    FloatVec<V> d;
+    if constexpr (K > 0 && V == 4) {
+      max_pool2d_backward_group4_fixed<K, S>(dy + off, indices + off, g, ih, iw0, d.v);
     } else {
-      dx[i] = max_pool2d_backward_at(dy + off, indices + off, g, ih, iw);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        if constexpr (K > 0) {
+          d.v[j] = max_pool2d_backward_at_fixed<K, S>(dy + off, indices + off, g, ih, iw0 + j);
+        } else {
+          d.v[j] = max_pool2d_backward_at(dy + off, indices + off, g, ih, iw0 + j);
+        }
+      }
     }
+    reinterpret_cast<FloatVec<V>*>(dx)[i] = d;
   }
 }
 
-template <typename I, int K, int S>
+template <typename I, int K, int S, int V>
 __global__ void avg_forward_kernel(const float* __restrict__ x, float* __restrict__ y, Pool2dGeometry g,
-                                   AvgDivisor d, I total) {
-  const I OW = static_cast<I>(g.OW), OH = static_cast<I>(g.OH);
+                                   AvgDivisor div, I groups) {
+  const I OWV = static_cast<I>(g.OW / V), OH = static_cast<I>(g.OH);
   const int64_t plane_in = g.H * g.W;
-  for (I i = thread_index<I>(); i < total; i += grid_stride<I>()) {
-    const I ow = i % OW, t = i / OW, oh = t % OH, plane = t / OH;
+  for (I i = thread_index<I>(); i < groups; i += grid_stride<I>()) {
+    const I ow0 = i % OWV * V, t = i / OWV, oh = t % OH, plane = t / OH;
     const float* xp = x + static_cast<int64_t>(plane) * plane_in;
-    if constexpr (K > 0) {
-      y[i] = avg_pool2d_at_fixed<K, S>(xp, g, d, oh, ow);
-    } else {
-      y[i] = avg_pool2d_at(xp, g, d, oh, ow);
+    FloatVec<V> v;
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      if constexpr (K > 0) {
+        v.v[j] = avg_pool2d_at_fixed<K, S>(xp, g, div, oh, ow0 + j);
+      } else {
+        v.v[j] = avg_pool2d_at(xp, g, div, oh, ow0 + j);
+      }
     }
+    reinterpret_cast<FloatVec<V>*>(y)[i] = v;
   }
 }
 
-template <typename I, int K, int S>
+template <typename I, int K, int S, int V>
 __global__ void avg_backward_kernel(const float* __restrict__ dy, float* __restrict__ dx, Pool2dGeometry g,
-                                    AvgDivisor d, I total) {
-  const I W = static_cast<I>(g.W), H = static_cast<I>(g.H);
+                                    AvgDivisor div, I groups) {
+  const I WV = static_cast<I>(g.W / V), H = static_cast<I>(g.H);
   const int64_t plane_out = g.OH * g.OW;
-  for (I i = thread_index<I>(); i < total; i += grid_stride<I>()) {
-    const I iw = i % W, t = i / W, ih = t % H, plane = t / H;
+  for (I i = thread_index<I>(); i < groups; i += grid_stride<I>()) {
+    const I iw0 = i % WV * V, t = i / WV, ih = t % H, plane = t / H;
     const int64_t off = static_cast<int64_t>(plane) * plane_out;
-    if constexpr (K > 0) {
-      dx[i] = avg_pool2d_backward_at_fixed<K, S>(dy + off, g, d, ih, iw);
-    } else {
-      dx[i] = avg_pool2d_backward_at(dy + off, g, d, ih, iw);
+    FloatVec<V> d;
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      if constexpr (K > 0) {
+        d.v[j] = avg_pool2d_backward_at_fixed<K, S>(dy + off, g, div, ih, iw0 + j);
+      } else {
+        d.v[j] = avg_pool2d_backward_at(dy + off, g, div, ih, iw0 + j);
+      }
     }
+    reinterpret_cast<FloatVec<V>*>(dx)[i] = d;
   }
 }
 
-// ---- Launchers: pick the index width and the specialisation, launch on the current stream.
+// ---- Dispatch: the specialisation and the vector width as compile-time constants of one tag type.
 
-template <typename I>
-void launch_max_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g, int64_t total) {
-  const unsigned blocks = blocks_for(total);
-  CUstream_st* s = current_stream();
-  switch (path_of(g)) {
-    case Path::K2S2:
-      max_forward_kernel<I, 2, 2><<<blocks, kThreads, 0, s>>>(x, y, indices, g, static_cast<I>(total));
-      break;
-    case Path::K3S2:
-      max_forward_kernel<I, 3, 2><<<blocks, kThreads, 0, s>>>(x, y, indices, g, static_cast<I>(total));
-      break;
-    case Path::K2S1:
-      max_forward_kernel<I, 2, 1><<<blocks, kThreads, 0, s>>>(x, y, indices, g, static_cast<I>(total));
-      break;
-    case Path::K3S1:
-      max_forward_kernel<I, 3, 1><<<blocks, kThreads, 0, s>>>(x, y, indices, g, static_cast<I>(total));
-      break;
-    case Path::General:
-      max_forward_kernel<I, 0, 0><<<blocks, kThreads, 0, s>>>(x, y, indices, g, static_cast<I>(total));
-      break;
-  }
-  MINICNN_CUDA_CHECK_LAUNCH("max_pool2d_forward");
+template <int K, int S, int V>
+struct Variant {
+  static constexpr int kK = K, kS = S, kV = V;
+};
+
+bool aligned16(const void* p) {
+  return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
-template <typename I>
-void launch_max_backward(const float* dy, const int32_t* indices, float* dx, const Pool2dGeometry& g,
-                         int64_t total) {
-  const unsigned blocks = blocks_for(total);
-  CUstream_st* s = current_stream();
+// Calls launch(Variant<K, S, V>{}) for g's path; V is 4 when `row` (the length of the rows a thread's
+// elements lie in) is a multiple of 4 and the buffers the kernel accesses as vectors are 16-byte aligned
+// (`aligned`), else 1.
+template <typename Launch>
+void dispatch(const Pool2dGeometry& g, int64_t row, bool aligned, Launch&& launch) {
+  const bool vec = row % 4 == 0 && aligned;
   switch (path_of(g)) {
     case Path::K2S2:
-      max_backward_kernel<I, 2, 2><<<blocks, kThreads, 0, s>>>(dy, indices, dx, g, static_cast<I>(total));
-      break;
+      return vec ? launch(Variant<2, 2, 4>{}) : launch(Variant<2, 2, 1>{});
     case Path::K3S2:
-      max_backward_kernel<I, 3, 2><<<blocks, kThreads, 0, s>>>(dy, indices, dx, g, static_cast<I>(total));
-      break;
+      return vec ? launch(Variant<3, 2, 4>{}) : launch(Variant<3, 2, 1>{});
     case Path::K2S1:
-      max_backward_kernel<I, 2, 1><<<blocks, kThreads, 0, s>>>(dy, indices, dx, g, static_cast<I>(total));
-      break;
+      return vec ? launch(Variant<2, 1, 4>{}) : launch(Variant<2, 1, 1>{});
     case Path::K3S1:
-      max_backward_kernel<I, 3, 1><<<blocks, kThreads, 0, s>>>(dy, indices, dx, g, static_cast<I>(total));
-      break;
+      return vec ? launch(Variant<3, 1, 4>{}) : launch(Variant<3, 1, 1>{});
     case Path::General:
-      max_backward_kernel<I, 0, 0><<<blocks, kThreads, 0, s>>>(dy, indices, dx, g, static_cast<I>(total));
-      break;
+      return launch(Variant<0, 0, 1>{});
   }
-  MINICNN_CUDA_CHECK_LAUNCH("max_pool2d_backward");
 }
 
-template <typename I>
-void launch_avg_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d, int64_t total) {
-  const unsigned blocks = blocks_for(total);
-  CUstream_st* s = current_stream();
-  switch (path_of(g)) {
-    case Path::K2S2:
-      avg_forward_kernel<I, 2, 2><<<blocks, kThreads, 0, s>>>(x, y, g, d, static_cast<I>(total));
-      break;
-    case Path::K3S2:
-      avg_forward_kernel<I, 3, 2><<<blocks, kThreads, 0, s>>>(x, y, g, d, static_cast<I>(total));
-      break;
-    case Path::K2S1:
-      avg_forward_kernel<I, 2, 1><<<blocks, kThreads, 0, s>>>(x, y, g, d, static_cast<I>(total));
-      break;
-    case Path::K3S1:
-      avg_forward_kernel<I, 3, 1><<<blocks, kThreads, 0, s>>>(x, y, g, d, static_cast<I>(total));
-      break;
-    case Path::General:
-      avg_forward_kernel<I, 0, 0><<<blocks, kThreads, 0, s>>>(x, y, g, d, static_cast<I>(total));
-      break;
+// Launches a kernel over `groups` groups on the current stream: k32 (its uint32_t instance) when the group
+// count allows 32-bit indices, else k64.
+template <typename K32, typename K64, typename... Args>
+void launch_groups(K32 k32, K64 k64, int64_t groups, const Args&... args) {
+  if (fits_32bit(groups)) {
+    k32<<<blocks_for(groups), kThreads, 0, current_stream()>>>(args..., static_cast<uint32_t>(groups));
+  } else {
+    k64<<<blocks_for(groups), kThreads, 0, current_stream()>>>(args..., static_cast<uint64_t>(groups));
   }
-  MINICNN_CUDA_CHECK_LAUNCH("avg_pool2d_forward");
-}
-
-template <typename I>
-void launch_avg_backward(const float* dy, float* dx, const Pool2dGeometry& g, AvgDivisor d, int64_t total) {
-  const unsigned blocks = blocks_for(total);
-  CUstream_st* s = current_stream();
-  switch (path_of(g)) {
-    case Path::K2S2:
-      avg_backward_kernel<I, 2, 2><<<blocks, kThreads, 0, s>>>(dy, dx, g, d, static_cast<I>(total));
-      break;
-    case Path::K3S2:
-      avg_backward_kernel<I, 3, 2><<<blocks, kThreads, 0, s>>>(dy, dx, g, d, static_cast<I>(total));
-      break;
-    case Path::K2S1:
-      avg_backward_kernel<I, 2, 1><<<blocks, kThreads, 0, s>>>(dy, dx, g, d, static_cast<I>(total));
-      break;
-    case Path::K3S1:
-      avg_backward_kernel<I, 3, 1><<<blocks, kThreads, 0, s>>>(dy, dx, g, d, static_cast<I>(total));
-      break;
-    case Path::General:
-      avg_backward_kernel<I, 0, 0><<<blocks, kThreads, 0, s>>>(dy, dx, g, d, static_cast<I>(total));
-      break;
-  }
-  MINICNN_CUDA_CHECK_LAUNCH("avg_pool2d_backward");
 }
 
 }  // namespace
@@ -205,41 +190,47 @@ void launch_avg_backward(const float* dy, float* dx, const Pool2dGeometry& g, Av
 void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
   const int64_t total = g.N * g.C * g.OH * g.OW;
   if (total == 0) return;
-  if (fits_32bit(total)) {
-    launch_max_forward<uint32_t>(x, y, indices, g, total);
-  } else {
-    launch_max_forward<uint64_t>(x, y, indices, g, total);
-  }
+  // The 4-wide groups also read x in aligned chunks (max_pool2d_group4_fixed).
+  const bool chunked = g.W % 4 == 0 && aligned16(x) && aligned16(y) && aligned16(indices);
+  dispatch(g, g.OW, chunked, [&](auto v) {
+    using Vt = decltype(v);
+    launch_groups(max_forward_kernel<uint32_t, Vt::kK, Vt::kS, Vt::kV>,
+                  max_forward_kernel<uint64_t, Vt::kK, Vt::kS, Vt::kV>, total / Vt::kV, x, y, indices, g);
+  });
+  MINICNN_CUDA_CHECK_LAUNCH("max_pool2d_forward");
 }
 
 void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, const Pool2dGeometry& g) {
   const int64_t total = g.N * g.C * g.H * g.W;
   if (total == 0) return;
-  if (fits_32bit(total)) {
-    launch_max_backward<uint32_t>(dy, indices, dx, g, total);
-  } else {
-    launch_max_backward<uint64_t>(dy, indices, dx, g, total);
-  }
+  dispatch(g, g.W, aligned16(dx), [&](auto v) {
+    using Vt = decltype(v);
+    launch_groups(max_backward_kernel<uint32_t, Vt::kK, Vt::kS, Vt::kV>,
+                  max_backward_kernel<uint64_t, Vt::kK, Vt::kS, Vt::kV>, total / Vt::kV, dy, indices, dx, g);
+  });
+  MINICNN_CUDA_CHECK_LAUNCH("max_pool2d_backward");
 }
 
 void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d) {
   const int64_t total = g.N * g.C * g.OH * g.OW;
   if (total == 0) return;
-  if (fits_32bit(total)) {
-    launch_avg_forward<uint32_t>(x, y, g, d, total);
-  } else {
-    launch_avg_forward<uint64_t>(x, y, g, d, total);
-  }
+  dispatch(g, g.OW, aligned16(y), [&](auto v) {
+    using Vt = decltype(v);
+    launch_groups(avg_forward_kernel<uint32_t, Vt::kK, Vt::kS, Vt::kV>,
+                  avg_forward_kernel<uint64_t, Vt::kK, Vt::kS, Vt::kV>, total / Vt::kV, x, y, g, d);
+  });
+  MINICNN_CUDA_CHECK_LAUNCH("avg_pool2d_forward");
 }
 
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g, AvgDivisor d) {
   const int64_t total = g.N * g.C * g.H * g.W;
   if (total == 0) return;
-  if (fits_32bit(total)) {
-    launch_avg_backward<uint32_t>(dy, dx, g, d, total);
-  } else {
-    launch_avg_backward<uint64_t>(dy, dx, g, d, total);
-  }
+  dispatch(g, g.W, aligned16(dx), [&](auto v) {
+    using Vt = decltype(v);
+    launch_groups(avg_backward_kernel<uint32_t, Vt::kK, Vt::kS, Vt::kV>,
+                  avg_backward_kernel<uint64_t, Vt::kK, Vt::kS, Vt::kV>, total / Vt::kV, dy, dx, g, d);
+  });
+  MINICNN_CUDA_CHECK_LAUNCH("avg_pool2d_backward");
 }
 
 void force_64bit_indexing_for_testing(bool on) {

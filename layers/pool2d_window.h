@@ -40,7 +40,7 @@ MINICNN_HD TapRange valid_taps(int64_t start, int64_t D, int64_t K, int64_t size
 /// (window of output o starts at o*S - P and spans (K-1)*D+1 input cells). Used by gather backwards.
 MINICNN_HD TapRange covering_outputs(int64_t i, int64_t K, int64_t S, int64_t P, int64_t D, int64_t out) {
   // o*S - P <= i  and  o*S - P + (K-1)*D >= i
-  const int64_t hi = i + P;                  // o <= hi / S
+  const int64_t hi = i + P;                    // o <= hi / S
   const int64_t lo_num = i + P - (K - 1) * D;  // o >= ceil(lo_num / S)
   int64_t o0 = lo_num <= 0 ? 0 : (lo_num + S - 1) / S;
   int64_t o1 = hi / S + 1;
@@ -70,7 +70,22 @@ MINICNN_HD int64_t avg_pool_divisor(const Pool2dGeometry& g, AvgDivisor d, int64
 // which they mirror rule for rule and sum in the same order, so the results are bit-identical.
 
 /// NaN test that needs nothing from <cmath> on the device.
-MINICNN_HD bool is_nan(float v) { return v != v; }
+MINICNN_HD bool is_nan(float v) {
+  return v != v;
+}
+
+/// Four floats from a 16-byte aligned address: one vector load on the device.
+MINICNN_HD void load4(const float* p, float* out) {
+#ifdef __CUDA_ARCH__
+  const float4 v = *reinterpret_cast<const float4*>(p);
+  out[0] = v.x;
+  out[1] = v.y;
+  out[2] = v.z;
+  out[3] = v.w;
+#else
+  for (int e = 0; e < 4; ++e) out[e] = p[e];
+#endif
+}
 
 /// True when every coordinate of `g` fits comfortably in 32 bits: the condition for the specialised
 /// (`_fixed`) paths below, which use 32-bit arithmetic.
@@ -84,7 +99,8 @@ MINICNN_HD bool pool2d_fits_int32(const Pool2dGeometry& g) {
 /// flat index h*W + w. Mirrors cpu::max_pool2d_forward: padding is -inf (never a candidate); best starts
 /// at the window's first valid element; `v > best || isnan(v)`, so the first maximum wins ties, NaN
 /// propagates and the last NaN's index wins; a window with no valid element gives -inf and index -1.
-MINICNN_HD int64_t max_pool2d_at(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow, float* value) {
+MINICNN_HD int64_t max_pool2d_at(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow,
+                                 float* value) {
   const int64_t h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
   const TapRange th = valid_taps(h0, g.DH, g.KH, g.H), tw = valid_taps(w0, g.DW, g.KW, g.W);
   float best = -INFINITY;
@@ -105,22 +121,39 @@ MINICNN_HD int64_t max_pool2d_at(const float* x, const Pool2dGeometry& g, int64_
   return best_i;
 }
 
+/// The taps [k0, k1) of a K-tap window starting at `start` (dilation 1) that land inside [0, size), in
+/// 32-bit arithmetic: valid_taps for the fixed paths.
+template <int K>
+MINICNN_HD void fixed_taps(int32_t start, int32_t size, int* k0, int* k1) {
+  *k0 = start < 0 ? -start : 0;
+  *k1 = size - start < K ? size - start : K;
+}
+
 /// max_pool2d_at for a KxK window, stride S and dilation 1 known at compile time (the fast paths for 2x2
-/// and 3x3 windows with stride 2 or 1): a window inside the input is scanned unrolled in 32-bit arithmetic, with the same rules;
-/// one that touches the padding takes the general path. Requires pool2d_fits_int32(g) and g's K, S, D.
+/// and 3x3 windows with stride 2 or 1): the window is scanned unrolled in 32-bit arithmetic, taps in the
+/// padding skipped, with the same rules, so windows at the border do not leave the fast path (on the GPU
+/// one border window in a warp would hold the whole warp on the general path). Requires
+/// pool2d_fits_int32(g) and g's K, S, D.
 template <int K, int S>
 MINICNN_HD int64_t max_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow,
                                        float* value) {
   const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
   const int32_t h0 = static_cast<int32_t>(oh) * S - static_cast<int32_t>(g.PH);
   const int32_t w0 = static_cast<int32_t>(ow) * S - static_cast<int32_t>(g.PW);
-  if (h0 < 0 || w0 < 0 || h0 + K > H || w0 + K > W) return max_pool2d_at(x, g, oh, ow, value);
-  const float* p = x + (h0 * W + w0);
+  int kh0, kh1, kw0, kw1;
+  fixed_taps<K>(h0, H, &kh0, &kh1);
+  fixed_taps<K>(w0, W, &kw0, &kw1);
+  if (kh0 >= kh1 ||
+      kw0 >= kw1) {  // no valid tap: impossible with dilation 1 and P <= K/2; as the general path
+    *value = -INFINITY;
+    return -1;
+  }
   float best = -INFINITY;
-  int best_k = 0;  // kh * K + kw of the best tap; the first tap is the window's first valid element
+  int best_k = kh0 * K + kw0;  // kh * K + kw of the best tap; it starts at the window's first valid one
   for (int kh = 0; kh < K; ++kh) {
     for (int kw = 0; kw < K; ++kw) {
-      const float v = p[kh * W + kw];
+      if (kh < kh0 || kh >= kh1 || kw < kw0 || kw >= kw1) continue;
+      const float v = x[(h0 + kh) * W + (w0 + kw)];
       if (v > best || is_nan(v)) {
         best = v;
         best_k = kh * K + kw;
@@ -131,11 +164,67 @@ MINICNN_HD int64_t max_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, 
   return static_cast<int64_t>(h0 + best_k / K) * W + (w0 + best_k % K);
 }
 
+/// Four consecutive outputs (oh, ow0 .. ow0 + 3) of max_pool2d_at_fixed, ow0 a multiple of 4, reading the
+/// input in aligned 4-float chunks: the K rows of the four windows' columns are loaded once, a chunk at a
+/// time, instead of K*K scalar loads per output. W % 4 == 0 and a 16-byte aligned x make every chunk lie
+/// wholly inside a row or wholly in the padding (read as -inf, which never wins: the best tap starts at the
+/// window's first valid one, as in max_pool2d_at_fixed). Columns start at w0 = ow0*S - PW, which is
+/// (-PW) mod 4 floats into its chunk: 0 or 3, as P <= K/2 <= 1.
+template <int K, int S>
+MINICNN_HD void max_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow0,
+                                        float* values, int32_t* at) {
+  constexpr int kSpan = 3 * S + K;              // columns the four windows cover
+  constexpr int kChunks = (kSpan + 3 + 3) / 4;  // enough for either offset
+  const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
+  const int32_t h0 = static_cast<int32_t>(oh) * S - static_cast<int32_t>(g.PH);
+  const int32_t w0 = static_cast<int32_t>(ow0) * S - static_cast<int32_t>(g.PW);
+  const bool shifted = (w0 & 3) != 0;  // offset 3
+  const int32_t a = w0 & ~3;           // first chunk's column (negative in the left padding)
+  float tile[K][4 * kChunks];
+  for (int kh = 0; kh < K; ++kh) {
+    const int32_t h = h0 + kh;
+    for (int c = 0; c < kChunks; ++c) {
+      const int32_t col = a + 4 * c;
+      if (h >= 0 && h < H && col >= 0 && col < W && 4 * c < kSpan + (shifted ? 3 : 0)) {
+        load4(x + (h * W + col), &tile[kh][4 * c]);
+      } else {
+        for (int e = 0; e < 4; ++e) tile[kh][4 * c + e] = -INFINITY;
+      }
+    }
+  }
+  int kh0, kh1;
+  fixed_taps<K>(h0, H, &kh0, &kh1);
+  for (int j = 0; j < 4; ++j) {
+    const int32_t wj = w0 + j * S;
+    int kw0, kw1;
+    fixed_taps<K>(wj, W, &kw0, &kw1);
+    if (kh0 >= kh1 || kw0 >= kw1) {  // as max_pool2d_at_fixed
+      values[j] = -INFINITY;
+      at[j] = -1;
+      continue;
+    }
+    float best = -INFINITY;
+    int best_k = kh0 * K + kw0;
+    for (int kh = 0; kh < K; ++kh) {
+      for (int kw = 0; kw < K; ++kw) {
+        // Static register indices for both offsets, then a select.
+        const float v = shifted ? tile[kh][3 + j * S + kw] : tile[kh][j * S + kw];
+        if (v > best || is_nan(v)) {
+          best = v;
+          best_k = kh * K + kw;
+        }
+      }
+    }
+    values[j] = best;
+    at[j] = (h0 + best_k / K) * W + (wj + best_k % K);
+  }
+}
+
 /// dL/dx at input (ih, iw) of one plane of max pooling: dy summed over the outputs whose stored index is
 /// ih*W + iw, in output order, which is the order cpu::max_pool2d_backward scatters in (bit-identical).
 /// `dy` and `indices` point at the plane's (OH, OW) outputs. A gather: no atomics, deterministic.
-MINICNN_HD float max_pool2d_backward_at(const float* dy, const int32_t* indices, const Pool2dGeometry& g, int64_t ih,
-                                        int64_t iw) {
+MINICNN_HD float max_pool2d_backward_at(const float* dy, const int32_t* indices, const Pool2dGeometry& g,
+                                        int64_t ih, int64_t iw) {
   const TapRange rh = covering_outputs(ih, g.KH, g.SH, g.PH, g.DH, g.OH);
   const TapRange rw = covering_outputs(iw, g.KW, g.SW, g.PW, g.DW, g.OW);
   const int64_t target = ih * g.W + iw;
@@ -169,26 +258,70 @@ MINICNN_HD FixedOutputBox covering_outputs_fixed(const Pool2dGeometry& g, int64_
 }
 
 /// max_pool2d_backward_at with K, S (dilation 1) known at compile time, in 32-bit arithmetic; same
-/// requirements as max_pool2d_at_fixed.
+/// requirements as max_pool2d_at_fixed. The box has at most ceil(K/S) outputs per axis, so the loops have
+/// fixed trip counts and every load is issued at once; a select keeps the sum's bits those of the CPU's
+/// (adding a 0 instead would turn a -0 sum into +0).
 template <int K, int S>
-MINICNN_HD float max_pool2d_backward_at_fixed(const float* dy, const int32_t* indices, const Pool2dGeometry& g,
-                                              int64_t ih, int64_t iw) {
+MINICNN_HD float max_pool2d_backward_at_fixed(const float* dy, const int32_t* indices,
+                                              const Pool2dGeometry& g, int64_t ih, int64_t iw) {
+  constexpr int kSpan = (K + S - 1) / S;
   const FixedOutputBox b = covering_outputs_fixed<K, S>(g, ih, iw);
   const int32_t target = static_cast<int32_t>(ih * g.W + iw);
   float sum = 0.0f;
-  for (int32_t oh = b.oh0; oh < b.oh1; ++oh) {
-    for (int32_t ow = b.ow0; ow < b.ow1; ++ow) {
+  for (int a = 0; a < kSpan; ++a) {
+    for (int c = 0; c < kSpan; ++c) {
+      const int32_t oh = b.oh0 + a, ow = b.ow0 + c;
+      if (oh >= b.oh1 || ow >= b.ow1) continue;
       const int32_t o = oh * b.OW + ow;
-      if (indices[o] == target) sum += dy[o];
+      const float d = dy[o];
+      sum = indices[o] == target ? sum + d : sum;
     }
   }
   return sum;
 }
 
+/// dL/dx at four consecutive inputs (ih, iw0 .. iw0 + 3) of max pooling with fixed K, S: the outputs
+/// whose windows cover any of the four are loaded once, then each input sums the dy of those that picked
+/// it, in output order. An output that picked an input covers it, so no per-input range test is needed,
+/// and the sums are max_pool2d_backward_at_fixed's, bit for bit. iw0 + 3 < W.
+template <int K, int S>
+MINICNN_HD void max_pool2d_backward_group4_fixed(const float* dy, const int32_t* indices,
+                                                 const Pool2dGeometry& g, int64_t ih, int64_t iw0,
+                                                 float* out) {
+  constexpr int kRows = (K + S - 1) / S;      // output rows covering one input row
+  constexpr int kCols = (3 + K - 1) / S + 1;  // output columns covering four inputs, at most
+  const FixedOutputBox first = covering_outputs_fixed<K, S>(g, ih, iw0);
+  const FixedOutputBox last = covering_outputs_fixed<K, S>(g, ih, iw0 + 3);
+  int32_t picked[kRows][kCols];
+  float grad[kRows][kCols];
+  for (int a = 0; a < kRows; ++a) {
+    for (int c = 0; c < kCols; ++c) {
+      const int32_t oh = first.oh0 + a, ow = first.ow0 + c;
+      if (oh < first.oh1 && ow < last.ow1) {
+        const int32_t o = oh * first.OW + ow;
+        picked[a][c] = indices[o];
+        grad[a][c] = dy[o];
+      } else {
+        picked[a][c] = -1;  // never an input's index
+        grad[a][c] = 0.0f;
+      }
+    }
+  }
+  const int32_t row = static_cast<int32_t>(ih * g.W + iw0);
+  for (int j = 0; j < 4; ++j) {
+    float sum = 0.0f;
+    for (int a = 0; a < kRows; ++a) {
+      for (int c = 0; c < kCols; ++c) sum = picked[a][c] == row + j ? sum + grad[a][c] : sum;
+    }
+    out[j] = sum;
+  }
+}
+
 /// Average pooling of output (oh, ow) over one plane: the window clipped to the input, summed row by
 /// row, divided by avg_pool_divisor; mirrors cpu::avg_pool2d_forward (same order: bit-identical). A
 /// window holding no input element gives 0.
-MINICNN_HD float avg_pool2d_at(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh, int64_t ow) {
+MINICNN_HD float avg_pool2d_at(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh,
+                               int64_t ow) {
   int64_t h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
   int64_t h1 = h0 + g.KH < g.H ? h0 + g.KH : g.H;
   int64_t w1 = w0 + g.KW < g.W ? w0 + g.KW : g.W;
@@ -202,25 +335,37 @@ MINICNN_HD float avg_pool2d_at(const float* x, const Pool2dGeometry& g, AvgDivis
   return sum / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
 }
 
-/// avg_pool2d_at with K, S known at compile time: an interior window is summed unrolled (its divisor is
-/// K*K unless overridden, which is what avg_pool_divisor gives for it); others take the general path.
+/// avg_pool2d_at with K, S known at compile time: the window's taps inside the input summed unrolled, in
+/// the CPU's order; the divisor is K*K for an interior window without override (what avg_pool_divisor
+/// gives for it) and avg_pool_divisor's otherwise.
 template <int K, int S>
-MINICNN_HD float avg_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh, int64_t ow) {
+MINICNN_HD float avg_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh,
+                                     int64_t ow) {
   const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
   const int32_t h0 = static_cast<int32_t>(oh) * S - static_cast<int32_t>(g.PH);
   const int32_t w0 = static_cast<int32_t>(ow) * S - static_cast<int32_t>(g.PW);
-  if (h0 < 0 || w0 < 0 || h0 + K > H || w0 + K > W) return avg_pool2d_at(x, g, d, oh, ow);
-  const float* p = x + (h0 * W + w0);
+  int kh0, kh1, kw0, kw1;
+  fixed_taps<K>(h0, H, &kh0, &kh1);
+  fixed_taps<K>(w0, W, &kw0, &kw1);
+  if (kh0 >= kh1 || kw0 >= kw1) return 0.0f;  // no valid tap (impossible, see max_pool2d_at_fixed)
   float sum = 0.0f;
   for (int kh = 0; kh < K; ++kh) {
-    for (int kw = 0; kw < K; ++kw) sum += p[kh * W + kw];
+    for (int kw = 0; kw < K; ++kw) {
+      if (kh < kh0 || kh >= kh1 || kw < kw0 || kw >= kw1) continue;
+      sum += x[(h0 + kh) * W + (w0 + kw)];
+    }
   }
-  return sum / static_cast<float>(d.divisor_override > 0 ? d.divisor_override : int64_t{K * K});
+  const bool interior = kh0 == 0 && kh1 == K && kw0 == 0 && kw1 == K;
+  const int64_t divisor = d.divisor_override > 0 ? d.divisor_override
+                          : interior             ? int64_t{K * K}
+                                                 : avg_pool_divisor(g, d, oh, ow);
+  return sum / static_cast<float>(divisor);
 }
 
 /// dL/dx at input (ih, iw) of one plane of average pooling: dy / divisor summed over the covering outputs
 /// in output order, as cpu::avg_pool2d_backward adds them (bit-identical).
-MINICNN_HD float avg_pool2d_backward_at(const float* dy, const Pool2dGeometry& g, AvgDivisor d, int64_t ih, int64_t iw) {
+MINICNN_HD float avg_pool2d_backward_at(const float* dy, const Pool2dGeometry& g, AvgDivisor d, int64_t ih,
+                                        int64_t iw) {
   const TapRange rh = covering_outputs(ih, g.KH, g.SH, g.PH, 1, g.OH);
   const TapRange rw = covering_outputs(iw, g.KW, g.SW, g.PW, 1, g.OW);
   float sum = 0.0f;
@@ -232,14 +377,18 @@ MINICNN_HD float avg_pool2d_backward_at(const float* dy, const Pool2dGeometry& g
   return sum;
 }
 
-/// avg_pool2d_backward_at with K, S known at compile time (32-bit ranges); same requirements as above.
+/// avg_pool2d_backward_at with K, S known at compile time (32-bit ranges, fixed trip counts as in
+/// max_pool2d_backward_at_fixed); same requirements as above.
 template <int K, int S>
-MINICNN_HD float avg_pool2d_backward_at_fixed(const float* dy, const Pool2dGeometry& g, AvgDivisor d, int64_t ih,
-                                              int64_t iw) {
+MINICNN_HD float avg_pool2d_backward_at_fixed(const float* dy, const Pool2dGeometry& g, AvgDivisor d,
+                                              int64_t ih, int64_t iw) {
+  constexpr int kSpan = (K + S - 1) / S;
   const FixedOutputBox b = covering_outputs_fixed<K, S>(g, ih, iw);
   float sum = 0.0f;
-  for (int32_t oh = b.oh0; oh < b.oh1; ++oh) {
-    for (int32_t ow = b.ow0; ow < b.ow1; ++ow) {
+  for (int a = 0; a < kSpan; ++a) {
+    for (int c = 0; c < kSpan; ++c) {
+      const int32_t oh = b.oh0 + a, ow = b.ow0 + c;
+      if (oh >= b.oh1 || ow >= b.ow1) continue;
       sum += dy[oh * b.OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
     }
   }

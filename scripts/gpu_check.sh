@@ -60,12 +60,15 @@ check() {
     ldd ".gpu/bin/$b" | grep -E "cublas|cudnn|fmt|gomp|not found" || true
   done
 
-  stage "CUDA tests" timeout 150 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
-  stage "pooling benchmark: minicnn and cuDNN" timeout 90 .gpu/bin/pool_cuda_bench --mode max
-  stage "pooling benchmark: PyTorch" timeout 90 env PYTHONUNBUFFERED=1 LD_LIBRARY_PATH="$python_ld_path" \
-    python3 bench/pool_torch_cuda.py --mode max
+  stage "CUDA tests" timeout 120 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
+  local mode
+  for mode in max avg; do
+    stage "$mode pooling benchmark: minicnn and cuDNN" timeout 60 .gpu/bin/pool_cuda_bench --mode "$mode"
+    stage "$mode pooling benchmark: PyTorch" timeout 60 env PYTHONUNBUFFERED=1 LD_LIBRARY_PATH="$python_ld_path" \
+      python3 bench/pool_torch_cuda.py --mode "$mode"
+  done
   if [ -d .gpu/mnist ]; then
-    stage "MNIST training on the GPU" timeout 150 .gpu/bin/minicnn train --dataset mnist --data .gpu/mnist \
+    stage "MNIST training on the GPU" timeout 120 .gpu/bin/minicnn train --dataset mnist --data .gpu/mnist \
       --model mnist-cnn --epochs 1 --batch-size 256 --device cuda --out "$out/run"
     if [ -f "$out/run/summary.json" ]; then cat "$out/run/summary.json"; fi
   else

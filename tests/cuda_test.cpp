@@ -63,9 +63,11 @@ uint32_t bits_of(float v) {
     }
     return ::testing::AssertionSuccess();
   }
+  // Any NaN matches any NaN: arithmetic on a NaN keeps its payload on x86 but gives the canonical NaN on
+  // the GPU (Dropout's x * mask), and neither is a rule of the layers.
   const auto e = expected.to_vector(), a = actual.to_vector();
   for (size_t i = 0; i < e.size(); ++i) {
-    if (bits_of(e[i]) != bits_of(a[i])) {
+    if (bits_of(e[i]) != bits_of(a[i]) && !(std::isnan(e[i]) && std::isnan(a[i]))) {
       return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << ", expected " << e[i];
     }
   }
@@ -116,10 +118,25 @@ bool fixed_applies(const Pool2dGeometry& g, int K, int S) {
   return g.KH == K && g.KW == K && g.SH == S && g.SW == S && g.DH == 1 && g.DW == 1 && pool2d_fits_int32(g);
 }
 
+template <int K, int S>
+struct Fixed {
+  static constexpr int kK = K, kS = S;
+};
+
+// Calls f(Fixed<K, S>{}) for the specialisation the kernels use for g; false when none applies.
+template <typename F>
+bool with_fixed(const Pool2dGeometry& g, F&& f) {
+  if (fixed_applies(g, 2, 2)) f(Fixed<2, 2>{});
+  if (fixed_applies(g, 3, 2)) f(Fixed<3, 2>{});
+  if (fixed_applies(g, 2, 1)) f(Fixed<2, 1>{});
+  if (fixed_applies(g, 3, 1)) f(Fixed<3, 1>{});
+  return fixed_applies(g, 2, 2) || fixed_applies(g, 3, 2) || fixed_applies(g, 2, 1) || fixed_applies(g, 3, 1);
+}
+
 std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
   std::vector<Pool2dGeometry> out;
   for (int64_t H : {1, 2, 3, 5, 8}) {
-    for (int64_t W : {1, 4, 7}) {
+    for (int64_t W : {1, 4, 7, 8, 16}) {
       for (int64_t K = 1; K <= 3; ++K) {
         for (int64_t S = 1; S <= 3; ++S) {
           for (int64_t D = 1; D <= (with_dilation ? 2 : 1); ++D) {
@@ -152,8 +169,6 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
   Tensor y = Tensor::empty(ys), idx = Tensor::empty(ys, DType::Int32), dx = Tensor::empty(x.shape());
   cpu::max_pool2d_forward(x.data(), y.data(), idx.data_i32(), g);
   cpu::max_pool2d_backward(dy.data(), idx.data_i32(), dx.data(), g);
-  const bool k2 = fixed_applies(g, 2, 2), k3 = fixed_applies(g, 3, 2);
-  const bool k2s1 = fixed_applies(g, 2, 1), k3s1 = fixed_applies(g, 3, 1);
   for (int64_t plane = 0; plane < g.N * g.C; ++plane) {
     const float* xp = x.data() + plane * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -161,13 +176,26 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
         const int64_t o = plane * g.OH * g.OW + oh * g.OW + ow;
         float v = 0.0f;
         int64_t at = max_pool2d_at(xp, g, oh, ow, &v);
-        if (k2) at = max_pool2d_at_fixed<2, 2>(xp, g, oh, ow, &v);
-        if (k3) at = max_pool2d_at_fixed<3, 2>(xp, g, oh, ow, &v);
-        if (k2s1) at = max_pool2d_at_fixed<2, 1>(xp, g, oh, ow, &v);
-        if (k3s1) at = max_pool2d_at_fixed<3, 1>(xp, g, oh, ow, &v);
+        with_fixed(g, [&](auto f) { at = max_pool2d_at_fixed<f.kK, f.kS>(xp, g, oh, ow, &v); });
         if (bits_of(v) != bits_of(y.data()[o]) || at != idx.data_i32()[o]) {
           return ::testing::AssertionFailure() << "forward output " << o << ": " << v << " at " << at
                                                << ", CPU " << y.data()[o] << " at " << idx.data_i32()[o];
+        }
+      }
+    }
+    for (int64_t oh = 0; g.W % 4 == 0 && g.OW % 4 == 0 && oh < g.OH; ++oh) {  // the kernels' 4-wide groups
+      for (int64_t ow0 = 0; ow0 < g.OW; ow0 += 4) {
+        float v[4];
+        int32_t at[4];
+        if (!with_fixed(g, [&](auto f) { max_pool2d_group4_fixed<f.kK, f.kS>(xp, g, oh, ow0, v, at); }))
+          break;
+        for (int j = 0; j < 4; ++j) {
+          const int64_t o = plane * g.OH * g.OW + oh * g.OW + ow0 + j;
+          if (bits_of(v[j]) != bits_of(y.data()[o]) || at[j] != idx.data_i32()[o]) {
+            return ::testing::AssertionFailure()
+                   << "forward output " << o << " (group of 4): " << v[j] << " at " << at[j] << ", CPU "
+                   << y.data()[o] << " at " << idx.data_i32()[o];
+          }
         }
       }
     }
@@ -177,13 +205,23 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
       for (int64_t iw = 0; iw < g.W; ++iw) {
         const int64_t i = plane * g.H * g.W + ih * g.W + iw;
         float d = max_pool2d_backward_at(dyp, ip, g, ih, iw);
-        if (k2) d = max_pool2d_backward_at_fixed<2, 2>(dyp, ip, g, ih, iw);
-        if (k3) d = max_pool2d_backward_at_fixed<3, 2>(dyp, ip, g, ih, iw);
-        if (k2s1) d = max_pool2d_backward_at_fixed<2, 1>(dyp, ip, g, ih, iw);
-        if (k3s1) d = max_pool2d_backward_at_fixed<3, 1>(dyp, ip, g, ih, iw);
+        with_fixed(g, [&](auto f) { d = max_pool2d_backward_at_fixed<f.kK, f.kS>(dyp, ip, g, ih, iw); });
         if (bits_of(d) != bits_of(dx.data()[i])) {
           return ::testing::AssertionFailure()
                  << "backward input " << i << ": " << d << ", CPU " << dx.data()[i];
+        }
+      }
+      for (int64_t iw0 = 0; g.W % 4 == 0 && iw0 < g.W; iw0 += 4) {  // the kernels' 4-wide groups
+        float d[4];
+        if (!with_fixed(
+                g, [&](auto f) { max_pool2d_backward_group4_fixed<f.kK, f.kS>(dyp, ip, g, ih, iw0, d); }))
+          break;
+        for (int j = 0; j < 4; ++j) {
+          const int64_t i = plane * g.H * g.W + ih * g.W + iw0 + j;
+          if (bits_of(d[j]) != bits_of(dx.data()[i])) {
+            return ::testing::AssertionFailure()
+                   << "backward input " << i << " (group of 4): " << d[j] << ", CPU " << dx.data()[i];
+          }
         }
       }
     }
@@ -196,18 +234,13 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
   Tensor y = Tensor::empty({g.N, g.C, g.OH, g.OW}), dx = Tensor::empty(x.shape());
   cpu::avg_pool2d_forward(x.data(), y.data(), g, div);
   cpu::avg_pool2d_backward(dy.data(), dx.data(), g, div);
-  const bool k2 = fixed_applies(g, 2, 2), k3 = fixed_applies(g, 3, 2);
-  const bool k2s1 = fixed_applies(g, 2, 1), k3s1 = fixed_applies(g, 3, 1);
   for (int64_t plane = 0; plane < g.N * g.C; ++plane) {
     const float* xp = x.data() + plane * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       for (int64_t ow = 0; ow < g.OW; ++ow) {
         const int64_t o = plane * g.OH * g.OW + oh * g.OW + ow;
         float v = avg_pool2d_at(xp, g, div, oh, ow);
-        if (k2) v = avg_pool2d_at_fixed<2, 2>(xp, g, div, oh, ow);
-        if (k3) v = avg_pool2d_at_fixed<3, 2>(xp, g, div, oh, ow);
-        if (k2s1) v = avg_pool2d_at_fixed<2, 1>(xp, g, div, oh, ow);
-        if (k3s1) v = avg_pool2d_at_fixed<3, 1>(xp, g, div, oh, ow);
+        with_fixed(g, [&](auto f) { v = avg_pool2d_at_fixed<f.kK, f.kS>(xp, g, div, oh, ow); });
         if (bits_of(v) != bits_of(y.data()[o])) {
           return ::testing::AssertionFailure()
                  << "forward output " << o << ": " << v << ", CPU " << y.data()[o];
@@ -219,10 +252,7 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
       for (int64_t iw = 0; iw < g.W; ++iw) {
         const int64_t i = plane * g.H * g.W + ih * g.W + iw;
         float d = avg_pool2d_backward_at(dyp, g, div, ih, iw);
-        if (k2) d = avg_pool2d_backward_at_fixed<2, 2>(dyp, g, div, ih, iw);
-        if (k3) d = avg_pool2d_backward_at_fixed<3, 2>(dyp, g, div, ih, iw);
-        if (k2s1) d = avg_pool2d_backward_at_fixed<2, 1>(dyp, g, div, ih, iw);
-        if (k3s1) d = avg_pool2d_backward_at_fixed<3, 1>(dyp, g, div, ih, iw);
+        with_fixed(g, [&](auto f) { d = avg_pool2d_backward_at_fixed<f.kK, f.kS>(dyp, g, div, ih, iw); });
         if (bits_of(d) != bits_of(dx.data()[i])) {
           return ::testing::AssertionFailure()
                  << "backward input " << i << ": " << d << ", CPU " << dx.data()[i];
@@ -439,6 +469,12 @@ const std::vector<PoolCase>& pool_cases() {
        true},
       {"k3s3p1 ceil", {1, 2, 10, 11}, IntPair(3), {}, IntPair(1), IntPair(1), true},
       {"large k3s2p1", {4, 8, 57, 61}, IntPair(3), IntPair(2), IntPair(1), IntPair(1), false},
+      // Rows whose length is a multiple of 4: the kernels' 4-wide groups (forward and backward).
+      {"k3s2p1 rows of 4", {2, 3, 16, 16}, IntPair(3), IntPair(2), IntPair(1), IntPair(1), false},
+      {"k2s1 output rows of 4", {2, 3, 6, 9}, IntPair(2), IntPair(1), IntPair(0), IntPair(1), false},
+      {"k2s1 input rows of 4", {2, 3, 6, 8}, IntPair(2), IntPair(1), IntPair(0), IntPair(1), false},
+      {"k3s1p1 rows of 4", {2, 2, 5, 12}, IntPair(3), IntPair(1), IntPair(1), IntPair(1), false},
+      {"k2s2 rows of 4, ceil", {1, 2, 7, 14}, IntPair(2), {}, IntPair(1), IntPair(1), true},
       {"unbatched k2", {3, 9, 9}, IntPair(2), {}, IntPair(0), IntPair(1), false},
   };
   return cases;
