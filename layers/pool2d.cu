@@ -110,12 +110,16 @@ __global__ void avg_forward_kernel(const float* __restrict__ x, float* __restric
     const I ow0 = i % OWV * V, t = i / OWV, oh = t % OH, plane = t / OH;
     const float* xp = x + static_cast<int64_t>(plane) * plane_in;
     FloatVec<V> v;
+    if constexpr (K > 0 && V == 4) {
+      avg_pool2d_group4_fixed<K, S>(xp, g, div, oh, ow0, v.v);
+    } else {
 #pragma unroll
-    for (int j = 0; j < V; ++j) {
-      if constexpr (K > 0) {
-        v.v[j] = avg_pool2d_at_fixed<K, S>(xp, g, div, oh, ow0 + j);
-      } else {
-        v.v[j] = avg_pool2d_at(xp, g, div, oh, ow0 + j);
+      for (int j = 0; j < V; ++j) {
+        if constexpr (K > 0) {
+          v.v[j] = avg_pool2d_at_fixed<K, S>(xp, g, div, oh, ow0 + j);
+        } else {
+          v.v[j] = avg_pool2d_at(xp, g, div, oh, ow0 + j);
+        }
       }
     }
     reinterpret_cast<FloatVec<V>*>(y)[i] = v;
@@ -131,12 +135,16 @@ __global__ void avg_backward_kernel(const float* __restrict__ dy, float* __restr
     const I iw0 = i % WV * V, t = i / WV, ih = t % H, plane = t / H;
     const int64_t off = static_cast<int64_t>(plane) * plane_out;
     FloatVec<V> d;
+    if constexpr (K > 0 && V == 4) {
+      avg_pool2d_backward_group4_fixed<K, S>(dy + off, g, div, ih, iw0, d.v);
+    } else {
 #pragma unroll
-    for (int j = 0; j < V; ++j) {
-      if constexpr (K > 0) {
-        d.v[j] = avg_pool2d_backward_at_fixed<K, S>(dy + off, g, div, ih, iw0 + j);
-      } else {
-        d.v[j] = avg_pool2d_backward_at(dy + off, g, div, ih, iw0 + j);
+      for (int j = 0; j < V; ++j) {
+        if constexpr (K > 0) {
+          d.v[j] = avg_pool2d_backward_at_fixed<K, S>(dy + off, g, div, ih, iw0 + j);
+        } else {
+          d.v[j] = avg_pool2d_backward_at(dy + off, g, div, ih, iw0 + j);
+        }
       }
     }
     reinterpret_cast<FloatVec<V>*>(dx)[i] = d;
@@ -190,7 +198,7 @@ void launch_groups(K32 k32, K64 k64, int64_t groups, const Args&... args) {
 void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g) {
   const int64_t total = g.N * g.C * g.OH * g.OW;
   if (total == 0) return;
-  // The 4-wide groups also read x in aligned chunks (max_pool2d_group4_fixed).
+  // The 4-wide groups also read x in aligned chunks (Group4Tile).
   const bool chunked = g.W % 4 == 0 && aligned16(x) && aligned16(y) && aligned16(indices);
   dispatch(g, g.OW, chunked, [&](auto v) {
     using Vt = decltype(v);
@@ -214,7 +222,7 @@ void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, con
 void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d) {
   const int64_t total = g.N * g.C * g.OH * g.OW;
   if (total == 0) return;
-  dispatch(g, g.OW, aligned16(y), [&](auto v) {
+  dispatch(g, g.OW, g.W % 4 == 0 && aligned16(x) && aligned16(y), [&](auto v) {  // chunked, as max
     using Vt = decltype(v);
     launch_groups(avg_forward_kernel<uint32_t, Vt::kK, Vt::kS, Vt::kV>,
                   avg_forward_kernel<uint64_t, Vt::kK, Vt::kS, Vt::kV>, total / Vt::kV, x, y, g, d);

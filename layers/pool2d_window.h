@@ -164,38 +164,54 @@ MINICNN_HD int64_t max_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, 
   return static_cast<int64_t>(h0 + best_k / K) * W + (w0 + best_k % K);
 }
 
-/// Four consecutive outputs (oh, ow0 .. ow0 + 3) of max_pool2d_at_fixed, ow0 a multiple of 4, reading the
-/// input in aligned 4-float chunks: the K rows of the four windows' columns are loaded once, a chunk at a
-/// time, instead of K*K scalar loads per output. W % 4 == 0 and a 16-byte aligned x make every chunk lie
-/// wholly inside a row or wholly in the padding (read as -inf, which never wins: the best tap starts at the
-/// window's first valid one, as in max_pool2d_at_fixed). Columns start at w0 = ow0*S - PW, which is
+/// The K input rows under four consecutive KxK windows (stride S, dilation 1) of outputs (oh, ow0 ..
+/// ow0 + 3), ow0 a multiple of 4, loaded in aligned 4-float chunks: once for the four outputs, instead of
+/// K*K scalar loads per output. W % 4 == 0 and a 16-byte aligned x make every chunk lie wholly inside a row
+/// or wholly in the padding (filled with `pad`). The windows' columns start at w0 = ow0*S - PW, which is
 /// (-PW) mod 4 floats into its chunk: 0 or 3, as P <= K/2 <= 1.
 template <int K, int S>
-MINICNN_HD void max_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow0,
-                                        float* values, int32_t* at) {
-  constexpr int kSpan = 3 * S + K;              // columns the four windows cover
-  constexpr int kChunks = (kSpan + 3 + 3) / 4;  // enough for either offset
-  const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
-  const int32_t h0 = static_cast<int32_t>(oh) * S - static_cast<int32_t>(g.PH);
-  const int32_t w0 = static_cast<int32_t>(ow0) * S - static_cast<int32_t>(g.PW);
-  const bool shifted = (w0 & 3) != 0;  // offset 3
-  const int32_t a = w0 & ~3;           // first chunk's column (negative in the left padding)
-  float tile[K][4 * kChunks];
-  for (int kh = 0; kh < K; ++kh) {
-    const int32_t h = h0 + kh;
-    for (int c = 0; c < kChunks; ++c) {
-      const int32_t col = a + 4 * c;
-      if (h >= 0 && h < H && col >= 0 && col < W && 4 * c < kSpan + (shifted ? 3 : 0)) {
-        load4(x + (h * W + col), &tile[kh][4 * c]);
-      } else {
-        for (int e = 0; e < 4; ++e) tile[kh][4 * c + e] = -INFINITY;
+struct Group4Tile {
+  static constexpr int kSpan = 3 * S + K;              // columns the four windows cover
+  static constexpr int kChunks = (kSpan + 3 + 3) / 4;  // enough for either offset
+  int32_t h0, w0;
+  bool shifted;  // offset 3
+  float v[K][4 * kChunks];
+
+  MINICNN_HD Group4Tile(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow0, float pad) {
+    const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
+    h0 = static_cast<int32_t>(oh) * S - static_cast<int32_t>(g.PH);
+    w0 = static_cast<int32_t>(ow0) * S - static_cast<int32_t>(g.PW);
+    shifted = (w0 & 3) != 0;
+    const int32_t first = w0 & ~3;  // first chunk's column (negative in the left padding)
+    for (int kh = 0; kh < K; ++kh) {
+      const int32_t h = h0 + kh;
+      for (int c = 0; c < kChunks; ++c) {
+        const int32_t col = first + 4 * c;
+        if (h >= 0 && h < H && col >= 0 && col < W && 4 * c < kSpan + (shifted ? 3 : 0)) {
+          load4(x + (h * W + col), &v[kh][4 * c]);
+        } else {
+          for (int e = 0; e < 4; ++e) v[kh][4 * c + e] = pad;
+        }
       }
     }
   }
+  /// Tap (kh, kw) of output j's window: static register indices for both offsets, then a select.
+  MINICNN_HD float tap(int j, int kh, int kw) const {
+    return shifted ? v[kh][3 + j * S + kw] : v[kh][j * S + kw];
+  }
+};
+
+/// Four consecutive outputs of max_pool2d_at_fixed through a Group4Tile, padding read as -inf (which
+/// never wins: the best tap starts at the window's first valid one, as in max_pool2d_at_fixed).
+template <int K, int S>
+MINICNN_HD void max_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow0,
+                                        float* values, int32_t* at) {
+  const Group4Tile<K, S> t(x, g, oh, ow0, -INFINITY);
+  const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
   int kh0, kh1;
-  fixed_taps<K>(h0, H, &kh0, &kh1);
+  fixed_taps<K>(t.h0, H, &kh0, &kh1);
   for (int j = 0; j < 4; ++j) {
-    const int32_t wj = w0 + j * S;
+    const int32_t wj = t.w0 + j * S;
     int kw0, kw1;
     fixed_taps<K>(wj, W, &kw0, &kw1);
     if (kh0 >= kh1 || kw0 >= kw1) {  // as max_pool2d_at_fixed
@@ -207,8 +223,7 @@ MINICNN_HD void max_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g,
     int best_k = kh0 * K + kw0;
     for (int kh = 0; kh < K; ++kh) {
       for (int kw = 0; kw < K; ++kw) {
-        // Static register indices for both offsets, then a select.
-        const float v = shifted ? tile[kh][3 + j * S + kw] : tile[kh][j * S + kw];
+        const float v = t.tap(j, kh, kw);
         if (v > best || is_nan(v)) {
           best = v;
           best_k = kh * K + kw;
@@ -216,7 +231,7 @@ MINICNN_HD void max_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g,
       }
     }
     values[j] = best;
-    at[j] = (h0 + best_k / K) * W + (wj + best_k % K);
+    at[j] = (t.h0 + best_k / K) * W + (wj + best_k % K);
   }
 }
 
@@ -393,6 +408,68 @@ MINICNN_HD float avg_pool2d_backward_at_fixed(const float* dy, const Pool2dGeome
     }
   }
   return sum;
+}
+
+/// Four consecutive outputs of avg_pool2d_at_fixed through a Group4Tile: the valid taps summed in the
+/// same order, the same divisor.
+template <int K, int S>
+MINICNN_HD void avg_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh,
+                                        int64_t ow0, float* values) {
+  const Group4Tile<K, S> t(x, g, oh, ow0, 0.0f);
+  const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
+  int kh0, kh1;
+  fixed_taps<K>(t.h0, H, &kh0, &kh1);
+  for (int j = 0; j < 4; ++j) {
+    int kw0, kw1;
+    fixed_taps<K>(t.w0 + j * S, W, &kw0, &kw1);
+    if (kh0 >= kh1 || kw0 >= kw1) {  // as avg_pool2d_at_fixed
+      values[j] = 0.0f;
+      continue;
+    }
+    float sum = 0.0f;
+    for (int kh = 0; kh < K; ++kh) {
+      for (int kw = 0; kw < K; ++kw) {
+        if (kh >= kh0 && kh < kh1 && kw >= kw0 && kw < kw1) sum += t.tap(j, kh, kw);
+      }
+    }
+    const bool interior = kh0 == 0 && kh1 == K && kw0 == 0 && kw1 == K;
+    const int64_t divisor = d.divisor_override > 0 ? d.divisor_override
+                            : interior             ? int64_t{K * K}
+                                                   : avg_pool_divisor(g, d, oh, ow0 + j);
+    values[j] = sum / static_cast<float>(divisor);
+  }
+}
+
+/// dL/dx at four consecutive inputs (ih, iw0 .. iw0 + 3) of average pooling with fixed K, S: each covering
+/// output's dy / divisor is computed once for the four, then each input sums those of the outputs that
+/// cover it, in output order (avg_pool2d_backward_at_fixed's sums, bit for bit). iw0 + 3 < W.
+template <int K, int S>
+MINICNN_HD void avg_pool2d_backward_group4_fixed(const float* dy, const Pool2dGeometry& g, AvgDivisor d,
+                                                 int64_t ih, int64_t iw0, float* out) {
+  constexpr int kRows = (K + S - 1) / S;      // output rows covering one input row
+  constexpr int kCols = (3 + K - 1) / S + 1;  // output columns covering four inputs, at most
+  const FixedOutputBox first = covering_outputs_fixed<K, S>(g, ih, iw0);
+  const FixedOutputBox last = covering_outputs_fixed<K, S>(g, ih, iw0 + 3);
+  float share[kRows][kCols];
+  for (int a = 0; a < kRows; ++a) {
+    for (int c = 0; c < kCols; ++c) {
+      const int32_t oh = first.oh0 + a, ow = first.ow0 + c;
+      share[a][c] = oh < first.oh1 && ow < last.ow1
+                        ? dy[oh * first.OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow))
+                        : 0.0f;
+    }
+  }
+  for (int j = 0; j < 4; ++j) {
+    const FixedOutputBox b = covering_outputs_fixed<K, S>(g, ih, iw0 + j);
+    float sum = 0.0f;
+    for (int a = 0; a < kRows; ++a) {
+      for (int c = 0; c < kCols; ++c) {
+        const int32_t oh = first.oh0 + a, ow = first.ow0 + c;
+        if (oh < b.oh1 && ow >= b.ow0 && ow < b.ow1) sum += share[a][c];
+      }
+    }
+    out[j] = sum;
+  }
 }
 
 }  // namespace minicnn

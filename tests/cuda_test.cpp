@@ -164,6 +164,31 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
   return out;
 }
 
+// The four results of one of the kernels' 4-wide groups against the CPU's, from flat index `first` on.
+::testing::AssertionResult group_matches(const char* what, const float* got, const float* cpu,
+                                         int64_t first) {
+  for (int j = 0; j < 4; ++j) {
+    if (bits_of(got[j]) != bits_of(cpu[first + j])) {
+      return ::testing::AssertionFailure()
+             << what << " " << first + j << " (group of 4): " << got[j] << ", CPU " << cpu[first + j];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The 4-wide backward groups of input row ih of `plane` (on a fixed path, when W is a multiple of 4),
+// each computed by group(Fixed<K, S>{}, iw0, out), against the CPU's dx.
+template <typename Group>
+::testing::AssertionResult backward_groups_match(const Pool2dGeometry& g, const float* dx, int64_t plane,
+                                                 int64_t ih, Group&& group) {
+  for (int64_t iw0 = 0; g.W % 4 == 0 && iw0 < g.W; iw0 += 4) {
+    float d[4];
+    if (!with_fixed(g, [&](auto f) { group(f, iw0, d); })) break;
+    if (auto r = group_matches("backward input", d, dx, plane * g.H * g.W + ih * g.W + iw0); !r) return r;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 ::testing::AssertionResult host_max_matches_cpu(const Pool2dGeometry& g, const Tensor& x, const Tensor& dy) {
   const Shape ys{g.N, g.C, g.OH, g.OW};
   Tensor y = Tensor::empty(ys), idx = Tensor::empty(ys, DType::Int32), dx = Tensor::empty(x.shape());
@@ -189,12 +214,12 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
         int32_t at[4];
         if (!with_fixed(g, [&](auto f) { max_pool2d_group4_fixed<f.kK, f.kS>(xp, g, oh, ow0, v, at); }))
           break;
+        const int64_t o = plane * g.OH * g.OW + oh * g.OW + ow0;
+        if (auto r = group_matches("forward output", v, y.data(), o); !r) return r;
         for (int j = 0; j < 4; ++j) {
-          const int64_t o = plane * g.OH * g.OW + oh * g.OW + ow0 + j;
-          if (bits_of(v[j]) != bits_of(y.data()[o]) || at[j] != idx.data_i32()[o]) {
-            return ::testing::AssertionFailure()
-                   << "forward output " << o << " (group of 4): " << v[j] << " at " << at[j] << ", CPU "
-                   << y.data()[o] << " at " << idx.data_i32()[o];
+          if (at[j] != idx.data_i32()[o + j]) {
+            return ::testing::AssertionFailure() << "forward output " << o + j << " (group of 4): index "
+                                                 << at[j] << ", CPU " << idx.data_i32()[o + j];
           }
         }
       }
@@ -211,19 +236,10 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
                  << "backward input " << i << ": " << d << ", CPU " << dx.data()[i];
         }
       }
-      for (int64_t iw0 = 0; g.W % 4 == 0 && iw0 < g.W; iw0 += 4) {  // the kernels' 4-wide groups
-        float d[4];
-        if (!with_fixed(
-                g, [&](auto f) { max_pool2d_backward_group4_fixed<f.kK, f.kS>(dyp, ip, g, ih, iw0, d); }))
-          break;
-        for (int j = 0; j < 4; ++j) {
-          const int64_t i = plane * g.H * g.W + ih * g.W + iw0 + j;
-          if (bits_of(d[j]) != bits_of(dx.data()[i])) {
-            return ::testing::AssertionFailure()
-                   << "backward input " << i << " (group of 4): " << d[j] << ", CPU " << dx.data()[i];
-          }
-        }
-      }
+      const auto group = [&](auto f, int64_t iw0, float* d) {
+        max_pool2d_backward_group4_fixed<f.kK, f.kS>(dyp, ip, g, ih, iw0, d);
+      };
+      if (auto r = backward_groups_match(g, dx.data(), plane, ih, group); !r) return r;
     }
   }
   return ::testing::AssertionSuccess();
@@ -247,6 +263,15 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
         }
       }
     }
+    for (int64_t oh = 0; g.W % 4 == 0 && g.OW % 4 == 0 && oh < g.OH; ++oh) {  // the kernels' 4-wide groups
+      for (int64_t ow0 = 0; ow0 < g.OW; ow0 += 4) {
+        float v[4];
+        if (!with_fixed(g, [&](auto f) { avg_pool2d_group4_fixed<f.kK, f.kS>(xp, g, div, oh, ow0, v); }))
+          break;
+        if (auto r = group_matches("forward output", v, y.data(), plane * g.OH * g.OW + oh * g.OW + ow0); !r)
+          return r;
+      }
+    }
     const float* dyp = dy.data() + plane * g.OH * g.OW;
     for (int64_t ih = 0; ih < g.H; ++ih) {
       for (int64_t iw = 0; iw < g.W; ++iw) {
@@ -258,6 +283,10 @@ std::vector<Pool2dGeometry> host_geometries(bool with_dilation) {
                  << "backward input " << i << ": " << d << ", CPU " << dx.data()[i];
         }
       }
+      const auto group = [&](auto f, int64_t iw0, float* d) {
+        avg_pool2d_backward_group4_fixed<f.kK, f.kS>(dyp, g, div, ih, iw0, d);
+      };
+      if (auto r = backward_groups_match(g, dx.data(), plane, ih, group); !r) return r;
     }
   }
   return ::testing::AssertionSuccess();
