@@ -400,7 +400,7 @@ TEST(MaxPool2d, FastPathsMatchTheRulesOnWideAwkwardInputs) {
     for (int64_t S : {1, 2, 3}) {
       for (int64_t P = 0; P <= K / 2; ++P) {
         for (bool ceil : {false, true}) {
-          for (int64_t W : {5, 17, 38}) {
+          for (int64_t W : {5, 17, 38, 67}) {
             const Shape shape{2, 3, 9, W};
             Pool2dArgs a{IntPair(K), IntPair(S), IntPair(P), IntPair(1), ceil};
             const Pool2dGeometry g = pool2d_geometry("MaxPool2d", shape, a);
