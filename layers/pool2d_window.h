@@ -65,6 +65,18 @@ MINICNN_HD int64_t avg_pool_divisor(const Pool2dGeometry& g, AvgDivisor d, int64
   return (h1 - h0) * (w1 - w0);
 }
 
+/// avg_pool_divisor for a KxK window with stride S (dilation 1), in 32-bit arithmetic for the windows
+/// inside the input (K*K without an override); the others take avg_pool_divisor.
+template <int K, int S>
+MINICNN_HD int64_t avg_pool_divisor_fixed(const Pool2dGeometry& g, AvgDivisor d, int32_t oh, int32_t ow) {
+  if (d.divisor_override > 0) return d.divisor_override;
+  const int32_t h0 = oh * S - static_cast<int32_t>(g.PH), w0 = ow * S - static_cast<int32_t>(g.PW);
+  if (h0 >= 0 && w0 >= 0 && h0 + K <= static_cast<int32_t>(g.H) && w0 + K <= static_cast<int32_t>(g.W)) {
+    return int64_t{K * K};
+  }
+  return avg_pool_divisor(g, d, oh, ow);
+}
+
 // ---- One output (forward) or one input element (backward) of each pooling kernel. The CUDA kernels run
 // one thread per call; tests/cuda_test.cpp runs the same functions on the host against the CPU kernels,
 // which they mirror rule for rule and sum in the same order, so the results are bit-identical.
@@ -351,8 +363,7 @@ MINICNN_HD float avg_pool2d_at(const float* x, const Pool2dGeometry& g, AvgDivis
 }
 
 /// avg_pool2d_at with K, S known at compile time: the window's taps inside the input summed unrolled, in
-/// the CPU's order; the divisor is K*K for an interior window without override (what avg_pool_divisor
-/// gives for it) and avg_pool_divisor's otherwise.
+/// the CPU's order, divided by avg_pool_divisor_fixed.
 template <int K, int S>
 MINICNN_HD float avg_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh,
                                      int64_t ow) {
@@ -370,11 +381,8 @@ MINICNN_HD float avg_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, Av
       sum += x[(h0 + kh) * W + (w0 + kw)];
     }
   }
-  const bool interior = kh0 == 0 && kh1 == K && kw0 == 0 && kw1 == K;
-  const int64_t divisor = d.divisor_override > 0 ? d.divisor_override
-                          : interior             ? int64_t{K * K}
-                                                 : avg_pool_divisor(g, d, oh, ow);
-  return sum / static_cast<float>(divisor);
+  return sum / static_cast<float>(
+                   avg_pool_divisor_fixed<K, S>(g, d, static_cast<int32_t>(oh), static_cast<int32_t>(ow)));
 }
 
 /// dL/dx at input (ih, iw) of one plane of average pooling: dy / divisor summed over the covering outputs
@@ -404,7 +412,7 @@ MINICNN_HD float avg_pool2d_backward_at_fixed(const float* dy, const Pool2dGeome
     for (int c = 0; c < kSpan; ++c) {
       const int32_t oh = b.oh0 + a, ow = b.ow0 + c;
       if (oh >= b.oh1 || ow >= b.ow1) continue;
-      sum += dy[oh * b.OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow));
+      sum += dy[oh * b.OW + ow] / static_cast<float>(avg_pool_divisor_fixed<K, S>(g, d, oh, ow));
     }
   }
   return sum;
@@ -432,10 +440,8 @@ MINICNN_HD void avg_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g,
         if (kh >= kh0 && kh < kh1 && kw >= kw0 && kw < kw1) sum += t.tap(j, kh, kw);
       }
     }
-    const bool interior = kh0 == 0 && kh1 == K && kw0 == 0 && kw1 == K;
-    const int64_t divisor = d.divisor_override > 0 ? d.divisor_override
-                            : interior             ? int64_t{K * K}
-                                                   : avg_pool_divisor(g, d, oh, ow0 + j);
+    const int64_t divisor =
+        avg_pool_divisor_fixed<K, S>(g, d, static_cast<int32_t>(oh), static_cast<int32_t>(ow0) + j);
     values[j] = sum / static_cast<float>(divisor);
   }
 }
@@ -454,9 +460,10 @@ MINICNN_HD void avg_pool2d_backward_group4_fixed(const float* dy, const Pool2dGe
   for (int a = 0; a < kRows; ++a) {
     for (int c = 0; c < kCols; ++c) {
       const int32_t oh = first.oh0 + a, ow = first.ow0 + c;
-      share[a][c] = oh < first.oh1 && ow < last.ow1
-                        ? dy[oh * first.OW + ow] / static_cast<float>(avg_pool_divisor(g, d, oh, ow))
-                        : 0.0f;
+      share[a][c] =
+          oh < first.oh1 && ow < last.ow1
+              ? dy[oh * first.OW + ow] / static_cast<float>(avg_pool_divisor_fixed<K, S>(g, d, oh, ow))
+              : 0.0f;
     }
   }
   for (int j = 0; j < 4; ++j) {
