@@ -141,6 +141,43 @@ MINICNN_HD void fixed_taps(int32_t start, int32_t size, int* k0, int* k1) {
   *k1 = size - start < K ? size - start : K;
 }
 
+/// The max-pooling rule over the valid taps [kh0, kh1) x [kw0, kw1) of a KxK window, scanned in order:
+/// best starts at -inf with the first valid tap, and a tap of value v wins when v > best or v is NaN.
+/// tap(kh, kw) reads a tap: valid ones only, or, with kPaddingIsMinusInf, every tap, padding reading -inf
+/// (it never wins; the GPU's 4-wide groups scan faster without the per-tap test). Stores the best value
+/// and returns kh * K + kw of its tap, or -1 (with -inf) for a window with no valid tap, as max_pool2d_at
+/// does; that cannot happen with dilation 1 and P <= K/2.
+template <int K, bool kPaddingIsMinusInf, typename Tap>
+MINICNN_HD int max_of_taps(int kh0, int kh1, int kw0, int kw1, const Tap& tap, float* value) {
+  float best = -INFINITY;
+  int best_k = kh0 < kh1 && kw0 < kw1 ? kh0 * K + kw0 : -1;
+  for (int kh = 0; kh < K; ++kh) {
+    for (int kw = 0; kw < K; ++kw) {
+      if (!kPaddingIsMinusInf && (kh < kh0 || kh >= kh1 || kw < kw0 || kw >= kw1)) continue;
+      const float v = tap(kh, kw);
+      if (v > best || is_nan(v)) {
+        best = v;
+        best_k = kh * K + kw;
+      }
+    }
+  }
+  *value = best;
+  return best_k;
+}
+
+/// The sum of the valid taps [kh0, kh1) x [kw0, kw1) of a KxK window in row-major order, as the CPU adds
+/// them (0 for a window with no valid tap). tap(kh, kw) is called for valid taps only.
+template <int K, typename Tap>
+MINICNN_HD float sum_of_taps(int kh0, int kh1, int kw0, int kw1, const Tap& tap) {
+  float sum = 0.0f;
+  for (int kh = 0; kh < K; ++kh) {
+    for (int kw = 0; kw < K; ++kw) {
+      if (kh >= kh0 && kh < kh1 && kw >= kw0 && kw < kw1) sum += tap(kh, kw);
+    }
+  }
+  return sum;
+}
+
 /// max_pool2d_at for a KxK window, stride S and dilation 1 known at compile time (the fast paths for 2x2
 /// and 3x3 windows with stride 2 or 1): the window is scanned unrolled in 32-bit arithmetic, taps in the
 /// padding skipped, with the same rules, so windows at the border do not leave the fast path (on the GPU
@@ -155,25 +192,9 @@ MINICNN_HD int64_t max_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, 
   int kh0, kh1, kw0, kw1;
   fixed_taps<K>(h0, H, &kh0, &kh1);
   fixed_taps<K>(w0, W, &kw0, &kw1);
-  if (kh0 >= kh1 ||
-      kw0 >= kw1) {  // no valid tap: impossible with dilation 1 and P <= K/2; as the general path
-    *value = -INFINITY;
-    return -1;
-  }
-  float best = -INFINITY;
-  int best_k = kh0 * K + kw0;  // kh * K + kw of the best tap; it starts at the window's first valid one
-  for (int kh = 0; kh < K; ++kh) {
-    for (int kw = 0; kw < K; ++kw) {
-      if (kh < kh0 || kh >= kh1 || kw < kw0 || kw >= kw1) continue;
-      const float v = x[(h0 + kh) * W + (w0 + kw)];
-      if (v > best || is_nan(v)) {
-        best = v;
-        best_k = kh * K + kw;
-      }
-    }
-  }
-  *value = best;
-  return static_cast<int64_t>(h0 + best_k / K) * W + (w0 + best_k % K);
+  const auto tap = [&](int kh, int kw) { return x[(h0 + kh) * W + (w0 + kw)]; };
+  const int best_k = max_of_taps<K, false>(kh0, kh1, kw0, kw1, tap, value);
+  return best_k < 0 ? -1 : static_cast<int64_t>(h0 + best_k / K) * W + (w0 + best_k % K);
 }
 
 /// The K input rows under four consecutive KxK windows (stride S, dilation 1) of outputs (oh, ow0 ..
@@ -213,8 +234,8 @@ struct Group4Tile {
   }
 };
 
-/// Four consecutive outputs of max_pool2d_at_fixed through a Group4Tile, padding read as -inf (which
-/// never wins: the best tap starts at the window's first valid one, as in max_pool2d_at_fixed).
+/// Four consecutive outputs of max_pool2d_at_fixed through a Group4Tile whose padding reads -inf, by the
+/// same scan.
 template <int K, int S>
 MINICNN_HD void max_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow0,
                                         float* values, int32_t* at) {
@@ -226,24 +247,9 @@ MINICNN_HD void max_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g,
     const int32_t wj = t.w0 + j * S;
     int kw0, kw1;
     fixed_taps<K>(wj, W, &kw0, &kw1);
-    if (kh0 >= kh1 || kw0 >= kw1) {  // as max_pool2d_at_fixed
-      values[j] = -INFINITY;
-      at[j] = -1;
-      continue;
-    }
-    float best = -INFINITY;
-    int best_k = kh0 * K + kw0;
-    for (int kh = 0; kh < K; ++kh) {
-      for (int kw = 0; kw < K; ++kw) {
-        const float v = t.tap(j, kh, kw);
-        if (v > best || is_nan(v)) {
-          best = v;
-          best_k = kh * K + kw;
-        }
-      }
-    }
-    values[j] = best;
-    at[j] = (t.h0 + best_k / K) * W + (wj + best_k % K);
+    const auto tap = [&](int kh, int kw) { return t.tap(j, kh, kw); };
+    const int best_k = max_of_taps<K, true>(kh0, kh1, kw0, kw1, tap, &values[j]);
+    at[j] = best_k < 0 ? -1 : (t.h0 + best_k / K) * W + (wj + best_k % K);
   }
 }
 
@@ -284,6 +290,24 @@ MINICNN_HD FixedOutputBox covering_outputs_fixed(const Pool2dGeometry& g, int64_
   return b;
 }
 
+/// The outputs whose KxK windows (stride S, dilation 1) cover any of four consecutive inputs (ih, iw0 ..
+/// iw0 + 3), as a grid of kRows x kCols cells from (first.oh0, first.ow0); cell (a, c) is one of them
+/// when has(a, c). Each input's own outputs are covering_outputs_fixed of it, a sub-box of the grid.
+template <int K, int S>
+struct Group4Outputs {
+  static constexpr int kRows = (K + S - 1) / S;      // output rows covering one input row
+  static constexpr int kCols = (3 + K - 1) / S + 1;  // output columns covering four inputs, at most
+  FixedOutputBox first;
+  int32_t ow1;  // one past the last column covering input iw0 + 3
+  MINICNN_HD Group4Outputs(const Pool2dGeometry& g, int64_t ih, int64_t iw0)
+      : first(covering_outputs_fixed<K, S>(g, ih, iw0)),
+        ow1(covering_outputs_fixed<K, S>(g, ih, iw0 + 3).ow1) {}
+  MINICNN_HD int32_t oh(int a) const { return first.oh0 + a; }
+  MINICNN_HD int32_t ow(int c) const { return first.ow0 + c; }
+  MINICNN_HD bool has(int a, int c) const { return oh(a) < first.oh1 && ow(c) < ow1; }
+  MINICNN_HD int32_t index(int a, int c) const { return oh(a) * first.OW + ow(c); }
+};
+
 /// max_pool2d_backward_at with K, S (dilation 1) known at compile time, in 32-bit arithmetic; same
 /// requirements as max_pool2d_at_fixed. The box has at most ceil(K/S) outputs per axis, so the loops have
 /// fixed trip counts and every load is issued at once; a select keeps the sum's bits those of the CPU's
@@ -315,19 +339,15 @@ template <int K, int S>
 MINICNN_HD void max_pool2d_backward_group4_fixed(const float* dy, const int32_t* indices,
                                                  const Pool2dGeometry& g, int64_t ih, int64_t iw0,
                                                  float* out) {
-  constexpr int kRows = (K + S - 1) / S;      // output rows covering one input row
-  constexpr int kCols = (3 + K - 1) / S + 1;  // output columns covering four inputs, at most
-  const FixedOutputBox first = covering_outputs_fixed<K, S>(g, ih, iw0);
-  const FixedOutputBox last = covering_outputs_fixed<K, S>(g, ih, iw0 + 3);
-  int32_t picked[kRows][kCols];
-  float grad[kRows][kCols];
-  for (int a = 0; a < kRows; ++a) {
-    for (int c = 0; c < kCols; ++c) {
-      const int32_t oh = first.oh0 + a, ow = first.ow0 + c;
-      if (oh < first.oh1 && ow < last.ow1) {
-        const int32_t o = oh * first.OW + ow;
-        picked[a][c] = indices[o];
-        grad[a][c] = dy[o];
+  using Grid = Group4Outputs<K, S>;
+  const Grid grid(g, ih, iw0);
+  int32_t picked[Grid::kRows][Grid::kCols];
+  float grad[Grid::kRows][Grid::kCols];
+  for (int a = 0; a < Grid::kRows; ++a) {
+    for (int c = 0; c < Grid::kCols; ++c) {
+      if (grid.has(a, c)) {
+        picked[a][c] = indices[grid.index(a, c)];
+        grad[a][c] = dy[grid.index(a, c)];
       } else {
         picked[a][c] = -1;  // never an input's index
         grad[a][c] = 0.0f;
@@ -337,8 +357,8 @@ MINICNN_HD void max_pool2d_backward_group4_fixed(const float* dy, const int32_t*
   const int32_t row = static_cast<int32_t>(ih * g.W + iw0);
   for (int j = 0; j < 4; ++j) {
     float sum = 0.0f;
-    for (int a = 0; a < kRows; ++a) {
-      for (int c = 0; c < kCols; ++c) sum = picked[a][c] == row + j ? sum + grad[a][c] : sum;
+    for (int a = 0; a < Grid::kRows; ++a) {
+      for (int c = 0; c < Grid::kCols; ++c) sum = picked[a][c] == row + j ? sum + grad[a][c] : sum;
     }
     out[j] = sum;
   }
@@ -373,16 +393,11 @@ MINICNN_HD float avg_pool2d_at_fixed(const float* x, const Pool2dGeometry& g, Av
   int kh0, kh1, kw0, kw1;
   fixed_taps<K>(h0, H, &kh0, &kh1);
   fixed_taps<K>(w0, W, &kw0, &kw1);
-  if (kh0 >= kh1 || kw0 >= kw1) return 0.0f;  // no valid tap (impossible, see max_pool2d_at_fixed)
-  float sum = 0.0f;
-  for (int kh = 0; kh < K; ++kh) {
-    for (int kw = 0; kw < K; ++kw) {
-      if (kh < kh0 || kh >= kh1 || kw < kw0 || kw >= kw1) continue;
-      sum += x[(h0 + kh) * W + (w0 + kw)];
-    }
-  }
-  return sum / static_cast<float>(
-                   avg_pool_divisor_fixed<K, S>(g, d, static_cast<int32_t>(oh), static_cast<int32_t>(ow)));
+  if (kh0 >= kh1 || kw0 >= kw1) return 0.0f;  // no valid tap (impossible, see max_of_taps)
+  const auto tap = [&](int kh, int kw) { return x[(h0 + kh) * W + (w0 + kw)]; };
+  return sum_of_taps<K>(kh0, kh1, kw0, kw1, tap) /
+         static_cast<float>(
+             avg_pool_divisor_fixed<K, S>(g, d, static_cast<int32_t>(oh), static_cast<int32_t>(ow)));
 }
 
 /// dL/dx at input (ih, iw) of one plane of average pooling: dy / divisor summed over the covering outputs
@@ -423,7 +438,7 @@ MINICNN_HD float avg_pool2d_backward_at_fixed(const float* dy, const Pool2dGeome
 template <int K, int S>
 MINICNN_HD void avg_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g, AvgDivisor d, int64_t oh,
                                         int64_t ow0, float* values) {
-  const Group4Tile<K, S> t(x, g, oh, ow0, 0.0f);
+  const Group4Tile<K, S> t(x, g, oh, ow0, 0.0f);  // sum_of_taps skips the padding
   const int32_t H = static_cast<int32_t>(g.H), W = static_cast<int32_t>(g.W);
   int kh0, kh1;
   fixed_taps<K>(t.h0, H, &kh0, &kh1);
@@ -434,12 +449,8 @@ MINICNN_HD void avg_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g,
       values[j] = 0.0f;
       continue;
     }
-    float sum = 0.0f;
-    for (int kh = 0; kh < K; ++kh) {
-      for (int kw = 0; kw < K; ++kw) {
-        if (kh >= kh0 && kh < kh1 && kw >= kw0 && kw < kw1) sum += t.tap(j, kh, kw);
-      }
-    }
+    const auto tap = [&](int kh, int kw) { return t.tap(j, kh, kw); };
+    const float sum = sum_of_taps<K>(kh0, kh1, kw0, kw1, tap);
     const int64_t divisor =
         avg_pool_divisor_fixed<K, S>(g, d, static_cast<int32_t>(oh), static_cast<int32_t>(ow0) + j);
     values[j] = sum / static_cast<float>(divisor);
@@ -452,27 +463,23 @@ MINICNN_HD void avg_pool2d_group4_fixed(const float* x, const Pool2dGeometry& g,
 template <int K, int S>
 MINICNN_HD void avg_pool2d_backward_group4_fixed(const float* dy, const Pool2dGeometry& g, AvgDivisor d,
                                                  int64_t ih, int64_t iw0, float* out) {
-  constexpr int kRows = (K + S - 1) / S;      // output rows covering one input row
-  constexpr int kCols = (3 + K - 1) / S + 1;  // output columns covering four inputs, at most
-  const FixedOutputBox first = covering_outputs_fixed<K, S>(g, ih, iw0);
-  const FixedOutputBox last = covering_outputs_fixed<K, S>(g, ih, iw0 + 3);
-  float share[kRows][kCols];
-  for (int a = 0; a < kRows; ++a) {
-    for (int c = 0; c < kCols; ++c) {
-      const int32_t oh = first.oh0 + a, ow = first.ow0 + c;
-      share[a][c] =
-          oh < first.oh1 && ow < last.ow1
-              ? dy[oh * first.OW + ow] / static_cast<float>(avg_pool_divisor_fixed<K, S>(g, d, oh, ow))
-              : 0.0f;
+  using Grid = Group4Outputs<K, S>;
+  const Grid grid(g, ih, iw0);
+  float share[Grid::kRows][Grid::kCols];
+  for (int a = 0; a < Grid::kRows; ++a) {
+    for (int c = 0; c < Grid::kCols; ++c) {
+      share[a][c] = grid.has(a, c)
+                        ? dy[grid.index(a, c)] /
+                              static_cast<float>(avg_pool_divisor_fixed<K, S>(g, d, grid.oh(a), grid.ow(c)))
+                        : 0.0f;
     }
   }
   for (int j = 0; j < 4; ++j) {
     const FixedOutputBox b = covering_outputs_fixed<K, S>(g, ih, iw0 + j);
     float sum = 0.0f;
-    for (int a = 0; a < kRows; ++a) {
-      for (int c = 0; c < kCols; ++c) {
-        const int32_t oh = first.oh0 + a, ow = first.ow0 + c;
-        if (oh < b.oh1 && ow >= b.ow0 && ow < b.ow1) sum += share[a][c];
+    for (int a = 0; a < Grid::kRows; ++a) {
+      for (int c = 0; c < Grid::kCols; ++c) {
+        if (grid.oh(a) < b.oh1 && grid.ow(c) >= b.ow0 && grid.ow(c) < b.ow1) sum += share[a][c];
       }
     }
     out[j] = sum;
