@@ -229,7 +229,7 @@ void max_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks,
              float* y, int32_t* idx) {
   const int64_t top = oh * g.SH - g.PH + th.k0, rows = th.k1 - th.k0;
   for (int64_t ow = 0; ow < g.OW; ow += 16) {
-    const __mmask16 out_mask = static_cast<__mmask16>((1u << std::min<int64_t>(g.OW - ow, 16)) - 1u);
+    const __mmask16 out_mask = lanes_in(0, g.OW, ow);
     switch (rows) {
       case 1: max_block<S, kIdx, 1>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
       case 2: max_block<S, kIdx, 2>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
@@ -288,7 +288,7 @@ void max_plane_shared_rows(const float* xp, const Pool2dGeometry& g, const TapMa
         max_update(best, best_i, _mm512_loadu_ps(hv + (r % g.KH) * stride + ow),
                    _mm512_loadu_epi32(hi + (r % g.KH) * stride + ow));
       }
-      const __mmask16 out_mask = static_cast<__mmask16>((1u << std::min<int64_t>(g.OW - ow, 16)) - 1u);
+      const __mmask16 out_mask = lanes_in(0, g.OW, ow);
       _mm512_mask_storeu_ps(yr + ow, out_mask, best);
       if constexpr (kIdx) _mm512_mask_storeu_epi32(ir + ow, out_mask, best_i);
     }
@@ -314,7 +314,7 @@ struct Blocks3x3s2 {
       const int64_t c = 2 * ow - g.PW;
       lo.push_back(lanes_in(0, g.W, c));
       hi.push_back(lanes_in(0, g.W, c + 16));
-      out.push_back(lanes_in(0, g.OW - ow, 0));
+      out.push_back(lanes_in(0, g.OW, ow));
       extra.push_back(c + 32 >= 0 && c + 32 < g.W);
       const __m512i lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
       const __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int32_t>(c)));
@@ -354,7 +354,6 @@ void max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2
     if constexpr (kIdx)
       vi = _mm512_add_epi32(kw, _mm512_add_epi32(even, _mm512_set1_epi32(static_cast<int32_t>(r * W + c))));
   };
-  int64_t carry_row = -1;  // the input row whose reductions `carry` holds, block by block
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const int64_t h0 = 2 * oh - g.PH, r0 = std::max<int64_t>(h0, 0), r1 = std::min<int64_t>(h0 + 3, g.H);
     float* yr = yp + oh * g.OW;
@@ -362,7 +361,9 @@ void max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2
     for (int64_t b = 0; b < blocks_n; ++b) {
       __m512 best, v;
       __m512i best_i, vi;
-      if (r0 == h0 && r1 == h0 + 3 && carry_row == h0) {  // inside: the first row is the carried one
+      // Every output row after the first starts inside the input (h0 >= 2 - PH >= 1); one whose rows all
+      // lie inside follows one that did too, which left its last row, this one's first, in `carry`.
+      if (oh > 0 && r1 == h0 + 3) {
         best = _mm512_loadu_ps(carry + 16 * b);
         best_i = _mm512_loadu_epi32(carry_i + 16 * b);
         reduce(h0 + 1, b, v, vi);
@@ -385,7 +386,6 @@ void max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2
       _mm512_mask_storeu_ps(yr + 16 * b, blocks.out[b], best);
       if constexpr (kIdx) _mm512_mask_storeu_epi32(ir + 16 * b, blocks.out[b], best_i);
     }
-    carry_row = r1 == h0 + 3 ? h0 + 2 : -1;
   }
 }
 #endif
@@ -491,8 +491,7 @@ void avg_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks,
              float row_div, const float* col_div, float* y) {
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t ow = 0; ow < g.OW; ow += 16) {
-    const int64_t n = std::min<int64_t>(g.OW - ow, 16);
-    const __mmask16 out_mask = static_cast<__mmask16>((1u << n) - 1u);
+    const __mmask16 out_mask = lanes_in(0, g.OW, ow);
     __m512 sum = zero;
     for (int64_t h = h0; h < h1; ++h) {
       for (int64_t kw = 0; kw < g.KW; ++kw) sum = _mm512_add_ps(sum, load_taps<S>(xp + h * g.W, ow, kw, g, masks, zero));
@@ -530,8 +529,7 @@ void gather_backward_plane(const float* gv, const int32_t* idx, float* dxp, cons
   for (int64_t h = 0; h < g.H; ++h) {
     const TapRange rows = covering_outputs(h, g.KH, g.SH, g.PH, 1, g.OH);
     for (int64_t w = 0; w < g.W; w += 16) {
-      const int64_t n = std::min<int64_t>(g.W - w, 16);
-      const __mmask16 out_mask = static_cast<__mmask16>((1u << n) - 1u);
+      const __mmask16 out_mask = lanes_in(0, g.W, w);
       const __m512i col = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(w)), lane);
       // Windows ow_lo .. ow_hi of a row cover column `col`: ceil((col + PW - KW + 1) / S) .. (col + PW) / S.
       const __m512i ow_lo = _mm512_max_epi32(
@@ -540,9 +538,7 @@ void gather_backward_plane(const float* gv, const int32_t* idx, float* dxp, cons
       const __m512i ow_hi =
           _mm512_min_epi32(last_ow, _mm512_srai_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(g.PW))), shift));
       const int64_t base = std::max<int64_t>(0, (w + g.PW - g.KW + S) >> shift);  // ow_lo of lane 0
-      const __mmask16 lo_mask = static_cast<__mmask16>(g.OW - base >= 16 ? 0xFFFFu : g.OW - base <= 0 ? 0u : (1u << (g.OW - base)) - 1u);
-      const __mmask16 hi_mask =
-          static_cast<__mmask16>(g.OW - base - 16 >= 16 ? 0xFFFFu : g.OW - base - 16 <= 0 ? 0u : (1u << (g.OW - base - 16)) - 1u);
+      const __mmask16 lo_mask = lanes_in(0, g.OW, base), hi_mask = lanes_in(0, g.OW, base + 16);
       const __m512i target = _mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(h * g.W)));
       __m512 acc = _mm512_setzero_ps();
       for (int64_t oh = rows.k0; oh < rows.k1; ++oh) {
