@@ -57,6 +57,28 @@ void conv(benchmark::State& state, Conv2dOptions options, Shape shape, bool back
   run_layer(state, layer, shape, backward);
 }
 
+// A 3x3, stride 1, padding 1 convolution with a fused ReLU on input (N, C, H, W) to OC channels through
+// one CPU algorithm, forward or backward (dx, dW, db): the A/B of im2col against Winograd.
+void conv_algorithm(benchmark::State& state, Shape in, int64_t OC, bool backward, cpu::ConvAlgorithm algorithm) {
+  set_num_threads(threads());
+  const Conv2dGeometry g{in[0], in[1], in[2], in[3], OC, in[2], in[3], 3, 3, 1, 1, 1, 1, 1, 1};
+  const Tensor x = random_tensor(in, 1), w = random_tensor({OC, in[1], 3, 3}, 2), b = random_tensor({OC}, 3);
+  const Tensor dy = random_tensor({g.N, OC, g.OH, g.OW}, 4);
+  Tensor y = Tensor::empty(dy.shape()), dx = Tensor::empty(in), dw = Tensor::zeros(w.shape());
+  Tensor db = Tensor::zeros(b.shape());
+  cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), g, true, algorithm);
+  for (auto _ : state) {
+    if (backward) {
+      cpu::conv2d_backward(x.data(), w.data(), dy.data(), y.data(), dx.data(), dw.data(), db.data(), g, algorithm);
+    } else {
+      cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), g, true, algorithm);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(dx.data());
+  }
+  state.SetItemsProcessed(state.iterations() * g.N);
+}
+
 void maxpool(benchmark::State& state, MaxPool2dOptions options, Shape shape, bool backward) {
   MaxPool2d layer(options);
   run_layer(state, layer, shape, backward);
@@ -157,6 +179,10 @@ BENCHMARK_CAPTURE(conv, mnist_conv1_fwd, Conv2dOptions(1, 32, 3).padding(1), Sha
 BENCHMARK_CAPTURE(conv, mnist_conv1_bwd, Conv2dOptions(1, 32, 3).padding(1), Shape{64, 1, 28, 28}, true);
 BENCHMARK_CAPTURE(conv, mnist_conv2_fwd, Conv2dOptions(32, 64, 3).padding(1), Shape{64, 32, 14, 14}, false);
 BENCHMARK_CAPTURE(conv, mnist_conv2_bwd, Conv2dOptions(32, 64, 3).padding(1), Shape{64, 32, 14, 14}, true);
+BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_fwd_im2col, Shape{64, 32, 14, 14}, 64, false, cpu::ConvAlgorithm::Im2col);
+BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_fwd_winograd, Shape{64, 32, 14, 14}, 64, false, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_bwd_im2col, Shape{64, 32, 14, 14}, 64, true, cpu::ConvAlgorithm::Im2col);
+BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_bwd_winograd, Shape{64, 32, 14, 14}, 64, true, cpu::ConvAlgorithm::Winograd);
 BENCHMARK_CAPTURE(maxpool, mnist_pool1_fwd, MaxPool2dOptions(2), Shape{64, 32, 28, 28}, false);
 BENCHMARK_CAPTURE(maxpool, mnist_pool1_bwd, MaxPool2dOptions(2), Shape{64, 32, 28, 28}, true);
 BENCHMARK_CAPTURE(relu_bench, mnist_relu1_fwd, Shape{64, 32, 28, 28}, false);
@@ -171,6 +197,14 @@ BENCHMARK_CAPTURE(conv, lenet_conv2_bwd, Conv2dOptions(6, 16, 5), Shape{64, 6, 1
 // cifar-cnn's widest convolution and BatchNorm at batch 128.
 BENCHMARK_CAPTURE(conv, cifar_conv2_fwd, Conv2dOptions(32, 32, 3).padding(1), Shape{128, 32, 32, 32}, false);
 BENCHMARK_CAPTURE(conv, cifar_conv2_bwd, Conv2dOptions(32, 32, 3).padding(1), Shape{128, 32, 32, 32}, true);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_fwd_im2col, Shape{128, 32, 32, 32}, 32, false, cpu::ConvAlgorithm::Im2col);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_fwd_winograd, Shape{128, 32, 32, 32}, 32, false, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_bwd_im2col, Shape{128, 32, 32, 32}, 32, true, cpu::ConvAlgorithm::Im2col);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_bwd_winograd, Shape{128, 32, 32, 32}, 32, true, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_fwd_im2col, Shape{128, 32, 16, 16}, 64, false, cpu::ConvAlgorithm::Im2col);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_fwd_winograd, Shape{128, 32, 16, 16}, 64, false, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_bwd_im2col, Shape{128, 32, 16, 16}, 64, true, cpu::ConvAlgorithm::Im2col);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_bwd_winograd, Shape{128, 32, 16, 16}, 64, true, cpu::ConvAlgorithm::Winograd);
 BENCHMARK_CAPTURE(batchnorm, cifar_bn_fwd, BatchNorm2dOptions(32), Shape{128, 32, 32, 32}, false);
 BENCHMARK_CAPTURE(batchnorm, cifar_bn_bwd, BatchNorm2dOptions(32), Shape{128, 32, 32, 32}, true);
 // Whole steps.

@@ -1,4 +1,5 @@
-// Conv2d on the CPU: per-image im2col and GEMMs (cpu::gemm), images spread over OpenMP threads.
+// Conv2d on the CPU: per-image im2col and GEMMs (cpu::gemm), images spread over OpenMP threads; 3x3
+// stride-1 layers with enough channels go to Winograd's F(2x2, 3x3) (conv2d_winograd.cpp).
 #include "conv2d.h"
 
 #include <fmt/format.h>
@@ -232,7 +233,21 @@ int64_t rows_per_chunk(const Conv2dGeometry& g) {
 
 namespace cpu {
 
-void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g, bool relu) {
+namespace {
+
+// Winograd when asked for, or under Auto where it applies; asking for it where it does not is a bug.
+bool use_winograd(const Conv2dGeometry& g, ConvAlgorithm algorithm) {
+  if (algorithm == ConvAlgorithm::Im2col) return false;
+  MINICNN_ASSERT(algorithm == ConvAlgorithm::Auto || conv2d_winograd_applies(g),
+                 "ConvAlgorithm::Winograd on a geometry it does not apply to");
+  return conv2d_winograd_applies(g);
+}
+
+}  // namespace
+
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g,
+                    bool relu, ConvAlgorithm algorithm) {
+  if (use_winograd(g, algorithm)) return conv2d_forward_winograd(x, w, b, y, g, relu);
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   const bool direct = input_is_column_matrix(g);
@@ -267,8 +282,9 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   }
 }
 
-void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx, float* dw,
-                     float* db, const Conv2dGeometry& g) {
+void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
+                     float* dw, float* db, const Conv2dGeometry& g, ConvAlgorithm algorithm) {
+  if (use_winograd(g, algorithm)) return conv2d_backward_winograd(x, w, dy, relu_out, dx, dw, db, g);
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   const bool direct = input_is_column_matrix(g);

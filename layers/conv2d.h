@@ -1,4 +1,5 @@
-// Conv2d (and LazyConv2d): 2-D convolution as im2col plus an Eigen GEMM, mirrors torch.nn.Conv2d.
+// Conv2d (and LazyConv2d): 2-D convolution as im2col plus a GEMM (Winograd for 3x3 stride-1 layers on
+// the CPU), mirrors torch.nn.Conv2d.
 #pragma once
 
 #include "layer.h"
@@ -63,13 +64,33 @@ class Conv2d : public Layer {
 };
 
 namespace cpu {
+/// How the CPU computes a convolution. Auto: Winograd's F(2x2, 3x3) where conv2d_winograd_applies(),
+/// im2col and GEMMs elsewhere. Winograd takes 2.25x fewer multiply-adds; its results differ from the
+/// direct sum by rounding only (the transforms' coefficients are 0, +-1 and +-0.5).
+enum class ConvAlgorithm { Auto, Im2col, Winograd };
+
+/// Channels (in and out) from which Winograd pays for its transforms (bench/layers_bench conv/*).
+constexpr int64_t kWinogradMinChannels = 16;
+
+/// True for 3x3 kernels, stride 1, dilation 1, any padding, at least kWinogradMinChannels input and
+/// output channels, on a CPU build with AVX-512.
+bool conv2d_winograd_applies(const Conv2dGeometry& g);
+
 /// y = conv(x, w) + b, then max(y, 0) when `relu` (a fused ReLU).
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g,
-                    bool relu = false);
+                    bool relu = false, ConvAlgorithm algorithm = ConvAlgorithm::Auto);
 /// Adds into dw and db (db may be null); writes dx when it is not null. With `relu_out` (a fused ReLU's
 /// output) dy counts only where relu_out > 0.
-void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx, float* dw,
-                     float* db, const Conv2dGeometry& g);
+void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
+                     float* dw, float* db, const Conv2dGeometry& g,
+                     ConvAlgorithm algorithm = ConvAlgorithm::Auto);
+
+/// The Winograd path of conv2d_forward / conv2d_backward (layers/conv2d_winograd.cpp); requires
+/// conv2d_winograd_applies(g).
+void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y,
+                             const Conv2dGeometry& g, bool relu);
+void conv2d_backward_winograd(const float* x, const float* w, const float* dy, const float* relu_out,
+                              float* dx, float* dw, float* db, const Conv2dGeometry& g);
 }  // namespace cpu
 
 namespace cuda {

@@ -1,5 +1,6 @@
 // Forward behaviour of the layers against direct definitions: convolution by nested loops, Linear,
 // ReLU's NaN handling, Dropout's scaling and masks, Flatten's shapes, default initialisation bounds.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -112,6 +113,105 @@ TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
       ASSERT_NEAR(conv.weight().grad.data()[i], want_dw[i], 1e-3) << conv.repr() << " dw " << i;
     }
   }
+}
+
+// Both CPU algorithms against the definition (sums in double), forward and backward, with and without
+// the fused ReLU and the bias, on shapes that take every path of the Winograd transforms: odd output
+// sizes (a tile half outside), no padding and padding 2, a tile row of exactly 16 tiles (the adjoint's
+// extra block), rows of more than 16 tiles, a 1x1 image, several images per thread.
+TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
+  struct Case {
+    int64_t N, C, OC, H, W, P;
+  };
+  for (const Case& k : {Case{3, 16, 16, 14, 14, 1}, Case{2, 16, 17, 7, 9, 0}, Case{2, 17, 16, 5, 33, 2},
+                        Case{1, 16, 16, 6, 32, 1}, Case{5, 16, 16, 1, 1, 1}}) {
+    const Conv2dGeometry g{k.N, k.C, k.H, k.W, k.OC, k.H + 2 * k.P - 2, k.W + 2 * k.P - 2, 3, 3, 1,
+                           1,   k.P, k.P, 1,   1};
+    ASSERT_TRUE(cpu::conv2d_winograd_applies(g));
+    const Tensor x = testing::uniform_values({g.N, g.C, g.H, g.W}, 11);
+    const Tensor w = testing::uniform_values({g.OC, g.C, 3, 3}, 12);
+    const Tensor b = testing::uniform_values({g.OC}, 13);
+    const Tensor dy = testing::uniform_values({g.N, g.OC, g.OH, g.OW}, 14);
+    for (const bool relu : {false, true}) {
+      for (const bool with_bias : {false, true}) {
+        // The definition: y, then the gradients of sum(dy * y) through the ReLU's mask.
+        std::vector<double> want_y(static_cast<size_t>(g.N * g.OC * g.OH * g.OW));
+        std::vector<double> want_dx(static_cast<size_t>(x.numel())), want_dw(static_cast<size_t>(w.numel())),
+            want_db(static_cast<size_t>(g.OC));
+        for (int64_t n = 0; n < g.N; ++n) {
+          for (int64_t oc = 0; oc < g.OC; ++oc) {
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              for (int64_t ow = 0; ow < g.OW; ++ow) {
+                double s = with_bias ? b.data()[oc] : 0.0;
+                for (int64_t c = 0; c < g.C; ++c) {
+                  for (int64_t kh = 0; kh < 3; ++kh) {
+                    for (int64_t kw = 0; kw < 3; ++kw) {
+                      const int64_t h = oh - g.PH + kh, ww = ow - g.PW + kw;
+                      if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                      s += double(x.data()[((n * g.C + c) * g.H + h) * g.W + ww]) *
+                           w.data()[((oc * g.C + c) * 3 + kh) * 3 + kw];
+                    }
+                  }
+                }
+                const size_t yi = static_cast<size_t>(((n * g.OC + oc) * g.OH + oh) * g.OW + ow);
+                want_y[yi] = relu && s < 0 ? 0.0 : s;
+                const double d = relu && float(s) <= 0 ? 0.0 : dy.data()[yi];
+                want_db[static_cast<size_t>(oc)] += d;
+                for (int64_t c = 0; c < g.C; ++c) {
+                  for (int64_t kh = 0; kh < 3; ++kh) {
+                    for (int64_t kw = 0; kw < 3; ++kw) {
+                      const int64_t h = oh - g.PH + kh, ww = ow - g.PW + kw;
+                      if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                      const size_t xi = static_cast<size_t>(((n * g.C + c) * g.H + h) * g.W + ww);
+                      const size_t wi = static_cast<size_t>(((oc * g.C + c) * 3 + kh) * 3 + kw);
+                      want_dx[xi] += d * w.data()[wi];
+                      want_dw[wi] += d * x.data()[xi];
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        for (const cpu::ConvAlgorithm algorithm :
+             {cpu::ConvAlgorithm::Im2col, cpu::ConvAlgorithm::Winograd}) {
+          const std::string what =
+              fmt::format("{} N={} C={} OC={} H={} W={} P={} relu={} bias={}",
+                          algorithm == cpu::ConvAlgorithm::Winograd ? "Winograd" : "im2col", g.N, g.C, g.OC,
+                          g.H, g.W, g.PH, relu, with_bias);
+          Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW});
+          cpu::conv2d_forward(x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(), g, relu,
+                              algorithm);
+          for (size_t i = 0; i < want_y.size(); ++i)
+            ASSERT_NEAR(y.data()[i], want_y[i], 1e-4) << what << " y " << i;
+          Tensor dx = Tensor::empty(x.shape()), dw = Tensor::full(w.shape(), 0.5f),
+                 db = Tensor::full({g.OC}, 0.5f);
+          cpu::conv2d_backward(x.data(), w.data(), dy.data(), relu ? y.data() : nullptr, dx.data(), dw.data(),
+                               with_bias ? db.data() : nullptr, g, algorithm);
+          for (size_t i = 0; i < want_dx.size(); ++i)
+            ASSERT_NEAR(dx.data()[i], want_dx[i], 1e-4) << what << " dx " << i;
+          for (size_t i = 0; i < want_dw.size(); ++i) {
+            ASSERT_NEAR(dw.data()[i], 0.5 + want_dw[i], 1e-3)
+                << what << " dw " << i;  // added to what was there
+          }
+          for (size_t i = 0; i < want_db.size(); ++i) {
+            ASSERT_NEAR(db.data()[i], with_bias ? 0.5 + want_db[i] : 0.5, 1e-3) << what << " db " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Conv2d, WinogradTakesThreeByThreeStrideOneLayersWithEnoughChannels) {
+  auto geometry = [](int64_t C, int64_t OC, int64_t K, int64_t S, int64_t D) {
+    return Conv2dGeometry{2, C, 14, 14, OC, 12, 12, K, K, S, S, 1, 1, D, D};
+  };
+  EXPECT_TRUE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 1, 1)));   // mnist-cnn's second convolution
+  EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(1, 32, 3, 1, 1)));   // its first: one input channel
+  EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 2, 1)));  // stride 2
+  EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 1, 2)));  // dilation 2
+  EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 5, 1, 1)));  // 5x5
 }
 
 TEST(Conv2d, DefaultInitialisationFollowsTorch) {
