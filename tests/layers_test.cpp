@@ -209,6 +209,9 @@ TEST(Conv2d, WinogradTakesThreeByThreeStrideOneLayersWithEnoughChannels) {
   };
   EXPECT_TRUE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 1, 1)));   // mnist-cnn's second convolution
   EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(1, 32, 3, 1, 1)));   // its first: one input channel
+  EXPECT_TRUE(cpu::conv2d_winograd_applies(geometry(8, 8, 3, 1, 1)));
+  EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(4, 64, 3, 1, 1)));   // too few input channels
+  EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(64, 4, 3, 1, 1)));   // too few output channels
   EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 2, 1)));  // stride 2
   EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 1, 2)));  // dilation 2
   EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 5, 1, 1)));  // 5x5
