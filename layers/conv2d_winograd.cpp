@@ -300,7 +300,11 @@ void input_transform_adjoint(const float* dV, int64_t ldc, float* pad, float* dx
     }
   }
   for (int64_t h = 0; h < g.H; ++h) {
-    std::memcpy(dx + h * g.W, pad + (h + g.PH) * tl.Wp + g.PW, static_cast<size_t>(g.W) * sizeof(float));
+    const float* src = pad + (h + g.PH) * tl.Wp + g.PW;
+    for (int64_t j = 0; j < g.W; j += kLanes) {
+      const __mmask16 m = lanes_in(0, g.W, j);
+      _mm512_mask_storeu_ps(dx + h * g.W + j, m, _mm512_maskz_loadu_ps(m, src + j));
+    }
   }
 }
 
@@ -325,13 +329,14 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
   // Per thread: V (16, C, T), M (16, OC, T) and a padded plane, each with slack for whole-vector loads.
   const int64_t v_size = 16 * g.C * T + kSlack, m_size = 16 * g.OC * T + kSlack,
                 pad_size = tl.Hp * tl.Wp + kSlack;
-  Tensor scratch = Tensor::zeros({threads, v_size + m_size + pad_size});
+  Tensor scratch = Tensor::empty({threads, v_size + m_size + pad_size});
   const int64_t chunks = (g.N + nb - 1) / nb;
 #pragma omp parallel num_threads(threads)
   {
     float* V = scratch.data() + omp_get_thread_num() * (v_size + m_size + pad_size);
     float* M = V + v_size;
     float* pad = M + m_size;
+    std::memset(pad, 0, static_cast<size_t>(pad_size) * sizeof(float));  // its border stays zero (pad_plane)
 #pragma omp for schedule(static)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       const int64_t n0 = chunk * nb, n1 = std::min(n0 + nb, g.N), tiles = (n1 - n0) * tl.per_image;
@@ -370,7 +375,7 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
   const int64_t v_size = 16 * g.C * T + kSlack, m_size = 16 * g.OC * T + kSlack,
                 pad_size = tl.Hp * tl.Wp + kSlack;
   const int64_t per_thread = 2 * v_size + m_size + 2 * pad_size + ohw;
-  Tensor scratch = Tensor::zeros({threads, per_thread});
+  Tensor scratch = Tensor::empty({threads, per_thread});
   Tensor sums = Tensor::zeros({threads, 16 * g.OC * g.C + g.OC});  // (16, OC, C) dU, then db
   const int64_t chunks = (g.N + nb - 1) / nb;
 #pragma omp parallel num_threads(threads)
@@ -381,6 +386,7 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
     float* dM = dV + v_size;
     float* pad = dM + m_size;
     float* acc = pad + pad_size;  // input_transform_adjoint's padded plane
+    std::memset(pad, 0, static_cast<size_t>(pad_size) * sizeof(float));  // its border stays zero (pad_plane)
     float* masked = acc + pad_size;
     float* dU = sums.data() + t * (16 * g.OC * g.C + g.OC);
     float* dbs = dU + 16 * g.OC * g.C;
