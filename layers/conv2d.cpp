@@ -81,26 +81,30 @@ inline void zero_floats(float* d, int64_t n) {
 // the input (a "same" convolution), so a tap's rows in a chunk are one contiguous run of the plane.
 bool plane_shift_layout(const Conv2dGeometry& g) { return g.SH == 1 && g.SW == 1 && g.OW == g.W; }
 
+// Floats past the end of a column matrix that im2col may overwrite. At column stride 1 it stores whole
+// vectors, up to 15 lanes past each row; rows are written in order, so the next row's stores replace those
+// lanes, and the last row's land here (masked stores are slow on Zen 4).
+constexpr int64_t kColumnSlack = 16;
+
 // One im2col row of tap t at column stride 1: d[ow] = src[ow + off_w] for ow in [ow0, ow1), 0 elsewhere
-// (`src` is the input row, or null where the tap reads a padding row). Rows of small planes are 5 to 30
-// floats: one load and store per 16 columns (masked only at the borders), no memcpy/memset calls.
-inline void gather_row(float* d, const float* src, const TapWindow& t, int64_t OW) {
+// (`src` is the input row, or null where the tap reads a padding row; loads stop at `src_end`). Rows of
+// small planes are 5 to 30 floats: one load (masked only at the borders) and one whole-vector store per
+// 16 columns, no memcpy/memset calls.
+inline void gather_row(float* d, const float* src, const float* src_end, const TapWindow& t, int64_t OW) {
 #if defined(__AVX512F__)
   for (int64_t j = 0; j < OW; j += 16) {
     const __mmask16 store = lanes_in(0, OW, j), load = src ? lanes_in(t.ow0, t.ow1, j) & store : 0;
     // No load at all for a padding row: a masked load from an unmapped address (src is null there) is
-    // a fault-suppression assist costing hundreds of cycles on Zen 4. Whole blocks use plain loads.
+    // a fault-suppression assist costing hundreds of cycles on Zen 4. Whole blocks use plain loads, and
+    // so does a row's last block that reads no padding while 16 floats from it stay inside the image (a
+    // masked load that crosses a cache line is slow there too).
     __m512 v = _mm512_setzero_ps();
-    if (load == 0xFFFF) {
+    if (load == 0xFFFF || (load == store && src + t.off_w + j + 16 <= src_end)) {
       v = _mm512_loadu_ps(src + t.off_w + j);
     } else if (load != 0) {
       v = _mm512_maskz_loadu_ps(load, src + t.off_w + j);
     }
-    if (store == 0xFFFF) {
-      _mm512_storeu_ps(d + j, v);
-    } else {
-      _mm512_mask_storeu_ps(d + j, store, v);
-    }
+    _mm512_storeu_ps(d + j, v);  // whole vector: see kColumnSlack
   }
 #else
   for (int64_t ow = 0; ow < OW; ++ow) d[ow] = src && ow >= t.ow0 && ow < t.ow1 ? src[ow + t.off_w] : 0.0f;
@@ -113,6 +117,7 @@ inline void gather_row(float* d, const float* src, const TapWindow& t, int64_t O
 // `taps` holds tap_window() of every (kh, kw), row-major.
 void im2col(const float* x, float* col, const Conv2dGeometry& g, const TapWindow* taps, int64_t r0, int64_t r1) {
   const int64_t len = (r1 - r0) * g.OW;
+  const float* x_end = x + g.C * g.H * g.W;
   const bool shift = plane_shift_layout(g);
   for (int64_t c = 0; c < g.C; ++c) {
     const float* xc = x + c * g.H * g.W;
@@ -138,12 +143,28 @@ void im2col(const float* x, float* col, const Conv2dGeometry& g, const TapWindow
         }
         continue;
       }
+#if defined(__AVX512F__)
+      if (g.SW == 1 && g.OW <= 16 && t.ow0 == 0 && t.ow1 == g.OW) {
+        // Rows of at most 16 columns, none of them padding: one whole-vector copy per row (kColumnSlack),
+        // no masks. Rows of padding are zeros; the last rows of the image load masked, to stay inside it.
+        const int64_t a = std::clamp(t.oh0, r0, r1), b = std::clamp(t.oh1, r0, r1);
+        for (int64_t oh = r0; oh < a; ++oh) _mm512_storeu_ps(dst + (oh - r0) * g.OW, _mm512_setzero_ps());
+        for (int64_t oh = a; oh < b; ++oh) {
+          const float* src = xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W + t.off_w;
+          const __m512 v =
+              src + 16 <= x_end ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps(lanes_in(0, g.OW, 0), src);
+          _mm512_storeu_ps(dst + (oh - r0) * g.OW, v);
+        }
+        for (int64_t oh = b; oh < r1; ++oh) _mm512_storeu_ps(dst + (oh - r0) * g.OW, _mm512_setzero_ps());
+        continue;
+      }
+#endif
       for (int64_t oh = r0; oh < r1; ++oh) {
         float* d = dst + (oh - r0) * g.OW;
         const bool inside = oh >= t.oh0 && oh < t.oh1;
         const float* src = inside ? xc + (t.ih_of_oh0 + (oh - t.oh0) * g.SH) * g.W : nullptr;
         if (g.SW == 1) {
-          gather_row(d, src, t, g.OW);
+          gather_row(d, src, x_end, t, g.OW);
         } else if (!src) {
           zero_floats(d, g.OW);
         } else {
@@ -252,11 +273,13 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   const bool direct = input_is_column_matrix(g);
   const int64_t chunk = direct ? g.OH : rows_per_chunk(g);
-  Tensor workspace = direct ? Tensor() : Tensor::empty({threads, ckk, chunk * g.OW});  // per thread (CKK, rows*OW)
+  // Per thread: a column chunk (CKK, rows*OW) and its slack.
+  const int64_t per_thread = ckk * chunk * g.OW + kColumnSlack;
+  Tensor workspace = direct ? Tensor() : Tensor::empty({threads, per_thread});
   const std::vector<TapWindow> taps = tap_windows(g);
 #pragma omp parallel num_threads(threads)
   {
-    float* col = direct ? nullptr : workspace.data() + omp_get_thread_num() * ckk * chunk * g.OW;
+    float* col = direct ? nullptr : workspace.data() + omp_get_thread_num() * per_thread;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n) {
       const float* xn = x + n * g.C * g.H * g.W;
@@ -292,6 +315,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
   // Per thread: a column chunk, its gradient, a masked dy (fused ReLU), and private dw/db sums reduced in
   // thread order afterwards (deterministic for a given thread count). The column matrix is rebuilt here
   // rather than kept from forward: a chunk stays in the cache, a batch of whole matrices would not.
+  // im2col's slack (kColumnSlack) lands in dcol, which is dead by then.
   const int64_t per_thread = 2 * ckk * chunk * g.OW + g.OC * ohw;
   Tensor scratch = Tensor::empty({threads, per_thread});
   Tensor dws = Tensor::zeros({threads, g.OC * ckk + g.OC});

@@ -61,7 +61,8 @@ TEST(Conv2d, ForwardMatchesTheDefinition) {
 
 // Forward and backward against the definition on shapes that take every path of the CPU kernel: rows of
 // more than 16 columns, several column-matrix chunks per image (64 channels of 40 columns), row stride 2
-// with column stride 1, dilation, column stride 2. dx and dW are the sums of dy * w and dy * x over every
+// with column stride 1, dilation, column stride 2, rows of at most 16 columns without column padding (with
+// and without padding rows). dx and dW are the sums of dy * w and dy * x over every
 // (output, tap) pair that reads a real pixel, accumulated in double.
 TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
   struct Case {
@@ -71,7 +72,9 @@ TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
   for (const Case& c : {Case{Conv2dOptions(64, 3, 3).padding(1), {2, 64, 12, 40}},
                         Case{Conv2dOptions(3, 4, 3).stride(IntPair(2, 1)).padding(1), {2, 3, 9, 21}},
                         Case{Conv2dOptions(2, 3, IntPair(3, 2)).padding(IntPair(2, 1)).dilation(2), {1, 2, 8, 19}},
-                        Case{Conv2dOptions(2, 3, 3).stride(2), {1, 2, 9, 35}}}) {
+                        Case{Conv2dOptions(2, 3, 3).stride(2), {1, 2, 9, 35}},
+                        Case{Conv2dOptions(6, 16, 5), {2, 6, 14, 14}},
+                        Case{Conv2dOptions(3, 4, 3).padding(IntPair(2, 0)), {2, 3, 9, 12}}}) {
     const Conv2dOptions& o = c.o;
     Conv2d conv(o);
     Generator gen(5);
