@@ -7,7 +7,9 @@ OpenBLAS (libopenblas0-pthread) and OPENBLAS_NUM_THREADS=1 (set for the PyTorch 
 Images/s count training images over the time of the training loop alone (batch assembly, forward, loss,
 backward, optimizer step); evaluation images/s over the 10,000 test images at batch 128. Peak memory is
 the process's peak resident set. It also prints each model's multiply-adds and the training step's
-GFLOP/s against the practical peak of this machine, minicnn's CPU GEMM (oneDNN's sgemm) of 1024^3 on the same threads
+GFLOP/s: "train" counts the model's multiply-adds (a direct convolution's), "done" the arithmetic minicnn
+really does (fewer where its CPU path uses Winograd; PyTorch's is counted as direct), against the practical
+peak of this machine, minicnn's CPU GEMM (oneDNN's sgemm) of 1024^3 on the same threads
 (build/bench/layers_bench --benchmark_filter=sgemm_1024).
 
 Usage: /usr/bin/python3 bench/train_vs_torch.py [--data data/mnist] [--steps 938] [--rounds 3]
@@ -31,22 +33,33 @@ import torch_ref  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+# minicnn's CPU rule for Winograd F(2x2, 3x3) (layers/conv2d.h, kWinogradMinChannels).
+WINOGRAD_MIN_CHANNELS = 8
+
+
 def multiply_adds(spec):
-    """(forward multiply-adds per image, those of the first layer) for conv and linear layers."""
+    """(forward multiply-adds per image, those of the first layer, those minicnn's CPU path does) for conv
+    and linear layers: a 3x3 stride-1 convolution with enough channels runs as Winograd F(2x2, 3x3) there,
+    16 multiply-adds per 2x2 output tile and channel pair instead of 36, in each of its three products."""
     model = torch_ref.build_model(spec, (1, 28, 28))
-    x, total, first = torch.zeros(1, 1, 28, 28), 0, None
+    x, total, first, done = torch.zeros(1, 1, 28, 28), 0, None, 0
     for m in model:
         y = m(x)
-        macs = 0
+        macs = done_here = 0
         if isinstance(m, nn.Conv2d):
-            macs = y.numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+            macs = done_here = y.numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+            if (m.kernel_size == (3, 3) and m.stride == (1, 1) and m.dilation == (1, 1) and m.groups == 1
+                    and min(m.in_channels, m.out_channels) >= WINOGRAD_MIN_CHANNELS):
+                tiles = ((y.shape[2] + 1) // 2) * ((y.shape[3] + 1) // 2)
+                done_here = 16 * tiles * m.in_channels * m.out_channels
         elif isinstance(m, nn.Linear):
-            macs = m.in_features * m.out_features
+            macs = done_here = m.in_features * m.out_features
         if macs and first is None:
             first = macs
         total += macs
+        done += done_here
         x = y
-    return total, first
+    return total, first, done
 
 
 def minicnn_run(binary, data, model, steps, threads):
@@ -88,11 +101,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     peak = sgemm_peak(args.layers_bench, args.threads) if os.path.exists(args.layers_bench) else None
-    print(f"{'model':<10} {'side':<8} {'train img/s':>12} {'eval img/s':>11} {'peak MiB':>9} {'train GFLOP/s':>14}")
+    print(f"{'model':<10} {'side':<8} {'train img/s':>12} {'eval img/s':>11} {'peak MiB':>9} {'train GFLOP/s':>14} "
+          f"{'done GFLOP/s':>13}")
     for model in args.models.split(","):
-        macs, first = multiply_adds(model)
+        macs, first, done = multiply_adds(model)
         # Forward, weight gradients and input gradients (none for the first layer), 2 FLOPs per multiply-add.
         step_flops = 2 * (3 * macs - first)
+        done_flops = {"minicnn": 2 * (3 * done - first), "pytorch": step_flops}
         res = {"minicnn": [], "pytorch": []}
         for _ in range(args.rounds):
             res["minicnn"].append(minicnn_run(args.minicnn, args.data, model, args.steps, args.threads))
@@ -100,7 +115,8 @@ def main():
         med = {side: [statistics.median(v[i] for v in rows) for i in range(3)] for side, rows in res.items()}
         for side in ("minicnn", "pytorch"):
             train, evals, rss = med[side]
-            print(f"{model:<10} {side:<8} {train:>12.0f} {evals:>11.0f} {rss:>9.0f} {train * step_flops / 1e9:>14.1f}")
+            print(f"{model:<10} {side:<8} {train:>12.0f} {evals:>11.0f} {rss:>9.0f} {train * step_flops / 1e9:>14.1f} "
+                  f"{train * done_flops[side] / 1e9:>13.1f}")
         print(f"{model:<10} {'ratio':<8} {med['minicnn'][0] / med['pytorch'][0]:>11.2f}x {med['minicnn'][1] / med['pytorch'][1]:>10.2f}x "
               f"{med['minicnn'][2] / med['pytorch'][2]:>8.2f}x   ({macs / 1e6:.2f} M multiply-adds forward per image)")
     if peak:
