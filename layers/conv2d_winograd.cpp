@@ -144,45 +144,48 @@ void input_transform(const float* pad, float* V, int64_t ldc, const Tiles& tl) {
   }
 }
 
-// U (16, OC, C) = G g G^T of every filter g = w[oc][c] (3x3).
-void filter_transform(const float* w, float* U, int64_t OC, int64_t C) {
-  for (int64_t oc = 0; oc < OC; ++oc) {
-    for (int64_t c = 0; c < C; ++c) {
-      const float* g = w + (oc * C + c) * 9;
-      float t[4][3];  // G g
-      for (int k = 0; k < 3; ++k) {
-        t[0][k] = g[k];
-        t[1][k] = 0.5f * (g[k] + g[3 + k] + g[6 + k]);
-        t[2][k] = 0.5f * (g[k] - g[3 + k] + g[6 + k]);
-        t[3][k] = g[6 + k];
-      }
-      for (int i = 0; i < 4; ++i) {
-        const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]),
-                            0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-        for (int j = 0; j < 4; ++j) U[((i * 4 + j) * OC + oc) * C + c] = u[j];
-      }
+// U[xi][oc][c] = (G g G^T)[xi] of the filters g = w[oc][c] (3x3) of output channel oc; U is (16, OC, C).
+void filter_transform(const float* w, float* U, int64_t oc, int64_t OC, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    const float* g = w + (oc * C + c) * 9;
+    float t[4][3];  // G g
+    for (int k = 0; k < 3; ++k) {
+      t[0][k] = g[k];
+      t[1][k] = 0.5f * (g[k] + g[3 + k] + g[6 + k]);
+      t[2][k] = 0.5f * (g[k] - g[3 + k] + g[6 + k]);
+      t[3][k] = g[6 + k];
+    }
+    for (int i = 0; i < 4; ++i) {
+      const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                          t[i][2]};
+      for (int j = 0; j < 4; ++j) U[((i * 4 + j) * OC + oc) * C + c] = u[j];
     }
   }
 }
 
-// dw[oc][c] += G^T dU G of every (oc, c), with dU (16, OC, C).
-void filter_transform_adjoint(const float* dU, float* dw, int64_t OC, int64_t C) {
-  for (int64_t oc = 0; oc < OC; ++oc) {
-    for (int64_t c = 0; c < C; ++c) {
-      float d[4][4];
-      for (int xi = 0; xi < 16; ++xi) d[xi / 4][xi % 4] = dU[(xi * OC + oc) * C + c];
-      float t[3][4];  // G^T dU
-      for (int j = 0; j < 4; ++j) {
-        t[0][j] = d[0][j] + 0.5f * (d[1][j] + d[2][j]);
-        t[1][j] = 0.5f * (d[1][j] - d[2][j]);
-        t[2][j] = 0.5f * (d[1][j] + d[2][j]) + d[3][j];
-      }
-      float* out = dw + (oc * C + c) * 9;
-      for (int k = 0; k < 3; ++k) {
-        out[k * 3 + 0] += t[k][0] + 0.5f * (t[k][1] + t[k][2]);
-        out[k * 3 + 1] += 0.5f * (t[k][1] - t[k][2]);
-        out[k * 3 + 2] += 0.5f * (t[k][1] + t[k][2]) + t[k][3];
-      }
+// dw[oc][c] += G^T dU G for the filters of output channel oc, dU[xi][oc][c] being the sum of `count`
+// (16, OC, C) arrays `stride` floats apart from `parts`, added in order.
+void filter_transform_adjoint(const float* parts, int count, int64_t stride, float* dw, int64_t oc,
+                              int64_t OC, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    float d[4][4];
+    for (int xi = 0; xi < 16; ++xi) {
+      const float* at = parts + (xi * OC + oc) * C + c;
+      float v = at[0];
+      for (int p = 1; p < count; ++p) v += at[p * stride];
+      d[xi / 4][xi % 4] = v;
+    }
+    float t[3][4];  // G^T dU
+    for (int j = 0; j < 4; ++j) {
+      t[0][j] = d[0][j] + 0.5f * (d[1][j] + d[2][j]);
+      t[1][j] = 0.5f * (d[1][j] - d[2][j]);
+      t[2][j] = 0.5f * (d[1][j] + d[2][j]) + d[3][j];
+    }
+    float* out = dw + (oc * C + c) * 9;
+    for (int k = 0; k < 3; ++k) {
+      out[k * 3 + 0] += t[k][0] + 0.5f * (t[k][1] + t[k][2]);
+      out[k * 3 + 1] += 0.5f * (t[k][1] - t[k][2]);
+      out[k * 3 + 2] += 0.5f * (t[k][1] + t[k][2]) + t[k][3];
     }
   }
 }
@@ -325,7 +328,6 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   const int64_t nb = std::min(images_per_chunk(g, tl), (g.N + threads - 1) / threads), T = nb * tl.per_image;
   Tensor U = Tensor::empty({16, g.OC, g.C});
-  filter_transform(w, U.data(), g.OC, g.C);
   // Per thread: V (16, C, T), M (16, OC, T) and a padded plane, each with slack for whole-vector loads.
   const int64_t v_size = 16 * g.C * T + kSlack, m_size = 16 * g.OC * T + kSlack,
                 pad_size = tl.Hp * tl.Wp + kSlack;
@@ -337,6 +339,8 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
     float* M = V + v_size;
     float* pad = M + m_size;
     std::memset(pad, 0, static_cast<size_t>(pad_size) * sizeof(float));  // its border stays zero (pad_plane)
+#pragma omp for schedule(static)
+    for (int64_t oc = 0; oc < g.OC; ++oc) filter_transform(w, U.data(), oc, g.OC, g.C);
 #pragma omp for schedule(static)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       const int64_t n0 = chunk * nb, n1 = std::min(n0 + nb, g.N), tiles = (n1 - n0) * tl.per_image;
@@ -369,7 +373,6 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
   const int64_t nb = std::min(images_per_chunk(g, tl), (g.N + threads - 1) / threads), T = nb * tl.per_image;
   const int64_t ohw = g.OH * g.OW;
   Tensor U = Tensor::empty({16, g.OC, g.C});
-  if (dx) filter_transform(w, U.data(), g.OC, g.C);
   // Per thread: V and dV (16, C, T), dM (16, OC, T), two padded planes, a masked dy plane (fused ReLU), and
   // private dU/db sums reduced in thread order afterwards (deterministic for a given thread count).
   const int64_t v_size = 16 * g.C * T + kSlack, m_size = 16 * g.OC * T + kSlack,
@@ -386,10 +389,14 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
     float* dM = dV + v_size;
     float* pad = dM + m_size;
     float* acc = pad + pad_size;  // input_transform_adjoint's padded plane
-    std::memset(pad, 0, static_cast<size_t>(pad_size) * sizeof(float));  // its border stays zero (pad_plane)
     float* masked = acc + pad_size;
     float* dU = sums.data() + t * (16 * g.OC * g.C + g.OC);
     float* dbs = dU + 16 * g.OC * g.C;
+    std::memset(pad, 0, static_cast<size_t>(pad_size) * sizeof(float));  // its border stays zero (pad_plane)
+    if (dx) {
+#pragma omp for schedule(static)
+      for (int64_t oc = 0; oc < g.OC; ++oc) filter_transform(w, U.data(), oc, g.OC, g.C);
+    }
 #pragma omp for schedule(static)
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       const int64_t n0 = chunk * nb, n1 = std::min(n0 + nb, g.N), tiles = (n1 - n0) * tl.per_image;
@@ -424,16 +431,17 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
         }
       }
     }
-  }
-  // The threads' dU in thread order, then one adjoint filter transform into dw.
-  float* total = sums.data();
-  for (int t = 1; t < threads; ++t) {
-    const float* part = sums.data() + t * (16 * g.OC * g.C + g.OC);
-    for (int64_t i = 0; i < 16 * g.OC * g.C + g.OC; ++i) total[i] += part[i];
-  }
-  filter_transform_adjoint(total, dw, g.OC, g.C);
-  if (db) {
-    for (int64_t oc = 0; oc < g.OC; ++oc) db[oc] += total[16 * g.OC * g.C + oc];
+    // The threads' dU summed in thread order, through the adjoint filter transform into dw; db likewise.
+    const int64_t stride = 16 * g.OC * g.C + g.OC;
+#pragma omp for schedule(static)
+    for (int64_t oc = 0; oc < g.OC; ++oc) {
+      filter_transform_adjoint(sums.data(), threads, stride, dw, oc, g.OC, g.C);
+      if (db) {
+        float v = sums.data()[16 * g.OC * g.C + oc];
+        for (int p = 1; p < threads; ++p) v += sums.data()[p * stride + 16 * g.OC * g.C + oc];
+        db[oc] += v;
+      }
+    }
   }
 }
 #else
