@@ -74,8 +74,13 @@ enum class ConvAlgorithm { Auto, Im2col, Winograd };
 /// im2col, 8 to 8 and more 25-40% faster; 1 or 3 to 32 channels (a first layer) 11-130% slower.
 constexpr int64_t kWinogradMinChannels = 8;
 
+/// The most transformed data, 16 * (C + OC) floats per 2x2 output tile, that Winograd holds for one image
+/// (it works on whole images, one thread each): 4 MiB, about 64x64 pixels at 32 channels in and out;
+/// larger images take im2col, whose column chunks stay at about 256 KiB whatever the image size.
+constexpr int64_t kWinogradMaxImageBytes = int64_t{4} << 20;
+
 /// True for 3x3 kernels, stride 1, dilation 1, any padding, at least kWinogradMinChannels input and
-/// output channels, on a CPU build with AVX-512.
+/// output channels and images within kWinogradMaxImageBytes, on a CPU build with AVX-512.
 bool conv2d_winograd_applies(const Conv2dGeometry& g);
 
 /// y = conv(x, w) + b, then max(y, 0) when `relu` (a fused ReLU).

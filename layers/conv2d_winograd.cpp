@@ -19,8 +19,11 @@ namespace minicnn::cpu {
 
 bool conv2d_winograd_applies(const Conv2dGeometry& g) {
 #if defined(__AVX512F__)
-  return g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
-         g.C >= kWinogradMinChannels && g.OC >= kWinogradMinChannels;
+  if (g.KH != 3 || g.KW != 3 || g.SH != 1 || g.SW != 1 || g.DH != 1 || g.DW != 1) return false;
+  if (g.C < kWinogradMinChannels || g.OC < kWinogradMinChannels) return false;
+  const double tiles = static_cast<double>((g.OH + 1) / 2) * static_cast<double>((g.OW + 1) / 2);
+  return 16.0 * static_cast<double>(g.C + g.OC) * tiles * sizeof(float) <=
+         static_cast<double>(kWinogradMaxImageBytes);
 #else
   (void)g;
   return false;

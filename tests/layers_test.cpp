@@ -206,7 +206,7 @@ TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
   }
 }
 
-TEST(Conv2d, WinogradTakesThreeByThreeStrideOneLayersWithEnoughChannels) {
+TEST(Conv2d, WinogradTakesSmallThreeByThreeStrideOneLayersWithEnoughChannels) {
   auto geometry = [](int64_t C, int64_t OC, int64_t K, int64_t S, int64_t D) {
     return Conv2dGeometry{2, C, 14, 14, OC, 12, 12, K, K, S, S, 1, 1, D, D};
   };
@@ -218,6 +218,9 @@ TEST(Conv2d, WinogradTakesThreeByThreeStrideOneLayersWithEnoughChannels) {
   EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 2, 1)));  // stride 2
   EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 3, 1, 2)));  // dilation 2
   EXPECT_FALSE(cpu::conv2d_winograd_applies(geometry(32, 64, 5, 1, 1)));  // 5x5
+  // An image's transformed data within 4 MiB: 64x64 outputs at 32 channels in and out, not 66x66.
+  EXPECT_TRUE(cpu::conv2d_winograd_applies(Conv2dGeometry{2, 32, 64, 64, 32, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1}));
+  EXPECT_FALSE(cpu::conv2d_winograd_applies(Conv2dGeometry{2, 32, 66, 66, 32, 66, 66, 3, 3, 1, 1, 1, 1, 1, 1}));
 }
 
 TEST(Conv2d, DefaultInitialisationFollowsTorch) {
