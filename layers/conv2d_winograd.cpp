@@ -327,6 +327,7 @@ int64_t images_per_chunk(const Conv2dGeometry& g, const Tiles& tl) {
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y,
                              const Conv2dGeometry& g, bool relu) {
   MINICNN_ASSERT(conv2d_winograd_applies(g), "conv2d_forward_winograd on a geometry it does not apply to");
+  if (g.N == 0) return;
   const Tiles tl = tiles_of(g);
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   const int64_t nb = std::min(images_per_chunk(g, tl), (g.N + threads - 1) / threads), T = nb * tl.per_image;
@@ -371,6 +372,7 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
 void conv2d_backward_winograd(const float* x, const float* w, const float* dy, const float* relu_out,
                               float* dx, float* dw, float* db, const Conv2dGeometry& g) {
   MINICNN_ASSERT(conv2d_winograd_applies(g), "conv2d_backward_winograd on a geometry it does not apply to");
+  if (g.N == 0) return;
   const Tiles tl = tiles_of(g);
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
   const int64_t nb = std::min(images_per_chunk(g, tl), (g.N + threads - 1) / threads), T = nb * tl.per_image;

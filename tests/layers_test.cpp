@@ -121,13 +121,14 @@ TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
 // Both CPU algorithms against the definition (sums in double), forward and backward, with and without
 // the fused ReLU and the bias, on shapes that take every path of the Winograd transforms: odd output
 // sizes (a tile half outside), no padding and padding 2, a tile row of exactly 16 tiles (the adjoint's
-// extra block), rows of more than 16 tiles, a 1x1 image, several images per thread.
+// extra block), rows of more than 16 tiles, a 1x1 image, several images per thread, an empty batch (which
+// leaves dW and db as they were).
 TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
   struct Case {
     int64_t N, C, OC, H, W, P;
   };
   for (const Case& k : {Case{3, 16, 16, 14, 14, 1}, Case{2, 16, 17, 7, 9, 0}, Case{2, 17, 16, 5, 33, 2},
-                        Case{1, 16, 16, 6, 32, 1}, Case{5, 16, 16, 1, 1, 1}}) {
+                        Case{1, 16, 16, 6, 32, 1}, Case{5, 16, 16, 1, 1, 1}, Case{0, 16, 16, 4, 4, 1}}) {
     const Conv2dGeometry g{k.N, k.C, k.H, k.W, k.OC, k.H + 2 * k.P - 2, k.W + 2 * k.P - 2, 3, 3, 1,
                            1,   k.P, k.P, 1,   1};
     ASSERT_TRUE(cpu::conv2d_winograd_applies(g));
