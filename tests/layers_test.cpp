@@ -122,15 +122,16 @@ TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
 // the fused ReLU and the bias, on shapes that take every path of the Winograd transforms: odd output
 // sizes (a tile half outside), no padding and padding 2, a tile row of exactly 16 tiles (the adjoint's
 // extra block), rows of more than 16 tiles, a 1x1 image, several images per thread, an empty batch (which
-// leaves dW and db as they were).
+// leaves dW and db as they were), padding wider than half the kernel and different per axis.
 TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
   struct Case {
-    int64_t N, C, OC, H, W, P;
+    int64_t N, C, OC, H, W, PH, PW;
   };
-  for (const Case& k : {Case{3, 16, 16, 14, 14, 1}, Case{2, 16, 17, 7, 9, 0}, Case{2, 17, 16, 5, 33, 2},
-                        Case{1, 16, 16, 6, 32, 1}, Case{5, 16, 16, 1, 1, 1}, Case{0, 16, 16, 4, 4, 1}}) {
-    const Conv2dGeometry g{k.N, k.C, k.H, k.W, k.OC, k.H + 2 * k.P - 2, k.W + 2 * k.P - 2, 3, 3, 1,
-                           1,   k.P, k.P, 1,   1};
+  for (const Case& k : {Case{3, 16, 16, 14, 14, 1, 1}, Case{2, 16, 17, 7, 9, 0, 0}, Case{2, 17, 16, 5, 33, 2, 2},
+                        Case{1, 16, 16, 6, 32, 1, 1}, Case{5, 16, 16, 1, 1, 1, 1}, Case{0, 16, 16, 4, 4, 1, 1},
+                        Case{2, 8, 8, 5, 6, 3, 0}}) {
+    const int64_t OH = k.H + 2 * k.PH - 2, OW = k.W + 2 * k.PW - 2;
+    const Conv2dGeometry g{k.N, k.C, k.H, k.W, k.OC, OH, OW, 3, 3, 1, 1, k.PH, k.PW, 1, 1};
     ASSERT_TRUE(cpu::conv2d_winograd_applies(g));
     const Tensor x = testing::uniform_values({g.N, g.C, g.H, g.W}, 11);
     const Tensor w = testing::uniform_values({g.OC, g.C, 3, 3}, 12);
@@ -180,9 +181,9 @@ TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
         for (const cpu::ConvAlgorithm algorithm :
              {cpu::ConvAlgorithm::Im2col, cpu::ConvAlgorithm::Winograd}) {
           const std::string what =
-              fmt::format("{} N={} C={} OC={} H={} W={} P={} relu={} bias={}",
+              fmt::format("{} N={} C={} OC={} H={} W={} padding=({}, {}) relu={} bias={}",
                           algorithm == cpu::ConvAlgorithm::Winograd ? "Winograd" : "im2col", g.N, g.C, g.OC,
-                          g.H, g.W, g.PH, relu, with_bias);
+                          g.H, g.W, g.PH, g.PW, relu, with_bias);
           Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW});
           cpu::conv2d_forward(x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(), g, relu,
                               algorithm);
