@@ -127,9 +127,10 @@ TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
   struct Case {
     int64_t N, C, OC, H, W, PH, PW;
   };
-  for (const Case& k : {Case{3, 16, 16, 14, 14, 1, 1}, Case{2, 16, 17, 7, 9, 0, 0}, Case{2, 17, 16, 5, 33, 2, 2},
-                        Case{1, 16, 16, 6, 32, 1, 1}, Case{5, 16, 16, 1, 1, 1, 1}, Case{0, 16, 16, 4, 4, 1, 1},
-                        Case{2, 8, 8, 5, 6, 3, 0}}) {
+  for (const Case& k :
+       {Case{3, 16, 16, 14, 14, 1, 1}, Case{2, 16, 17, 7, 9, 0, 0}, Case{2, 17, 16, 5, 33, 2, 2},
+        Case{1, 16, 16, 6, 32, 1, 1}, Case{5, 16, 16, 1, 1, 1, 1}, Case{0, 16, 16, 4, 4, 1, 1},
+        Case{2, 8, 8, 5, 6, 3, 0}}) {
     const int64_t OH = k.H + 2 * k.PH - 2, OW = k.W + 2 * k.PW - 2;
     const Conv2dGeometry g{k.N, k.C, k.H, k.W, k.OC, OH, OW, 3, 3, 1, 1, k.PH, k.PW, 1, 1};
     ASSERT_TRUE(cpu::conv2d_winograd_applies(g));
