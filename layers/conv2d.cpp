@@ -315,8 +315,8 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
   // Per thread: a column chunk, its gradient, a masked dy (fused ReLU), and private dw/db sums reduced in
   // thread order afterwards (deterministic for a given thread count). The column matrix is rebuilt here
   // rather than kept from forward: a chunk stays in the cache, a batch of whole matrices would not.
-  // im2col's slack (kColumnSlack) lands in dcol, which is dead by then.
-  const int64_t per_thread = 2 * ckk * chunk * g.OW + g.OC * ohw;
+  const int64_t col_size = ckk * chunk * g.OW + kColumnSlack;  // with im2col's slack
+  const int64_t per_thread = col_size + ckk * chunk * g.OW + g.OC * ohw;
   Tensor scratch = Tensor::empty({threads, per_thread});
   Tensor dws = Tensor::zeros({threads, g.OC * ckk + g.OC});
   const std::vector<TapWindow> taps = tap_windows(g);
@@ -328,7 +328,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
   {
     const int t = omp_get_thread_num();
     float* col = scratch.data() + t * per_thread;
-    float* dcol = col + ckk * chunk * g.OW;
+    float* dcol = col + col_size;
     float* masked = dcol + ckk * chunk * g.OW;
     float* dwp = dws.data() + t * (g.OC * ckk + g.OC);  // this thread's dW sums, (OC, CKK) or (CKK, OC)
     Eigen::Map<Eigen::VectorXf> dbv(dws.data() + t * (g.OC * ckk + g.OC) + g.OC * ckk, g.OC);

@@ -62,7 +62,8 @@ TEST(Conv2d, ForwardMatchesTheDefinition) {
 // Forward and backward against the definition on shapes that take every path of the CPU kernel: rows of
 // more than 16 columns, several column-matrix chunks per image (64 channels of 40 columns), row stride 2
 // with column stride 1, dilation, column stride 2, rows of at most 16 columns without column padding (with
-// and without padding rows). dx and dW are the sums of dy * w and dy * x over every
+// and without padding rows), and a 1x1 output whose column matrix is smaller than one vector (im2col's
+// whole-vector stores must stay in its slack; the sanitizer build checks). dx and dW are the sums of dy * w and dy * x over every
 // (output, tap) pair that reads a real pixel, accumulated in double.
 TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
   struct Case {
@@ -74,7 +75,8 @@ TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
                         Case{Conv2dOptions(2, 3, IntPair(3, 2)).padding(IntPair(2, 1)).dilation(2), {1, 2, 8, 19}},
                         Case{Conv2dOptions(2, 3, 3).stride(2), {1, 2, 9, 35}},
                         Case{Conv2dOptions(6, 16, 5), {2, 6, 14, 14}},
-                        Case{Conv2dOptions(3, 4, 3).padding(IntPair(2, 0)), {2, 3, 9, 12}}}) {
+                        Case{Conv2dOptions(3, 4, 3).padding(IntPair(2, 0)), {2, 3, 9, 12}},
+                        Case{Conv2dOptions(1, 1, 2), {1, 1, 2, 2}}}) {
     const Conv2dOptions& o = c.o;
     Conv2d conv(o);
     Generator gen(5);
