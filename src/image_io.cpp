@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <tuple>
 
 #include "check.h"
 #include "file_io.h"
@@ -78,10 +79,16 @@ void check_announced_sizes(const uint8_t* data, size_t size, const std::string& 
                 std::string_view(format) == "PNG" ? "IDAT data" : "data", ", but the file has ", have);
 }
 
-// stb_image 2.27 (Debian's) builds a JPEG Huffman table without checking that its 16 code counts add up
-// to at most 256 codes, and writes past the table when they do. Every DHT segment is checked first,
-// found as stb_image finds it: segments skipped by their length, scan data up to the next marker.
+// stb_image 2.27 (Debian's) trusts a JPEG's Huffman tables in two ways that a corrupt file breaks:
+// - it builds a table without checking that its 16 code counts add up to at most 256 codes, and writes
+//   past the table when they do;
+// - it decodes a scan with whatever tables the scan names, defined or not: an undefined one is
+//   uninitialised memory, whose garbage becomes an array index (out of bounds).
+// Every DHT and SOS segment is checked first, found as stb_image finds it: segments skipped by their
+// length, scan data up to the next marker.
 void check_jpeg_huffman_tables(const uint8_t* data, size_t size, const std::string& name) {
+  bool defined[2][4] = {};  // [DC = 0, AC = 1][table id] defined by a DHT so far
+  bool progressive = false;
   size_t pos = 0;
   while (pos + 1 < size) {
     if (data[pos] != 0xff || data[pos + 1] == 0xff) {  // scan data, padding, or a fill byte before a marker
@@ -94,13 +101,34 @@ void check_jpeg_huffman_tables(const uint8_t* data, size_t size, const std::stri
     if (marker == 0x00 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;
     if (marker == 0xd9 || pos + 2 > size) break;
     const size_t length = (size_t{data[pos]} << 8) | data[pos + 1];
+    if (marker == 0xc2) progressive = true;  // SOF2; stb_image reads SOF0, SOF1 and SOF2 only
     if (marker == 0xc4) {
       for (size_t table = pos + 2, end = pos + length; table < end && table < size;) {
         size_t codes = 0;
         for (size_t i = table + 1; i <= table + 16 && i < size; ++i) codes += data[i];
         MINICNN_CHECK(codes <= 256, "image: '", name, "' is corrupt: a JPEG Huffman table (DHT) at byte ", table,
                       " declares ", codes, " codes, but a table holds at most 256");
+        const int table_class = data[table] >> 4, id = data[table] & 15;
+        if (table_class <= 1 && id <= 3) defined[table_class][id] = true;  // stb_image refuses other ids
         table += 17 + codes;
+      }
+    }
+    if (marker == 0xda && pos + 3 <= size) {
+      // SOS: Ns, then Ns (component, DC table << 4 | AC table), then Ss, Se, Ah << 4 | Al. A progressive
+      // scan decodes with DC tables when it is a first DC scan (Ss = 0, Ah = 0) and with AC tables when
+      // Ss > 0; a sequential one with both.
+      const size_t ns = data[pos + 2], spectral = pos + 3 + 2 * ns;
+      if (spectral + 3 <= size) {
+        const bool dc = !progressive || (data[spectral] == 0 && (data[spectral + 2] >> 4) == 0);
+        const bool ac = !progressive || data[spectral] > 0;
+        for (size_t i = 0; i < ns; ++i) {
+          const int selectors = data[pos + 4 + 2 * i], dc_id = selectors >> 4, ac_id = selectors & 15;
+          for (const auto& [used, table_class, id] : {std::tuple{dc, 0, dc_id}, std::tuple{ac, 1, ac_id}}) {
+            MINICNN_CHECK(!used || id > 3 || defined[table_class][id], "image: '", name,
+                          "' is corrupt: the JPEG scan (SOS) at byte ", pos - 2, " decodes with Huffman table ",
+                          table_class == 0 ? "DC" : "AC", id, ", which no DHT before it defines");
+          }
+        }
       }
     }
     pos += std::max<size_t>(length, 2);

@@ -204,6 +204,21 @@ TEST(DecodeImage, RefusesAJpegHuffmanTableOfMoreThan256Codes) {
       "holds at most 256");
 }
 
+// Found by fuzz_image (tests/fuzz/regressions/image/jpeg-scan-uses-an-undefined-huffman-table.jpg): stb_image
+// 2.27 decoded a scan with a Huffman table that no DHT had defined, taking uninitialised memory as array
+// indices (the sanitizers saw it only when the heap held garbage there).
+TEST(DecodeImage, RefusesAJpegScanThatUsesAnUndefinedHuffmanTable) {
+  const std::string dc0 =
+      std::string("\x00\x01", 2) + std::string(15, '\x00') + std::string("\x00", 1);  // one code
+  const std::string dht = std::string("\xff\xc4\x00\x14", 4) + dc0;                   // length 2 + 17 + 1
+  const std::string sos =
+      std::string("\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00", 10);  // component 1: DC0, AC0
+  EXPECT_EQ(
+      decode_error("\xff\xd8" + dht + sos + "\xff\xd9", "scan.jpg"),
+      "image: 'scan.jpg' is corrupt: the JPEG scan (SOS) at byte 24 decodes with Huffman table AC0, which no "
+      "DHT before it defines");
+}
+
 // Found by fuzz_model_spec (tests/fuzz/regressions/model_spec/maxpool-kernel-overflows-int64.txt): the
 // option check squared the effective kernel in int64 (signed overflow) before any size was refused.
 TEST(MaxPool2d, RefusesOptionsWhoseSizeArithmeticWouldOverflow) {
