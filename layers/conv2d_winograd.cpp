@@ -13,6 +13,7 @@
 #include "conv2d.h"
 #include "gemm.h"
 #include "lanes.h"
+#include "relu.h"
 #include "tensor.h"
 
 namespace minicnn::cpu {
@@ -87,36 +88,36 @@ inline __m512 lanes_up_one(__m512 v, __m512 prev) {
   return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v), _mm512_castps_si512(prev), 15));
 }
 
-// The plane x (H, W) copied into pad (Hp, Wp) at offset (PH, PW). Only that inner part is written: the
-// rest of pad (zeros around it, and kSlack floats past its end for the loads of the last row's blocks)
-// must be zero already, and stays so from plane to plane.
-void pad_plane(const float* x, float* pad, const Conv2dGeometry& g, const Tiles& tl) {
-  const int64_t rows = std::min(g.H, tl.Hp - g.PH), cols = std::min(g.W, tl.Wp - g.PW);
+// `rows` rows of `cols` floats from src (row stride src_stride) to dst (row stride dst_stride), with masked
+// vectors (rows of small planes are shorter than one).
+void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows,
+               int64_t cols) {
   for (int64_t h = 0; h < rows; ++h) {
-    float* d = pad + (h + g.PH) * tl.Wp + g.PW;
-    const float* src = x + h * g.W;
     for (int64_t j = 0; j < cols; j += kLanes) {
       const __mmask16 m = lanes_in(0, cols, j);
-      _mm512_mask_storeu_ps(d + j, m, _mm512_maskz_loadu_ps(m, src + j));
+      _mm512_mask_storeu_ps(dst + h * dst_stride + j, m, _mm512_maskz_loadu_ps(m, src + h * src_stride + j));
     }
   }
 }
 
-// The fused ReLU's mask applied to one gradient plane (dy where relu_out > 0, else 0) into `masked`,
-// returning the plane's sum (the bias gradient's share), accumulated in 16 lanes.
-float mask_and_sum(const float* dy, const float* relu_out, float* masked, int64_t n) {
-  const __m512 zero = _mm512_setzero_ps();
-  __m512 acc = zero;
-  for (int64_t i = 0; i < n; i += kLanes) {
-    const __mmask16 m = lanes_in(0, n, i);
-    __m512 v = _mm512_maskz_loadu_ps(m, dy + i);
-    if (relu_out) {
-      v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, relu_out + i), zero, _CMP_GT_OQ),
-                              v);
-      _mm512_mask_storeu_ps(masked + i, m, v);
-    }
-    acc = _mm512_add_ps(acc, v);
+// The plane x (H, W) copied into pad (Hp, Wp) at offset (PH, PW). Only that inner part is written: the
+// rest of pad (zeros around it, and kSlack floats past its end for the loads of the last row's blocks)
+// must be zero already, and stays so from plane to plane.
+void pad_plane(const float* x, float* pad, const Conv2dGeometry& g, const Tiles& tl) {
+  copy_rows(x, g.W, pad + g.PH * tl.Wp + g.PW, tl.Wp, std::min(g.H, tl.Hp - g.PH),
+            std::min(g.W, tl.Wp - g.PW));
+}
+
+// One gradient plane through the fused ReLU (relu_grad) into `masked` when there is one; returns the
+// plane's sum (the bias gradient's share), accumulated in 16 lanes.
+float relu_grad_and_sum(const float* dy, const float* relu_out, float* masked, int64_t n) {
+  if (relu_out) {
+    for (int64_t i = 0; i < n; ++i) masked[i] = relu_grad(relu_out[i], dy[i]);
+    dy = masked;
   }
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += kLanes)
+    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(lanes_in(0, n, i), dy + i));
   return _mm512_reduce_add_ps(acc);
 }
 
@@ -305,21 +306,45 @@ void input_transform_adjoint(const float* dV, int64_t ldc, float* pad, float* dx
       }
     }
   }
-  for (int64_t h = 0; h < g.H; ++h) {
-    const float* src = pad + (h + g.PH) * tl.Wp + g.PW;
-    for (int64_t j = 0; j < g.W; j += kLanes) {
-      const __mmask16 m = lanes_in(0, g.W, j);
-      _mm512_mask_storeu_ps(dx + h * g.W + j, m, _mm512_maskz_loadu_ps(m, src + j));
-    }
-  }
+  copy_rows(pad + g.PH * tl.Wp + g.PW, tl.Wp, dx, g.W, g.H, g.W);
 }
 
+// How one call splits its work, the same for forward and backward: the tiles, the threads, chunks of nb
+// images (T tiles), and the sizes of the per-thread buffers, each with slack for whole-vector loads.
 // Images per chunk: the chunk's transformed input and products, (16, C + OC, T) floats, fill about a
 // core's L2 (1 MiB here), one image at least. Measured on mnist-cnn's second convolution (bench/layers_bench
 // conv_algorithm/*winograd): 256 and 512 KiB (one image, 49 tiles: GEMMs too small) and 2-4 MiB were slower.
-int64_t images_per_chunk(const Conv2dGeometry& g, const Tiles& tl) {
-  const int64_t bytes_per_image = 16 * (g.C + g.OC) * tl.per_image * static_cast<int64_t>(sizeof(float));
-  return std::clamp<int64_t>((int64_t{1} << 20) / bytes_per_image, 1, g.N);
+struct Plan {
+  Tiles tl;
+  int threads;
+  int64_t nb, T, chunks;
+  int64_t v_size, m_size, pad_size;  // (16, C, T), (16, OC, T), a padded plane
+};
+
+Plan plan_of(const Conv2dGeometry& g) {
+  Plan p;
+  p.tl = tiles_of(g);
+  p.threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
+  const int64_t bytes_per_image = 16 * (g.C + g.OC) * p.tl.per_image * static_cast<int64_t>(sizeof(float));
+  const int64_t fit = std::clamp<int64_t>((int64_t{1} << 20) / bytes_per_image, 1, g.N);
+  p.nb = std::min(fit, (g.N + p.threads - 1) / p.threads);
+  p.T = p.nb * p.tl.per_image;
+  p.chunks = (g.N + p.nb - 1) / p.nb;
+  p.v_size = 16 * g.C * p.T + kSlack;
+  p.m_size = 16 * g.OC * p.T + kSlack;
+  p.pad_size = p.tl.Hp * p.tl.Wp + kSlack;
+  return p;
+}
+
+// V (16, C, T) of images [n0, n1), the first chunk image's tiles first, through the padded plane `pad`.
+void transform_inputs(const float* x, int64_t n0, int64_t n1, float* pad, float* V, const Conv2dGeometry& g,
+                      const Plan& p) {
+  for (int64_t n = n0; n < n1; ++n) {
+    for (int64_t c = 0; c < g.C; ++c) {
+      pad_plane(x + (n * g.C + c) * g.H * g.W, pad, g, p.tl);
+      input_transform(pad, V + c * p.T + (n - n0) * p.tl.per_image, g.C * p.T, p.tl);
+    }
+  }
 }
 
 }  // namespace
@@ -328,32 +353,25 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
                              const Conv2dGeometry& g, bool relu) {
   MINICNN_ASSERT(conv2d_winograd_applies(g), "conv2d_forward_winograd on a geometry it does not apply to");
   if (g.N == 0) return;
-  const Tiles tl = tiles_of(g);
-  const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
-  const int64_t nb = std::min(images_per_chunk(g, tl), (g.N + threads - 1) / threads), T = nb * tl.per_image;
+  const Plan p = plan_of(g);
+  const Tiles& tl = p.tl;
+  const int64_t T = p.T;
   Tensor U = Tensor::empty({16, g.OC, g.C});
-  // Per thread: V (16, C, T), M (16, OC, T) and a padded plane, each with slack for whole-vector loads.
-  const int64_t v_size = 16 * g.C * T + kSlack, m_size = 16 * g.OC * T + kSlack,
-                pad_size = tl.Hp * tl.Wp + kSlack;
-  Tensor scratch = Tensor::empty({threads, v_size + m_size + pad_size});
-  const int64_t chunks = (g.N + nb - 1) / nb;
-#pragma omp parallel num_threads(threads)
+  // Per thread: V (16, C, T), M (16, OC, T) and a padded plane.
+  Tensor scratch = Tensor::empty({p.threads, p.v_size + p.m_size + p.pad_size});
+#pragma omp parallel num_threads(p.threads)
   {
-    float* V = scratch.data() + omp_get_thread_num() * (v_size + m_size + pad_size);
-    float* M = V + v_size;
-    float* pad = M + m_size;
-    std::memset(pad, 0, static_cast<size_t>(pad_size) * sizeof(float));  // its border stays zero (pad_plane)
+    float* V = scratch.data() + omp_get_thread_num() * (p.v_size + p.m_size + p.pad_size);
+    float* M = V + p.v_size;
+    float* pad = M + p.m_size;
+    std::memset(pad, 0,
+                static_cast<size_t>(p.pad_size) * sizeof(float));  // its border stays zero (pad_plane)
 #pragma omp for schedule(static)
     for (int64_t oc = 0; oc < g.OC; ++oc) filter_transform(w, U.data(), oc, g.OC, g.C);
 #pragma omp for schedule(static)
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const int64_t n0 = chunk * nb, n1 = std::min(n0 + nb, g.N), tiles = (n1 - n0) * tl.per_image;
-      for (int64_t n = n0; n < n1; ++n) {
-        for (int64_t c = 0; c < g.C; ++c) {
-          pad_plane(x + (n * g.C + c) * g.H * g.W, pad, g, tl);
-          input_transform(pad, V + c * T + (n - n0) * tl.per_image, g.C * T, tl);
-        }
-      }
+    for (int64_t chunk = 0; chunk < p.chunks; ++chunk) {
+      const int64_t n0 = chunk * p.nb, n1 = std::min(n0 + p.nb, g.N), tiles = (n1 - n0) * tl.per_image;
+      transform_inputs(x, n0, n1, pad, V, g, p);
       for (int xi = 0; xi < 16; ++xi) {
         // M[xi] (OC, tiles) = U[xi] (OC, C) V[xi] (C, tiles)
         gemm(false, false, g.OC, tiles, g.C, 1.0f, U.data() + xi * g.OC * g.C, g.C, V + xi * g.C * T, T, 0.0f,
@@ -373,50 +391,44 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
                               float* dx, float* dw, float* db, const Conv2dGeometry& g) {
   MINICNN_ASSERT(conv2d_winograd_applies(g), "conv2d_backward_winograd on a geometry it does not apply to");
   if (g.N == 0) return;
-  const Tiles tl = tiles_of(g);
-  const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
-  const int64_t nb = std::min(images_per_chunk(g, tl), (g.N + threads - 1) / threads), T = nb * tl.per_image;
-  const int64_t ohw = g.OH * g.OW;
+  const Plan p = plan_of(g);
+  const Tiles& tl = p.tl;
+  const int64_t T = p.T, ohw = g.OH * g.OW;
   Tensor U = Tensor::empty({16, g.OC, g.C});
   // Per thread: V and dV (16, C, T), dM (16, OC, T), two padded planes, a masked dy plane (fused ReLU), and
   // private dU/db sums reduced in thread order afterwards (deterministic for a given thread count).
-  const int64_t v_size = 16 * g.C * T + kSlack, m_size = 16 * g.OC * T + kSlack,
-                pad_size = tl.Hp * tl.Wp + kSlack;
-  const int64_t per_thread = 2 * v_size + m_size + 2 * pad_size + ohw;
-  Tensor scratch = Tensor::empty({threads, per_thread});
-  Tensor sums = Tensor::zeros({threads, 16 * g.OC * g.C + g.OC});  // (16, OC, C) dU, then db
-  const int64_t chunks = (g.N + nb - 1) / nb;
-#pragma omp parallel num_threads(threads)
+  const int64_t per_thread = 2 * p.v_size + p.m_size + 2 * p.pad_size + ohw;
+  Tensor scratch = Tensor::empty({p.threads, per_thread});
+  Tensor sums = Tensor::zeros({p.threads, 16 * g.OC * g.C + g.OC});  // (16, OC, C) dU, then db
+#pragma omp parallel num_threads(p.threads)
   {
     const int t = omp_get_thread_num();
     float* V = scratch.data() + t * per_thread;
-    float* dV = V + v_size;
-    float* dM = dV + v_size;
-    float* pad = dM + m_size;
-    float* acc = pad + pad_size;  // input_transform_adjoint's padded plane
-    float* masked = acc + pad_size;
+    float* dV = V + p.v_size;
+    float* dM = dV + p.v_size;
+    float* pad = dM + p.m_size;
+    float* acc = pad + p.pad_size;  // input_transform_adjoint's padded plane
+    float* masked = acc + p.pad_size;
     float* dU = sums.data() + t * (16 * g.OC * g.C + g.OC);
     float* dbs = dU + 16 * g.OC * g.C;
-    std::memset(pad, 0, static_cast<size_t>(pad_size) * sizeof(float));  // its border stays zero (pad_plane)
+    std::memset(pad, 0,
+                static_cast<size_t>(p.pad_size) * sizeof(float));  // its border stays zero (pad_plane)
     if (dx) {
 #pragma omp for schedule(static)
       for (int64_t oc = 0; oc < g.OC; ++oc) filter_transform(w, U.data(), oc, g.OC, g.C);
     }
 #pragma omp for schedule(static)
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const int64_t n0 = chunk * nb, n1 = std::min(n0 + nb, g.N), tiles = (n1 - n0) * tl.per_image;
+    for (int64_t chunk = 0; chunk < p.chunks; ++chunk) {
+      const int64_t n0 = chunk * p.nb, n1 = std::min(n0 + p.nb, g.N), tiles = (n1 - n0) * tl.per_image;
       for (int64_t n = n0; n < n1; ++n) {
         for (int64_t oc = 0; oc < g.OC; ++oc) {
           const int64_t plane = (n * g.OC + oc) * ohw;
-          dbs[oc] += mask_and_sum(dy + plane, relu_out ? relu_out + plane : nullptr, masked, ohw);
+          dbs[oc] += relu_grad_and_sum(dy + plane, relu_out ? relu_out + plane : nullptr, masked, ohw);
           gradient_transform(relu_out ? masked : dy + plane, dM + oc * T + (n - n0) * tl.per_image, g.OC * T,
                              g, tl);
         }
-        for (int64_t c = 0; c < g.C; ++c) {
-          pad_plane(x + (n * g.C + c) * g.H * g.W, pad, g, tl);
-          input_transform(pad, V + c * T + (n - n0) * tl.per_image, g.C * T, tl);
-        }
       }
+      transform_inputs(x, n0, n1, pad, V, g, p);
       for (int xi = 0; xi < 16; ++xi) {
         // dU[xi] (OC, C) += dM[xi] (OC, tiles) V[xi]^T
         gemm(false, true, g.OC, g.C, tiles, 1.0f, dM + xi * g.OC * T, T, V + xi * g.C * T, T, 1.0f,
@@ -440,10 +452,10 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
     const int64_t stride = 16 * g.OC * g.C + g.OC;
 #pragma omp for schedule(static)
     for (int64_t oc = 0; oc < g.OC; ++oc) {
-      filter_transform_adjoint(sums.data(), threads, stride, dw, oc, g.OC, g.C);
+      filter_transform_adjoint(sums.data(), p.threads, stride, dw, oc, g.OC, g.C);
       if (db) {
         float v = sums.data()[16 * g.OC * g.C + oc];
-        for (int p = 1; p < threads; ++p) v += sums.data()[p * stride + 16 * g.OC * g.C + oc];
+        for (int part = 1; part < p.threads; ++part) v += sums.data()[part * stride + 16 * g.OC * g.C + oc];
         db[oc] += v;
       }
     }
