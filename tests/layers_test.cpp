@@ -35,6 +35,27 @@ float naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, int64_t n, i
   return static_cast<float>(s);
 }
 
+// Adds the definition's gradients of output (n, oc, oh, ow) whose gradient is d: d * w into want_dx and
+// d * x into want_dw, over every tap that reads a real pixel (sums in double).
+void add_definition_gradients(const Tensor& x, const Tensor& w, int64_t n, int64_t oc, int64_t oh, int64_t ow,
+                              const Conv2dOptions& o, double d, std::vector<double>& want_dx,
+                              std::vector<double>& want_dw) {
+  const int64_t C = x.size(1), H = x.size(2), W = x.size(3), KH = o.kernel_size_.h, KW = o.kernel_size_.w;
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t h = oh * o.stride_.h - o.padding_.h + kh * o.dilation_.h;
+        const int64_t ww = ow * o.stride_.w - o.padding_.w + kw * o.dilation_.w;
+        if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+        const size_t xi = static_cast<size_t>(((n * C + c) * H + h) * W + ww);
+        const size_t wi = static_cast<size_t>(((oc * C + c) * KH + kh) * KW + kw);
+        want_dx[xi] += d * w.data()[wi];
+        want_dw[wi] += d * x.data()[xi];
+      }
+    }
+  }
+}
+
 TEST(Conv2d, ForwardMatchesTheDefinition) {
   for (const Conv2dOptions& o : {Conv2dOptions(3, 4, 3), Conv2dOptions(3, 4, 3).stride(2).padding(1),
                                  Conv2dOptions(3, 2, IntPair(2, 3)).padding(IntPair(1, 0)).dilation(2),
@@ -63,8 +84,8 @@ TEST(Conv2d, ForwardMatchesTheDefinition) {
 // more than 16 columns, several column-matrix chunks per image (64 channels of 40 columns), row stride 2
 // with column stride 1, dilation, column stride 2, rows of at most 16 columns without column padding (with
 // and without padding rows), and a 1x1 output whose column matrix is smaller than one vector (im2col's
-// whole-vector stores must stay in its slack; the sanitizer build checks). dx and dW are the sums of dy * w and dy * x over every
-// (output, tap) pair that reads a real pixel, accumulated in double.
+// whole-vector stores must stay in its slack; the sanitizer build checks). dx and dW are the sums of dy * w
+// and dy * x over every (output, tap) pair that reads a real pixel, accumulated in double.
 TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
   struct Case {
     Conv2dOptions o;
@@ -83,32 +104,19 @@ TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
     conv.reset_parameters(gen);
     Tensor x = testing::uniform_values(c.in, 4);
     Tensor y = conv.forward(x, Mode::Train);
-    const int64_t N = c.in[0], C = c.in[1], H = c.in[2], W = c.in[3];
-    const int64_t OC = y.size(1), OH = y.size(2), OW = y.size(3), KH = o.kernel_size_.h, KW = o.kernel_size_.w;
+    const int64_t N = c.in[0], OC = y.size(1), OH = y.size(2), OW = y.size(3);
     Tensor dy = testing::uniform_values(y.shape(), 6);
     conv.weight().grad.zero_();
     Tensor dx = conv.backward(dy);
-    std::vector<double> want_dx(static_cast<size_t>(x.numel())), want_dw(static_cast<size_t>(conv.weight().value.numel()));
-    const float* w = conv.weight().value.data();
+    const Tensor& w = conv.weight().value;
+    std::vector<double> want_dx(static_cast<size_t>(x.numel())), want_dw(static_cast<size_t>(w.numel()));
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t oc = 0; oc < OC; ++oc) {
         for (int64_t oh = 0; oh < OH; ++oh) {
           for (int64_t ow = 0; ow < OW; ++ow) {
             const size_t yi = static_cast<size_t>(((n * OC + oc) * OH + oh) * OW + ow);
-            ASSERT_NEAR(y.data()[yi], naive_conv(x, conv.weight().value, conv.bias().value, n, oc, oh, ow, o), 1e-4);
-            for (int64_t ch = 0; ch < C; ++ch) {
-              for (int64_t kh = 0; kh < KH; ++kh) {
-                for (int64_t kw = 0; kw < KW; ++kw) {
-                  const int64_t h = oh * o.stride_.h - o.padding_.h + kh * o.dilation_.h;
-                  const int64_t ww = ow * o.stride_.w - o.padding_.w + kw * o.dilation_.w;
-                  if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                  const size_t xi = static_cast<size_t>(((n * C + ch) * H + h) * W + ww);
-                  const size_t wi = static_cast<size_t>(((oc * C + ch) * KH + kh) * KW + kw);
-                  want_dx[xi] += double(dy.data()[yi]) * w[wi];
-                  want_dw[wi] += double(dy.data()[yi]) * x.data()[xi];
-                }
-              }
-            }
+            ASSERT_NEAR(y.data()[yi], naive_conv(x, w, conv.bias().value, n, oc, oh, ow, o), 1e-4);
+            add_definition_gradients(x, w, n, oc, oh, ow, o, dy.data()[yi], want_dx, want_dw);
           }
         }
       }
@@ -143,6 +151,7 @@ TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
     for (const bool relu : {false, true}) {
       for (const bool with_bias : {false, true}) {
         // The definition: y, then the gradients of sum(dy * y) through the ReLU's mask.
+        const Conv2dOptions o = Conv2dOptions(g.C, g.OC, 3).padding(IntPair(g.PH, g.PW));
         std::vector<double> want_y(static_cast<size_t>(g.N * g.OC * g.OH * g.OW));
         std::vector<double> want_dx(static_cast<size_t>(x.numel())), want_dw(static_cast<size_t>(w.numel())),
             want_db(static_cast<size_t>(g.OC));
@@ -150,33 +159,12 @@ TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
           for (int64_t oc = 0; oc < g.OC; ++oc) {
             for (int64_t oh = 0; oh < g.OH; ++oh) {
               for (int64_t ow = 0; ow < g.OW; ++ow) {
-                double s = with_bias ? b.data()[oc] : 0.0;
-                for (int64_t c = 0; c < g.C; ++c) {
-                  for (int64_t kh = 0; kh < 3; ++kh) {
-                    for (int64_t kw = 0; kw < 3; ++kw) {
-                      const int64_t h = oh - g.PH + kh, ww = ow - g.PW + kw;
-                      if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
-                      s += double(x.data()[((n * g.C + c) * g.H + h) * g.W + ww]) *
-                           w.data()[((oc * g.C + c) * 3 + kh) * 3 + kw];
-                    }
-                  }
-                }
+                const float s = naive_conv(x, w, with_bias ? b : Tensor(), n, oc, oh, ow, o);
                 const size_t yi = static_cast<size_t>(((n * g.OC + oc) * g.OH + oh) * g.OW + ow);
-                want_y[yi] = relu && s < 0 ? 0.0 : s;
-                const double d = relu && float(s) <= 0 ? 0.0 : dy.data()[yi];
+                want_y[yi] = relu && s < 0 ? 0.0f : s;
+                const double d = relu && s <= 0 ? 0.0 : dy.data()[yi];
                 want_db[static_cast<size_t>(oc)] += d;
-                for (int64_t c = 0; c < g.C; ++c) {
-                  for (int64_t kh = 0; kh < 3; ++kh) {
-                    for (int64_t kw = 0; kw < 3; ++kw) {
-                      const int64_t h = oh - g.PH + kh, ww = ow - g.PW + kw;
-                      if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
-                      const size_t xi = static_cast<size_t>(((n * g.C + c) * g.H + h) * g.W + ww);
-                      const size_t wi = static_cast<size_t>(((oc * g.C + c) * 3 + kh) * 3 + kw);
-                      want_dx[xi] += d * w.data()[wi];
-                      want_dw[wi] += d * x.data()[xi];
-                    }
-                  }
-                }
+                add_definition_gradients(x, w, n, oc, oh, ow, o, d, want_dx, want_dw);
               }
             }
           }
