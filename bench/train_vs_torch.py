@@ -33,8 +33,9 @@ import torch_ref  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-# minicnn's CPU rule for Winograd F(2x2, 3x3) (layers/conv2d.h, kWinogradMinChannels).
+# minicnn's CPU rule for Winograd F(2x2, 3x3) (layers/conv2d.h: kWinogradMinChannels, kWinogradMaxImageBytes).
 WINOGRAD_MIN_CHANNELS = 8
+WINOGRAD_MAX_IMAGE_BYTES = 4 << 20
 
 
 def multiply_adds(spec):
@@ -48,9 +49,10 @@ def multiply_adds(spec):
         macs = done_here = 0
         if isinstance(m, nn.Conv2d):
             macs = done_here = y.numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+            tiles = ((y.shape[2] + 1) // 2) * ((y.shape[3] + 1) // 2)
             if (m.kernel_size == (3, 3) and m.stride == (1, 1) and m.dilation == (1, 1) and m.groups == 1
-                    and min(m.in_channels, m.out_channels) >= WINOGRAD_MIN_CHANNELS):
-                tiles = ((y.shape[2] + 1) // 2) * ((y.shape[3] + 1) // 2)
+                    and min(m.in_channels, m.out_channels) >= WINOGRAD_MIN_CHANNELS
+                    and 16 * (m.in_channels + m.out_channels) * tiles * 4 <= WINOGRAD_MAX_IMAGE_BYTES):
                 done_here = 16 * tiles * m.in_channels * m.out_channels
         elif isinstance(m, nn.Linear):
             macs = done_here = m.in_features * m.out_features
