@@ -296,97 +296,154 @@ void max_plane_shared_rows(const float* xp, const Pool2dGeometry& g, const TapMa
 }
 
 // Max pooling of a plane with 3x3 windows and stride 2 (dilation 1, padding 0 or 1), the classic
-// downsampling layer, with fewer operations per output than max_plane_shared_rows: a block of 16 output
-// columns loads 32 + 1 input floats of a row once and takes its three taps apart with two permutes and
-// an align (even columns, odd columns, even columns shifted by one), and the last input row of one
-// output row's windows, the first of the next one's, is reduced once and carried in a row buffer.
+// downsampling layer, with fewer operations per output than max_plane_shared_rows. The plane is walked in
+// bands of kBandRows output rows and each band in strips of 16 output columns, so that a strip's masks and
+// index offsets stay in registers while memory is still read nearly in order. A row of a strip loads its
+// 32 + 1 input floats once and takes its three taps apart with two permutes and an align (even columns,
+// odd columns, even columns shifted by one), and the last input row of one output row's windows, the first
+// of the next one's, is reduced once and carried (in registers within a band, in `carry_v`/`carry_vi`
+// from one band to the next).
 // The rules are max_block's: each row's taps, then the valid rows, folded in order with max_update,
-// starting from the first valid tap.
+// starting from the first valid tap. That update spends two of its five operations on the NaN rule, so
+// without kExact the plane runs with max_update_ordered (the same result wherever no tap is NaN) while
+// noting whether any tap it read was NaN, and returns true if one was: the caller then runs the plane
+// again with kExact (a plane holding a NaN costs about twice as much).
 struct Blocks3x3s2 {
-  // Per block of 16 outputs: the load masks of input columns [c, c + 16) and [c + 16, c + 32) with
-  // c = 2*ow - PW, the lanes of outputs, whether column c + 32 is inside, and the lanes whose window
-  // starts in the left padding (their first valid tap is kw = 1).
-  std::vector<__mmask16> lo, hi, out;
-  std::vector<bool> extra;
-  std::vector<__mmask16> left_pad;
+  // One strip of 16 outputs [ow, ow + 16): the load masks of input columns [c, c + 16) and [c + 16, c + 32)
+  // with c = 2*ow - PW, the lanes of outputs, the lanes whose window starts in the left padding (their
+  // first valid tap is kw = 1), and whether column c + 32 is inside.
+  struct Strip {
+    __mmask16 lo, hi, out, left_pad;
+    bool extra;
+  };
+  std::vector<Strip> strips;
   explicit Blocks3x3s2(const Pool2dGeometry& g) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (int64_t ow = 0; ow < g.OW; ow += 16) {
       const int64_t c = 2 * ow - g.PW;
-      lo.push_back(lanes_in(0, g.W, c));
-      hi.push_back(lanes_in(0, g.W, c + 16));
-      out.push_back(lanes_in(0, g.OW, ow));
-      extra.push_back(c + 32 >= 0 && c + 32 < g.W);
-      const __m512i lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      const __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32(static_cast<int32_t>(c)));
-      left_pad.push_back(_mm512_cmplt_epi32_mask(col, _mm512_setzero_si512()));
+      const __m512i col = _mm512_add_epi32(even, _mm512_set1_epi32(static_cast<int32_t>(c)));
+      strips.push_back({lanes_in(0, g.W, c), lanes_in(0, g.W, c + 16), lanes_in(0, g.OW, ow),
+                        _mm512_cmplt_epi32_mask(col, _mm512_setzero_si512()), c + 32 >= 0 && c + 32 < g.W});
     }
   }
 };
 
-constexpr int64_t kPrefetchRows = 8;
+// Measured with pool_cpu_bench on (32,64,56,56) and (8,64,112,112), 2 threads: without the prefetches
+// the kernel waits on memory; bands of 2 or 3 rows are alike, while bands of 4 and whole-plane strips
+// (no bands) are slower on the 112x112 planes (0.86 and 1.0 ms against 0.7 ms).
+constexpr int64_t kPrefetchRows = 16;
+constexpr int64_t kBandRows = 3;
 
-template <bool kIdx>
-void max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2& blocks, float* yp,
-                     int32_t* ip, float* carry, int32_t* carry_i) {
+// max_update without the NaN rule: tap (v, i) wins when v > best.
+inline void max_update_ordered(__m512& best, __m512i& best_i, __m512 v, __m512i i) {
+  const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+  best = _mm512_mask_mov_ps(best, take, v);
+  best_i = _mm512_mask_mov_epi32(best_i, take, i);
+}
+
+template <bool kIdx, bool kExact>
+bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2& blocks, float* yp,
+                     int32_t* ip, float* carry_v, int32_t* carry_vi) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
   const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
-  const int64_t W = g.W, blocks_n = static_cast<int64_t>(blocks.lo.size());
-  // Row r's horizontal reduction of block b: value and flat index of each lane's winner.
-  auto reduce = [&](int64_t r, int64_t b, __m512& v, __m512i& vi) {
-    const int64_t c = 32 * b - g.PW;  // input column of tap 0 of lane 0
-    const float* p = xp + r * W + c;
-    // The block's two cache lines kPrefetchRows rows down: the hardware prefetchers alone leave these
-    // loads waiting on memory (pool_cpu_bench, one thread: 2.7-3.5 ms without, 1.9-2.1 ms with, on the
-    // two large 3x3/s2 shapes); a prefetch past the plane's end is a harmless hint.
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * W), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * W + 16), _MM_HINT_T0);
-    const __m512 lo = _mm512_mask_loadu_ps(minus_inf, blocks.lo[b], p);
-    const __m512 hi = _mm512_mask_loadu_ps(minus_inf, blocks.hi[b], p + 16);
-    const __m512 t0 = _mm512_permutex2var_ps(lo, even, hi), t1 = _mm512_permutex2var_ps(lo, odd, hi);
-    const __m512 next = _mm512_set1_ps(blocks.extra[b] ? p[32] : kMinusInf);
-    const __m512 t2 =
-        _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(t0), 1));
-    v = t0;
-    __m512i kw = _mm512_maskz_set1_epi32(blocks.left_pad[b], 1);
-    max_update(v, kw, t1, _mm512_set1_epi32(1));
-    max_update(v, kw, t2, _mm512_set1_epi32(2));
-    if constexpr (kIdx)
-      vi = _mm512_add_epi32(kw, _mm512_add_epi32(even, _mm512_set1_epi32(static_cast<int32_t>(r * W + c))));
+  // Locals, not g's fields: the stores below may alias anything, which would reload those every row.
+  const int64_t W = g.W, H = g.H, OW = g.OW, OH = g.OH, PH = g.PH, PW = g.PW;
+  const __m512i row_step = _mm512_set1_epi32(static_cast<int32_t>(W));
+  auto update = [](__m512& best, __m512i& best_i, __m512 v, __m512i i) {
+    if constexpr (kExact) {
+      max_update(best, best_i, v, i);
+    } else {
+      max_update_ordered(best, best_i, v, i);
+    }
   };
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const int64_t h0 = 2 * oh - g.PH, r0 = std::max<int64_t>(h0, 0), r1 = std::min<int64_t>(h0 + 3, g.H);
-    float* yr = yp + oh * g.OW;
-    int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
-    for (int64_t b = 0; b < blocks_n; ++b) {
-      __m512 best, v;
-      __m512i best_i, vi;
+  __mmask16 nan = 0;  // lanes that read a NaN (without kExact)
+  // Output rows [band, band_end) of strip b. Its t1 and t2 below hold input columns [c + 1, c + 33)
+  // between them; column c is the previous strip's c + 32, or, in the first strip, padding or (kFirstColumn)
+  // a column of the input that the NaN check must read on its own.
+  auto strip = [&]<bool kFirstColumn>(int64_t band, int64_t band_end, size_t b) {
+    const Blocks3x3s2::Strip s = blocks.strips[b];
+    const int64_t c = 32 * static_cast<int64_t>(b) - PW;  // input column of tap 0 of lane 0
+    const __m512i kw0 = _mm512_maskz_mov_epi32(s.left_pad, one);
+    const __m512i col = _mm512_add_epi32(even, _mm512_set1_epi32(static_cast<int32_t>(c)));
+    // Row r's horizontal reduction of the strip: value and flat index (row_col = col + r*W plus the
+    // winning kw) of each lane's winner.
+    auto reduce = [&](int64_t r, __m512i row_col, __m512& v, __m512i& vi) {
+      const float* p = xp + r * W + c;
+      // The strip's two cache lines kPrefetchRows rows down; a prefetch past the plane's end is a harmless
+      // hint.
+      _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * W), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchRows * W + 16), _MM_HINT_T0);
+      const __m512 lo = _mm512_mask_loadu_ps(minus_inf, s.lo, p);
+      const __m512 hi = _mm512_mask_loadu_ps(minus_inf, s.hi, p + 16);
+      const __m512 t0 = _mm512_permutex2var_ps(lo, even, hi), t1 = _mm512_permutex2var_ps(lo, odd, hi);
+      const __m512 next = _mm512_set1_ps(s.extra ? p[32] : kMinusInf);
+      const __m512 t2 =
+          _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(t0), 1));
+      if constexpr (!kExact) {
+        nan |= _mm512_cmp_ps_mask(t1, t2, _CMP_UNORD_Q);
+        if constexpr (kFirstColumn) nan |= _mm512_cmp_ps_mask(t0, t0, _CMP_UNORD_Q);
+      }
+      v = t0;
+      __m512i kw = kw0;
+      update(v, kw, t1, one);
+      update(v, kw, t2, two);
+      if constexpr (kIdx) vi = _mm512_add_epi32(kw, row_col);
+    };
+    __m512 carry = minus_inf, v;
+    __m512i carry_i = _mm512_setzero_si512(), vi;
+    if (band > 0) {
+      carry = _mm512_loadu_ps(carry_v + 16 * b);
+      carry_i = _mm512_loadu_epi32(carry_vi + 16 * b);
+    }
+    // col + (h0 + 1)*W for output row oh: the flat index of tap 0 in the second row of its window.
+    __m512i mid_col = _mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>((2 * band - PH + 1) * W)));
+    for (int64_t oh = band; oh < band_end; ++oh) {
+      const int64_t h0 = 2 * oh - PH, r0 = std::max<int64_t>(h0, 0), r1 = std::min<int64_t>(h0 + 3, H);
+      __m512 best;
+      __m512i best_i;
       // Every output row after the first starts inside the input (h0 >= 2 - PH >= 1); one whose rows all
       // lie inside follows one that did too, which left its last row, this one's first, in `carry`.
       if (oh > 0 && r1 == h0 + 3) {
-        best = _mm512_loadu_ps(carry + 16 * b);
-        best_i = _mm512_loadu_epi32(carry_i + 16 * b);
-        reduce(h0 + 1, b, v, vi);
-        max_update(best, best_i, v, vi);
-        reduce(h0 + 2, b, v, vi);
-        max_update(best, best_i, v, vi);
+        best = carry;
+        best_i = carry_i;
+        reduce(h0 + 1, mid_col, v, vi);
+        update(best, best_i, v, vi);
+        reduce(h0 + 2, _mm512_add_epi32(mid_col, row_step), v, vi);
+        update(best, best_i, v, vi);
       } else {  // the valid rows in order, none carried
-        reduce(r0, b, best, best_i);
+        auto row_col = [&](int64_t r) {
+          return _mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(r * W)));
+        };
+        reduce(r0, row_col(r0), best, best_i);
         v = best;
         vi = best_i;
         for (int64_t r = r0 + 1; r < r1; ++r) {
-          reduce(r, b, v, vi);
-          max_update(best, best_i, v, vi);
+          reduce(r, row_col(r), v, vi);
+          update(best, best_i, v, vi);
         }
       }
-      if (r1 == h0 + 3) {  // the last row is the next output row's first
-        _mm512_storeu_ps(carry + 16 * b, v);
-        _mm512_storeu_epi32(carry_i + 16 * b, vi);
+      mid_col = _mm512_add_epi32(mid_col, _mm512_add_epi32(row_step, row_step));
+      carry = v;  // the last row, the next output row's first when all of its rows are inside
+      carry_i = vi;
+      _mm512_mask_storeu_ps(yp + oh * OW + 16 * b, s.out, best);
+      if constexpr (kIdx) _mm512_mask_storeu_epi32(ip + oh * OW + 16 * b, s.out, best_i);
+    }
+    _mm512_storeu_ps(carry_v + 16 * b, carry);
+    _mm512_storeu_epi32(carry_vi + 16 * b, carry_i);
+  };
+  for (int64_t band = 0; band < OH; band += kBandRows) {
+    const int64_t band_end = std::min(band + kBandRows, OH);
+    for (size_t b = 0; b < blocks.strips.size(); ++b) {
+      if (b == 0 && PW <= 0) {
+        strip.template operator()<true>(band, band_end, b);
+      } else {
+        strip.template operator()<false>(band, band_end, b);
       }
-      _mm512_mask_storeu_ps(yr + 16 * b, blocks.out[b], best);
-      if constexpr (kIdx) _mm512_mask_storeu_epi32(ir + 16 * b, blocks.out[b], best_i);
     }
   }
+  return nan != 0;
 }
 #endif
 
@@ -440,7 +497,9 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
       int32_t* ip = kIdx ? indices + plane * plane_out : nullptr;
 #if defined(__AVX512F__)
       if (k3s2) {
-        max_plane_3x3s2<kIdx>(xp, g, blocks3x3s2, yp, ip, hv, hi);
+        if (max_plane_3x3s2<kIdx, false>(xp, g, blocks3x3s2, yp, ip, hv, hi)) {
+          max_plane_3x3s2<kIdx, true>(xp, g, blocks3x3s2, yp, ip, hv, hi);
+        }
         continue;
       }
       if (shared_rows) {

@@ -394,6 +394,27 @@ Tensor awkward_values(const Shape& shape, uint64_t seed) {
   return x;
 }
 
+// The CPU max forward of x, with and without indices, against brute_max.
+::testing::AssertionResult forward_matches_rules(const Tensor& x, const Pool2dGeometry& g) {
+  const BruteMax want = brute_max(x, g);
+  std::vector<float> y(want.y.size()), y_only(want.y.size());
+  std::vector<int32_t> idx(want.y.size());
+  cpu::max_pool2d_forward(x.data(), y.data(), idx.data(), g);
+  cpu::max_pool2d_forward(x.data(), y_only.data(), nullptr, g);
+  auto same = [](float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (!same(y[i], want.y[i]) || idx[i] != want.idx[i]) {
+      return ::testing::AssertionFailure() << "output " << i << " is " << y[i] << " at " << idx[i]
+                                           << ", expected " << want.y[i] << " at " << want.idx[i];
+    }
+    if (!same(y_only[i], y[i])) {
+      return ::testing::AssertionFailure()
+             << "output " << i << " without indices is " << y_only[i] << ", expected " << y[i];
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST(MaxPool2d, FastPathsMatchTheRulesOnWideAwkwardInputs) {
   int64_t cases = 0;
   for (int64_t K : {1, 2, 3, 4}) {
@@ -405,26 +426,54 @@ TEST(MaxPool2d, FastPathsMatchTheRulesOnWideAwkwardInputs) {
             Pool2dArgs a{IntPair(K), IntPair(S), IntPair(P), IntPair(1), ceil};
             const Pool2dGeometry g = pool2d_geometry("MaxPool2d", shape, a);
             const Tensor x = awkward_values(shape, static_cast<uint64_t>(K * 1000 + S * 100 + P * 10 + W));
-            const BruteMax want = brute_max(x, g);
-            std::vector<float> y(want.y.size());
-            std::vector<int32_t> idx(want.y.size());
-            cpu::max_pool2d_forward(x.data(), y.data(), idx.data(), g);
             ++cases;
-            for (size_t i = 0; i < y.size(); ++i) {
-              ASSERT_TRUE((std::isnan(y[i]) && std::isnan(want.y[i])) || y[i] == want.y[i])
-                  << "K=" << K << " S=" << S << " P=" << P << " ceil=" << ceil << " W=" << W << " output " << i;
-              ASSERT_EQ(idx[i], want.idx[i]) << "K=" << K << " S=" << S << " P=" << P << " ceil=" << ceil << " W=" << W
-                                             << " output " << i;
-            }
-            std::vector<float> y_only(want.y.size());
-            cpu::max_pool2d_forward(x.data(), y_only.data(), nullptr, g);
-            for (size_t i = 0; i < y.size(); ++i) ASSERT_TRUE(y_only[i] == y[i] || (std::isnan(y[i]) && std::isnan(y_only[i])));
+            ASSERT_TRUE(forward_matches_rules(x, g))
+                << "K=" << K << " S=" << S << " P=" << P << " ceil=" << ceil << " W=" << W;
           }
         }
       }
     }
   }
   EXPECT_GT(cases, 100);
+}
+
+// 3x3 windows with stride 2 run without the NaN rule first and again with it when a tap read was NaN: both
+// runs against the rules, on inputs without NaN (ties, -inf) and with one NaN at every position of the
+// first and last two columns and the first and last rows (the columns a strip's NaN check reads on their
+// own), across widths around the 32 input columns of a strip.
+TEST(MaxPool2d, ThreeByThreeStrideTwoMatchesTheRulesWithAndWithoutNaN) {
+  int64_t cases = 0;
+  for (int64_t P : {0, 1}) {
+    for (bool ceil : {false, true}) {
+      for (int64_t H : {3, 8, 9}) {
+        for (int64_t W : {3, 16, 31, 32, 33, 34, 35, 36, 64, 65, 66, 67, 98}) {
+          const Shape shape{1, 3, H, W};
+          Pool2dArgs a{IntPair(3), IntPair(2), IntPair(P), IntPair(1), ceil};
+          const Pool2dGeometry g = pool2d_geometry("MaxPool2d", shape, a);
+          Tensor x = awkward_values(shape, static_cast<uint64_t>(P * 100000 + ceil * 10000 + H * 1000 + W));
+          for (int64_t i = 0; i < x.numel(); ++i) {
+            if (std::isnan(x.data()[i])) x.data()[i] = 0.5f;
+          }
+          std::vector<std::pair<int64_t, int64_t>> nan_at{{-1, -1}};  // none first
+          for (int64_t h = 0; h < H; ++h) {
+            for (int64_t w : {int64_t{0}, int64_t{1}, W - 2, W - 1}) nan_at.emplace_back(h, w);
+          }
+          for (int64_t w = 0; w < W; ++w) {
+            nan_at.emplace_back(0, w);
+            nan_at.emplace_back(H - 1, w);
+          }
+          for (const auto& [h, w] : nan_at) {
+            Tensor xn = x.clone();
+            if (h >= 0) xn.data()[H * W + h * W + w] = kNaN;  // in the middle plane
+            ++cases;
+            ASSERT_TRUE(forward_matches_rules(xn, g)) << "P=" << P << " ceil=" << ceil << " " << H << "x" << W
+                                                      << " NaN at (" << h << ", " << w << ")";
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(cases, 5000);
 }
 
 TEST(AvgPool2d, FastPathsMatchTheDefinitionOnWideInputs) {
