@@ -1,11 +1,12 @@
 // CPU pooling benchmark: MaxPool2d/AvgPool2d forward and backward through the layer API, and a plain
-// two-thread copy of a buffer the size of the input, one JSON line per measurement (bench/pool_vs_torch.py
-// runs it beside PyTorch and prints the table).
+// two-thread copy of a buffer the size of the input (timed in turns with the max forward), one JSON line per
+// measurement (bench/pool_vs_torch.py runs it beside PyTorch and prints the table).
 //
 // Usage: pool_cpu_bench [--threads N] [--min-seconds S] [N,C,H,W:K:S:P ...]
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,19 +26,30 @@ struct Case {
   int64_t N, C, H, W, K, S, P;
 };
 
-// Median milliseconds of `f` over repetitions lasting at least `min_seconds`, after 3 warm-up calls.
-template <typename F>
-double median_ms(F&& f, double min_seconds) {
-  for (int i = 0; i < 3; ++i) f();
-  std::vector<double> times;
-  const auto start = std::chrono::steady_clock::now();
-  while (times.size() < 7 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < min_seconds) {
+// Median milliseconds of each of `fs` over rounds lasting at least `min_seconds` in all, after 3 warm-up
+// rounds; a round calls every function once, in turn, so that functions measured together see the same
+// state of the machine (its memory bandwidth moves by up to 2x within seconds).
+template <typename... F>
+std::array<double, sizeof...(F)> median_ms(double min_seconds, F&&... fs) {
+  for (int i = 0; i < 3; ++i) (fs(), ...);
+  std::array<std::vector<double>, sizeof...(F)> times;
+  auto time = [](auto& f, std::vector<double>& out) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    out.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  };
+  const auto start = std::chrono::steady_clock::now();
+  while (times[0].size() < 7 ||
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < min_seconds) {
+    size_t k = 0;
+    (time(fs, times[k++]), ...);
   }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
+  std::array<double, sizeof...(F)> medians{};
+  for (size_t k = 0; k < times.size(); ++k) {
+    std::nth_element(times[k].begin(), times[k].begin() + times[k].size() / 2, times[k].end());
+    medians[k] = times[k][times[k].size() / 2];
+  }
+  return medians;
 }
 
 void report(const Case& c, const char* op, double ms, double bytes) {
@@ -60,32 +72,32 @@ void run(const Case& c, double min_seconds) {
   const double out_bytes = static_cast<double>(y.nbytes());
   Tensor dy = Tensor::empty(y.shape());
   for (int64_t i = 0; i < dy.numel(); ++i) dy.data()[i] = gen.normal();
-  // Max forward reads x, writes y and int32 indices; backward reads dy and indices, writes dx.
-  report(c, "max_fwd", median_ms([&] { max.forward(x, Mode::Train); }, min_seconds), in_bytes + 2 * out_bytes);
-  report(c, "max_bwd", median_ms([&] { max.backward(dy); }, min_seconds), 2 * out_bytes + in_bytes);
-
-  AvgPool2d avg(AvgPool2dOptions(c.K).stride(c.S).padding(c.P));
-  avg.forward(x, Mode::Train);
-  report(c, "avg_fwd", median_ms([&] { avg.forward(x, Mode::Train); }, min_seconds), in_bytes + out_bytes);
-  report(c, "avg_bwd", median_ms([&] { avg.backward(dy); }, min_seconds), out_bytes + in_bytes);
-
   // A plain copy of a buffer the size of the input, split over the same threads.
   Tensor dst = Tensor::empty(x.shape());
   const char* src = static_cast<const char*>(x.raw_data());
   char* out = static_cast<char*>(dst.raw_data());
   const size_t n = x.nbytes();
-  report(c, "copy",
-         median_ms(
-             [&] {
+  auto copy = [&] {
 #pragma omp parallel
-               {
-                 const size_t t = static_cast<size_t>(omp_get_thread_num()), T = static_cast<size_t>(omp_get_num_threads());
-                 const size_t chunk = (n / T + 63) / 64 * 64, b = std::min(n, t * chunk), e = std::min(n, b + chunk);
-                 std::memcpy(out + b, src + b, e - b);
-               }
-             },
-             min_seconds),
-         2 * in_bytes);
+    {
+      const size_t t = static_cast<size_t>(omp_get_thread_num()),
+                   T = static_cast<size_t>(omp_get_num_threads());
+      const size_t chunk = (n / T + 63) / 64 * 64, b = std::min(n, t * chunk), e = std::min(n, b + chunk);
+      std::memcpy(out + b, src + b, e - b);
+    }
+  };
+  // Max forward reads x, writes y and int32 indices; it and the copy it is compared with take turns.
+  const auto [max_fwd_ms, copy_ms] = median_ms(
+      min_seconds, [&] { max.forward(x, Mode::Train); }, copy);
+  report(c, "max_fwd", max_fwd_ms, in_bytes + 2 * out_bytes);
+  // Backward reads dy and indices, writes dx.
+  report(c, "max_bwd", median_ms(min_seconds, [&] { max.backward(dy); })[0], 2 * out_bytes + in_bytes);
+
+  AvgPool2d avg(AvgPool2dOptions(c.K).stride(c.S).padding(c.P));
+  avg.forward(x, Mode::Train);
+  report(c, "avg_fwd", median_ms(min_seconds, [&] { avg.forward(x, Mode::Train); })[0], in_bytes + out_bytes);
+  report(c, "avg_bwd", median_ms(min_seconds, [&] { avg.backward(dy); })[0], out_bytes + in_bytes);
+  report(c, "copy", copy_ms, 2 * in_bytes);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@ PyTorch (Debian's python3-torch) runs with 2 threads (--threads) and OPENBLAS_NU
 is build/bench/pool_cpu_bench with the same threads. Both time the same operations with the median of repeated calls:
 max forward with indices, max backward, average forward and backward. GB/s counts bytes read plus bytes
 written, with int32 indices for both (so GB/s ratios equal time ratios); "copy" is a plain two-thread copy
-of a buffer the size of the input, measured by minicnn's benchmark in the same run.
+of a buffer the size of the input, measured by minicnn's benchmark in the same run, in turns with its max
+forward (one call of each, repeated), so that both see the same state of the machine.
 
 Usage: /usr/bin/python3 bench/pool_vs_torch.py [--bench build/bench/pool_cpu_bench] [--rounds 2]
 """
