@@ -308,25 +308,25 @@ void max_plane_shared_rows(const float* xp, const Pool2dGeometry& g, const TapMa
 // without kExact the plane runs with max_update_ordered (the same result wherever no tap is NaN) while
 // noting whether any tap it read was NaN, and returns true if one was: the caller then runs the plane
 // again with kExact (a plane holding a NaN costs about twice as much).
-struct Blocks3x3s2 {
-  // One strip of 16 outputs [ow, ow + 16): the load masks of input columns [c, c + 16) and [c + 16, c + 32)
-  // with c = 2*ow - PW, the lanes of outputs, the lanes whose window starts in the left padding (their
-  // first valid tap is kw = 1), and whether column c + 32 is inside.
-  struct Strip {
-    __mmask16 lo, hi, out, left_pad;
-    bool extra;
-  };
-  std::vector<Strip> strips;
-  explicit Blocks3x3s2(const Pool2dGeometry& g) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (int64_t ow = 0; ow < g.OW; ow += 16) {
-      const int64_t c = 2 * ow - g.PW;
-      const __m512i col = _mm512_add_epi32(even, _mm512_set1_epi32(static_cast<int32_t>(c)));
-      strips.push_back({lanes_in(0, g.W, c), lanes_in(0, g.W, c + 16), lanes_in(0, g.OW, ow),
-                        _mm512_cmplt_epi32_mask(col, _mm512_setzero_si512()), c + 32 >= 0 && c + 32 < g.W});
-    }
-  }
+// One strip of 16 outputs [ow, ow + 16): the load masks of input columns [c, c + 16) and [c + 16, c + 32)
+// with c = 2*ow - PW, the lanes of outputs, the lanes whose window starts in the left padding (their first
+// valid tap is kw = 1), and whether column c + 32 is inside. The same for every row and plane.
+struct Strip3x3s2 {
+  __mmask16 lo, hi, out, left_pad;
+  bool extra;
 };
+
+std::vector<Strip3x3s2> strips_3x3s2(const Pool2dGeometry& g) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  std::vector<Strip3x3s2> strips;
+  for (int64_t ow = 0; ow < g.OW; ow += 16) {
+    const int64_t c = 2 * ow - g.PW;
+    const __m512i col = _mm512_add_epi32(even, _mm512_set1_epi32(static_cast<int32_t>(c)));
+    strips.push_back({lanes_in(0, g.W, c), lanes_in(0, g.W, c + 16), lanes_in(0, g.OW, ow),
+                      _mm512_cmplt_epi32_mask(col, _mm512_setzero_si512()), c + 32 >= 0 && c + 32 < g.W});
+  }
+  return strips;
+}
 
 // Measured with pool_cpu_bench on (32,64,56,56) and (8,64,112,112), 2 threads: without the prefetches
 // the kernel waits on memory; bands of 2 or 3 rows are alike, while bands of 4 and whole-plane strips
@@ -342,8 +342,8 @@ inline void max_update_ordered(__m512& best, __m512i& best_i, __m512 v, __m512i 
 }
 
 template <bool kIdx, bool kExact>
-bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2& blocks, float* yp,
-                     int32_t* ip, float* carry_v, int32_t* carry_vi) {
+bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const std::vector<Strip3x3s2>& strips,
+                     float* yp, int32_t* ip, float* carry_v, int32_t* carry_vi) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
@@ -363,7 +363,7 @@ bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2
   // between them; column c is the previous strip's c + 32, or, in the first strip, padding or (kFirstColumn)
   // a column of the input that the NaN check must read on its own.
   auto strip = [&]<bool kFirstColumn>(int64_t band, int64_t band_end, size_t b) {
-    const Blocks3x3s2::Strip s = blocks.strips[b];
+    const Strip3x3s2 s = strips[b];
     const int64_t c = 32 * static_cast<int64_t>(b) - PW;  // input column of tap 0 of lane 0
     const __m512i kw0 = _mm512_maskz_mov_epi32(s.left_pad, one);
     const __m512i col = _mm512_add_epi32(even, _mm512_set1_epi32(static_cast<int32_t>(c)));
@@ -397,7 +397,8 @@ bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2
       carry = _mm512_loadu_ps(carry_v + 16 * b);
       carry_i = _mm512_loadu_epi32(carry_vi + 16 * b);
     }
-    // col + (h0 + 1)*W for output row oh: the flat index of tap 0 in the second row of its window.
+    // col + (h0 + 1)*W for output row oh: the flat index of tap 0 in the second row of its window, stepped
+    // by 2*W per row (a broadcast of r*W per row reduction instead made the kernel 11-13% slower).
     __m512i mid_col = _mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>((2 * band - PH + 1) * W)));
     for (int64_t oh = band; oh < band_end; ++oh) {
       const int64_t h0 = 2 * oh - PH, r0 = std::max<int64_t>(h0, 0), r1 = std::min<int64_t>(h0 + 3, H);
@@ -435,7 +436,7 @@ bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const Blocks3x3s2
   };
   for (int64_t band = 0; band < OH; band += kBandRows) {
     const int64_t band_end = std::min(band + kBandRows, OH);
-    for (size_t b = 0; b < blocks.strips.size(); ++b) {
+    for (size_t b = 0; b < strips.size(); ++b) {
       if (b == 0 && PW <= 0) {
         strip.template operator()<true>(band, band_end, b);
       } else {
@@ -480,7 +481,7 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
   // indices, rows padded to whole vectors); 3x3/s2 (a case of it) uses its first row as the carried row.
   const bool shared_rows = whole_rows && g.KH > g.SH;
   const bool k3s2 = shared_rows && g.KH == 3 && g.KW == 3 && g.SH == 2 && g.SW == 2;
-  const Blocks3x3s2 blocks3x3s2(k3s2 ? g : Pool2dGeometry{});
+  const std::vector<Strip3x3s2> strips3x3s2 = k3s2 ? strips_3x3s2(g) : std::vector<Strip3x3s2>{};
   const int64_t stride = (g.OW + 15) / 16 * 16;
   Tensor rows = shared_rows ? Tensor::empty({threads, 2 * g.KH * stride}) : Tensor();
 #endif
@@ -497,8 +498,8 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
       int32_t* ip = kIdx ? indices + plane * plane_out : nullptr;
 #if defined(__AVX512F__)
       if (k3s2) {
-        if (max_plane_3x3s2<kIdx, false>(xp, g, blocks3x3s2, yp, ip, hv, hi)) {
-          max_plane_3x3s2<kIdx, true>(xp, g, blocks3x3s2, yp, ip, hv, hi);
+        if (max_plane_3x3s2<kIdx, false>(xp, g, strips3x3s2, yp, ip, hv, hi)) {
+          max_plane_3x3s2<kIdx, true>(xp, g, strips3x3s2, yp, ip, hv, hi);
         }
         continue;
       }
