@@ -19,7 +19,9 @@ struct ExplainCommand {
   int64_t max_lines = 16;
 };
 
-// "rows -1..2 (row -1 is padding)" or, with dilation, "rows -2, 0, 2 (row -2 is padding)".
+// "rows -1..2 (row -1 is padding)" or, with dilation, "rows -2, 0, 2 (row -2 is padding)"; with ceil_mode
+// a last window may also reach past the padded input: "rows 5..7 (row 6 is padding; row 7 is overhang,
+// past the padding)".
 std::string describe_window(const AxisCoverage& a, int64_t o, const char* unit, const char* units) {
   const auto& taps = a.taps[static_cast<size_t>(o)];
   const bool contiguous = taps.size() < 2 || taps[1] - taps[0] == 1;
@@ -29,14 +31,22 @@ std::string describe_window(const AxisCoverage& a, int64_t o, const char* unit, 
   } else {
     for (size_t i = 0; i < taps.size(); ++i) s += (i ? ", " : "") + std::to_string(taps[i]);
   }
-  std::vector<std::string> outside;
+  std::vector<std::string> padding, overhang;
   for (int64_t t : taps) {
-    if (t < 0 || t >= a.size) outside.push_back(std::to_string(t));
+    if (a.place(t) == TapPlace::Padding) padding.push_back(std::to_string(t));
+    if (a.place(t) == TapPlace::Overhang) overhang.push_back(std::to_string(t));
   }
-  if (!outside.empty()) {
-    s += fmt::format(" ({} {} {} padding)", outside.size() == 1 ? unit : units, fmt::join(outside, ", "),
-                     outside.size() == 1 ? "is" : "are");
+  auto are = [&](const std::vector<std::string>& v) {
+    return fmt::format("{} {} {}", v.size() == 1 ? unit : units, fmt::join(v, ", "),
+                       v.size() == 1 ? "is" : "are");
+  };
+  std::vector<std::string> notes;
+  if (!padding.empty()) notes.push_back(are(padding) + " padding");
+  if (!overhang.empty()) {
+    notes.push_back(are(overhang) +
+                    (a.padding > 0 ? " overhang, past the padding" : " overhang, past the input edge"));
   }
+  if (!notes.empty()) s += fmt::format(" ({})", fmt::join(notes, "; "));
   return s;
 }
 
@@ -63,6 +73,50 @@ char count_char(int64_t c) {
   if (c < 10) return static_cast<char>('0' + c);
   if (c < 36) return static_cast<char>('a' + c - 10);
   return '#';
+}
+
+// Where a ceil_mode window's overhang lies: past the input edge, or past the padding where the axis has
+// some (judged on the axes that overhang, or on both when none does).
+std::string overhang_place(const PoolCoverage& cov) {
+  bool padded = false, unpadded = false;
+  for (const AxisCoverage* a : {&cov.rows, &cov.cols}) {
+    if (a->windows_overhanging > 0 || cov.windows_overhanging() == 0) {
+      (a->padding > 0 ? padded : unpadded) = true;
+    }
+  }
+  if (padded && unpadded) return "past the input edge or its padding";
+  return padded ? "past the padding" : "past the input edge";
+}
+
+// Overlap and gaps as the coverage counts give them: windows overlap where an input pixel is read by two or
+// more windows. A (dilated) window can span more than the stride without that: its taps skip the pixels
+// the next window reads.
+void print_overlap(const PoolCoverage& cov, const Pool2dGeometry& g, int64_t eh, int64_t ew) {
+  const int64_t pixels = cov.pixels(), overlapped = cov.overlapped_pixels(),
+                uncovered = cov.uncovered_pixels();
+  if (overlapped > 0) {
+    std::printf("windows overlap: %lld of %lld input pixels %s read by more than one window (up to %lld)\n",
+                static_cast<long long>(overlapped), static_cast<long long>(pixels),
+                overlapped == 1 ? "is" : "are", static_cast<long long>(cov.max_overlap()));
+  } else if (uncovered == 0) {
+    std::printf("windows tile the input: every input pixel is read by exactly one window\n");
+  } else {
+    std::printf("windows do not overlap: no input pixel is read by more than one window");
+    if (g.SH < eh || g.SW < ew) {
+      std::printf(
+          " (a window spans %lldx%lld pixels, more than the stride %lldx%lld, but with dilation %lldx%lld "
+          "its taps skip the pixels the next window reads)",
+          static_cast<long long>(eh), static_cast<long long>(ew), static_cast<long long>(g.SH),
+          static_cast<long long>(g.SW), static_cast<long long>(g.DH), static_cast<long long>(g.DW));
+    }
+    std::printf("\n");
+  }
+  if (uncovered > 0) {
+    std::printf("windows leave gaps: %lld of %lld input pixels %s read by no window%s\n",
+                static_cast<long long>(uncovered), static_cast<long long>(pixels),
+                uncovered == 1 ? "is" : "are",
+                g.SH > eh || g.SW > ew ? " (the stride is larger than the window)" : "");
+  }
 }
 
 // Draws plane 0 of `x` in grey, upscaled, with the pixels max pooling picked in red (brighter = picked by
@@ -128,17 +182,26 @@ void run_explain(const ExplainCommand& c, const CLI::App* cmd) {
   std::printf("effective receptive field of one output: %lldx%lld input pixels (kernel %lldx%lld, dilation %lldx%lld)\n",
               static_cast<long long>(eh), static_cast<long long>(ew), static_cast<long long>(g.KH),
               static_cast<long long>(g.KW), static_cast<long long>(g.DH), static_cast<long long>(g.DW));
-  if (g.SH < eh || g.SW < ew) {
-    std::printf("windows overlap: stride %lldx%lld is smaller than the window\n", static_cast<long long>(g.SH),
-                static_cast<long long>(g.SW));
-  } else if (g.SH > eh || g.SW > ew) {
-    std::printf("windows leave gaps: stride %lldx%lld is larger than the window\n", static_cast<long long>(g.SH),
-                static_cast<long long>(g.SW));
-  }
+  print_overlap(cov, g, eh, ew);
   std::printf("padding counts as %s\n", c.flags.is_max() ? "-inf (it never wins the maximum)"
                                                          : (c.flags.count_include_pad == "true"
                                                                 ? "zeros included in the average's divisor (count_include_pad=True)"
                                                                 : "nothing: the divisor counts only real pixels (count_include_pad=False)"));
+  const std::string overhang_where = overhang_place(cov);
+  if (cov.windows_overhanging() > 0) {
+    std::string rule;
+    if (c.flags.is_max()) {
+      rule = "nothing: it is skipped, so like padding it never wins the maximum";
+    } else if (c.flags.divisor_override) {
+      rule = fmt::format("nothing: it adds nothing to the sum, and the divisor is divisor_override={}",
+                         *c.flags.divisor_override);
+    } else if (c.flags.count_include_pad == "true") {
+      rule = "nothing: unlike padding it is not in the divisor (torch clips a window to the padded input)";
+    } else {
+      rule = "nothing: like padding it is not in the divisor";
+    }
+    std::printf("overhang %s (ceil_mode) counts as %s\n", overhang_where.c_str(), rule.c_str());
+  }
   std::printf("\n");
   print_axis("rows", cov.rows, g.PH, "row", "rows", c.max_lines);
   if (!(g.H == g.W && g.KH == g.KW && g.SH == g.SW && g.PH == g.PW && g.DH == g.DW)) {
@@ -148,13 +211,26 @@ void run_explain(const ExplainCommand& c, const CLI::App* cmd) {
   }
   std::printf("\nwindows touching padding: %lld of %lld per channel\n", static_cast<long long>(cov.windows_touching_padding()),
               static_cast<long long>(cov.windows()));
+  if (c.flags.ceil_mode) {
+    const int64_t over = cov.windows_overhanging(), both = cov.windows_touching_padding_and_overhanging();
+    std::string note;
+    if (over > 0 && g.PH == 0 && g.PW == 0) {
+      note = " (the overhang is not padding)";
+    } else if (over > 0 && both == 0) {
+      note = over == 1 ? " (it touches no padding)" : " (none of them touches padding)";
+    } else if (over > 0 && both == over) {
+      note = over == 1 ? " (it also touches padding)" : fmt::format(" (all {} also touch padding)", over);
+    } else if (over > 0) {
+      note = fmt::format(" ({} of them also {} padding)", both, both == 1 ? "touches" : "touch");
+    }
+    std::printf("windows overhanging %s: %lld of %lld per channel%s\n", overhang_where.c_str(),
+                static_cast<long long>(over), static_cast<long long>(cov.windows()), note.c_str());
+  }
   std::printf("input pixels not covered: %lld of %lld per channel\n", static_cast<long long>(cov.uncovered_pixels()),
               static_cast<long long>(cov.pixels()));
-  int64_t min_overlap = cov.max_overlap();
-  for (int64_t h = 0; h < g.H; ++h) {
-    for (int64_t w = 0; w < g.W; ++w) min_overlap = std::min(min_overlap, cov.count(h, w));
-  }
-  std::printf("windows reading each input pixel: %lld to %lld\n", static_cast<long long>(min_overlap),
+  std::printf("input pixels read by more than one window: %lld of %lld per channel\n",
+              static_cast<long long>(cov.overlapped_pixels()), static_cast<long long>(cov.pixels()));
+  std::printf("windows reading each input pixel: %lld to %lld\n", static_cast<long long>(cov.min_overlap()),
               static_cast<long long>(cov.max_overlap()));
   if (g.W <= 64 && g.H <= 64) {
     std::printf("\ncoverage map (windows reading each input pixel; '.' = none, a-z = 10-35):\n");
