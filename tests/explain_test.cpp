@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "check.h"
+#include "npy.h"
 #include "pool2d.h"
 #include "pool2d_coverage.h"
 #include "test_util.h"
@@ -227,6 +228,38 @@ TEST(Cli, ExplainDrawsTheArgmaxPicks) {
   const auto bad = testing::run_cli("explain --input-shape 1,1,2,2 --kernel-size 3");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("output size is too small"), std::string::npos) << bad.output;
+}
+
+// Every colour of the picture is named: 2x2 windows pick each pixel at most once (one red); 3x3/s2 windows
+// on a ramp with a peak that four windows share pick pixels once or four times (two reds).
+TEST(Cli, ExplainNamesTheColoursOfItsPicture) {
+  testing::TempDir tmp("explain_legend");
+  const auto once =
+      testing::run_cli("explain --input-shape 1,1,8,8 --kernel-size 2 --image " + (tmp / "a.png"));
+  ASSERT_EQ(once.exit_code, 0) << once.output;
+  EXPECT_TRUE(contains(once.output, "  each input pixel is a 32x32 square\n")) << once.output;
+  EXPECT_TRUE(contains(once.output, "  red (255, 30, 30): picked by max pooling, each by 1 window\n"))
+      << once.output;
+  EXPECT_TRUE(
+      contains(once.output,
+               "  grey: not picked, lighter for larger values: (40, 40, 40) for the smallest input value "))
+      << once.output;
+  const auto np = tmp / "x.npy";
+  Tensor x = Tensor::empty({1, 1, 8, 8});
+  for (int64_t i = 0; i < 64; ++i) x.data()[i] = static_cast<float>(i) / 10;  // each window's last pixel wins
+  x.data()[2 * 8 + 2] = 100;  // except in the four windows that share pixel (2, 2)
+  save_npy(np, x);
+  const auto twice = testing::run_cli("explain --input-shape 1,1,8,8 --kernel-size 3 --stride 2 --input " +
+                                      np + " --image " + (tmp / "b.png"));
+  ASSERT_EQ(twice.exit_code, 0) << twice.output;
+  EXPECT_TRUE(
+      contains(twice.output,
+               "  red: picked by max pooling, brighter when picked by more windows: (180, 30, 30) for "
+               "1 window, (255, 30, 30) for 4 windows\n"))
+      << twice.output;
+  EXPECT_TRUE(contains(twice.output,
+                       "(40, 40, 40) for the smallest input value 0, (200, 200, 200) for the largest 100\n"))
+      << twice.output;
 }
 
 }  // namespace

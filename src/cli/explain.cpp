@@ -19,6 +19,11 @@ struct ExplainCommand {
   int64_t max_lines = 16;
 };
 
+// "1 window", "2 windows".
+std::string counted(int64_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
 // "rows -1..2 (row -1 is padding)" or, with dilation, "rows -2, 0, 2 (row -2 is padding)"; with ceil_mode
 // a last window may also reach past the padded input: "rows 5..7 (row 6 is padding; row 7 is overhang,
 // past the padding)".
@@ -119,9 +124,10 @@ void print_overlap(const PoolCoverage& cov, const Pool2dGeometry& g, int64_t eh,
   }
 }
 
-// Draws plane 0 of `x` in grey, upscaled, with the pixels max pooling picked in red (brighter = picked by
-// more windows).
-void draw_argmax(const std::string& path, const Tensor& x, const Tensor& indices, const Pool2dGeometry& g) {
+// Draws plane 0 of `x` upscaled: the pixels max pooling picked in red (brighter = picked by more windows),
+// the others in grey (lighter = larger value). Returns the legend, one line per colour drawn.
+std::vector<std::string> draw_argmax(const std::string& path, const Tensor& x, const Tensor& indices,
+                                     const Pool2dGeometry& g) {
   const int64_t scale = std::max<int64_t>(1, 256 / std::max(g.H, g.W));
   const float* xp = x.data();
   float lo = xp[0], hi = xp[0];
@@ -135,22 +141,55 @@ void draw_argmax(const std::string& path, const Tensor& x, const Tensor& indices
     if (i >= 0) ++picks[static_cast<size_t>(i)];
   }
   const int32_t most = std::max(1, *std::max_element(picks.begin(), picks.end()));
+  auto red = [&](int32_t n) { return static_cast<uint8_t>(155 + 100 * n / most); };
+  auto grey = [&](float v) { return static_cast<uint8_t>(hi > lo ? 40 + 160 * (v - lo) / (hi - lo) : 120); };
   const int64_t W = g.W * scale, H = g.H * scale;
   std::vector<uint8_t> rgb(static_cast<size_t>(W * H * 3));
   for (int64_t y = 0; y < H; ++y) {
     for (int64_t xw = 0; xw < W; ++xw) {
       const int64_t i = (y / scale) * g.W + xw / scale;
-      const uint8_t grey = static_cast<uint8_t>(hi > lo ? 40 + 160 * (xp[i] - lo) / (hi - lo) : 120);
       uint8_t* px = &rgb[static_cast<size_t>((y * W + xw) * 3)];
       if (picks[static_cast<size_t>(i)] > 0) {
-        px[0] = static_cast<uint8_t>(155 + 100 * picks[static_cast<size_t>(i)] / most);
+        px[0] = red(picks[static_cast<size_t>(i)]);
         px[1] = px[2] = 30;
       } else {
-        px[0] = px[1] = px[2] = grey;
+        px[0] = px[1] = px[2] = grey(xp[i]);
       }
     }
   }
   write_png(path, rgb.data(), W, H, 3);
+
+  std::vector<std::string> legend{fmt::format("each input pixel is a {}x{} square", scale, scale)};
+  std::vector<int32_t> used;  // pick counts drawn, ascending
+  for (int32_t n : picks) {
+    if (n > 0) used.push_back(n);
+  }
+  std::sort(used.begin(), used.end());
+  used.erase(std::unique(used.begin(), used.end()), used.end());
+  auto rgb_red = [&](int32_t n) {
+    return fmt::format("({}, 30, 30) for {}", red(n), counted(n, "window", "windows"));
+  };
+  if (used.size() == 1) {
+    legend.push_back(fmt::format("red ({}, 30, 30): picked by max pooling, each by {}", red(used[0]),
+                                 counted(used[0], "window", "windows")));
+  } else if (used.size() > 1) {
+    std::vector<std::string> levels;
+    if (used.size() <= 6) {
+      for (int32_t n : used) levels.push_back(rgb_red(n));
+    } else {
+      levels = {rgb_red(used.front()), "...", rgb_red(used.back())};
+    }
+    legend.push_back(fmt::format("red: picked by max pooling, brighter when picked by more windows: {}",
+                                 fmt::join(levels, ", ")));
+  }
+  if (std::find(picks.begin(), picks.end(), 0) != picks.end()) {
+    legend.push_back(
+        hi > lo ? fmt::format("grey: not picked, lighter for larger values: (40, 40, 40) for the smallest "
+                              "input value {:.3g}, (200, 200, 200) for the largest {:.3g}",
+                              lo, hi)
+                : fmt::format("grey (120, 120, 120): not picked (every input value is {:.3g})", lo));
+  }
+  return legend;
 }
 
 void run_explain(const ExplainCommand& c, const CLI::App* cmd) {
@@ -259,9 +298,10 @@ void run_explain(const ExplainCommand& c, const CLI::App* cmd) {
   }
   MaxPool2d pool(c.flags.max_options());
   auto [y, idx] = pool.forward_with_indices(x);
-  draw_argmax(c.image, x, idx, g);
+  const std::vector<std::string> legend = draw_argmax(c.image, x, idx, g);
   std::printf("\nwrote %s: plane 0 of the %s input, the pixels max pooling picked in red\n", c.image.c_str(),
               c.input.empty() ? "random example" : "given");
+  for (const std::string& line : legend) std::printf("  %s\n", line.c_str());
 }
 
 }  // namespace
