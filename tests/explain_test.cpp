@@ -262,5 +262,28 @@ TEST(Cli, ExplainNamesTheColoursOfItsPicture) {
       << twice.output;
 }
 
+TEST(Cli, ExplainCountsInTheSingularForOne) {
+  const auto r = testing::run_cli("explain --input-shape 1,1,8,8 --kernel-size 3 --stride 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "  row no window reads: 7\n")) << r.output;
+  EXPECT_FALSE(contains(r.output, "rows no window reads: 7")) << r.output;
+  const auto one =
+      testing::run_cli("explain --input-shape 1,1,38,38 --kernel-size 1,2 --stride 2 --max-lines 18");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_TRUE(contains(one.output, "(kernel 1x2, dilation 1x1)")) << one.output;
+  EXPECT_TRUE(contains(one.output, "  ... 1 more window ...\n")) << one.output;
+  EXPECT_FALSE(contains(one.output, "1 more windows")) << one.output;
+  const auto pixel = testing::run_cli("explain --input-shape 1,1,3,3 --kernel-size 1");
+  EXPECT_TRUE(contains(pixel.output, "effective receptive field of one output: 1x1 input pixel (kernel"))
+      << pixel.output;
+  const auto gap = testing::run_cli("explain --input-shape 1,1,3,1 --kernel-size 1 --stride 2,1");
+  EXPECT_TRUE(contains(gap.output, "windows leave gaps: 1 of 3 input pixels is read by no window"))
+      << gap.output;
+  const auto shared = testing::run_cli("explain --input-shape 1,1,3,1 --kernel-size 2,1 --stride 1");
+  EXPECT_TRUE(contains(shared.output,
+                       "windows overlap: 1 of 3 input pixels is read by more than one window (up to 2)"))
+      << shared.output;
+}
+
 }  // namespace
 }  // namespace minicnn

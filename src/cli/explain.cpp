@@ -61,7 +61,8 @@ void print_axis(const char* title, const AxisCoverage& a, int64_t pad, const cha
               static_cast<long long>(pad));
   for (int64_t o = 0; o < a.outputs; ++o) {
     if (a.outputs > max_lines && o == max_lines / 2) {
-      std::printf("  ... %lld more windows ...\n", static_cast<long long>(a.outputs - max_lines));
+      const int64_t n = a.outputs - max_lines;
+      std::printf("  ... %lld more %s ...\n", static_cast<long long>(n), n == 1 ? "window" : "windows");
       o = a.outputs - max_lines / 2;
     }
     std::printf("  window %lld: %s\n", static_cast<long long>(o), describe_window(a, o, unit, units).c_str());
@@ -70,7 +71,10 @@ void print_axis(const char* title, const AxisCoverage& a, int64_t pad, const cha
   for (int64_t i = 0; i < a.size; ++i) {
     if (a.count[static_cast<size_t>(i)] == 0) missed.push_back(std::to_string(i));
   }
-  if (!missed.empty()) std::printf("  %s no window reads: %s\n", units, fmt::format("{}", fmt::join(missed, ", ")).c_str());
+  if (!missed.empty()) {
+    std::printf("  %s no window reads: %s\n", missed.size() == 1 ? unit : units,
+                fmt::format("{}", fmt::join(missed, ", ")).c_str());
+  }
 }
 
 char count_char(int64_t c) {
@@ -218,9 +222,11 @@ void run_explain(const ExplainCommand& c, const CLI::App* cmd) {
                 static_cast<long long>(out));
   }
   const int64_t eh = g.DH * (g.KH - 1) + 1, ew = g.DW * (g.KW - 1) + 1;
-  std::printf("effective receptive field of one output: %lldx%lld input pixels (kernel %lldx%lld, dilation %lldx%lld)\n",
-              static_cast<long long>(eh), static_cast<long long>(ew), static_cast<long long>(g.KH),
-              static_cast<long long>(g.KW), static_cast<long long>(g.DH), static_cast<long long>(g.DW));
+  std::printf(
+      "effective receptive field of one output: %lldx%lld input %s (kernel %lldx%lld, dilation %lldx%lld)\n",
+      static_cast<long long>(eh), static_cast<long long>(ew), eh * ew == 1 ? "pixel" : "pixels",
+      static_cast<long long>(g.KH), static_cast<long long>(g.KW), static_cast<long long>(g.DH),
+      static_cast<long long>(g.DW));
   print_overlap(cov, g, eh, ew);
   std::printf("padding counts as %s\n", c.flags.is_max() ? "-inf (it never wins the maximum)"
                                                          : (c.flags.count_include_pad == "true"
