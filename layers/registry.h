@@ -20,13 +20,18 @@ struct Preset {
 };
 
 const std::vector<Preset>& presets();
-/// The preset called `name`, or nullptr.
+/// The preset called `name` (spaces around it ignored, as a quoted --model value may carry them), or nullptr.
 const Preset* find_preset(const std::string& name);
 
 /// Parses a spec such as "Conv2d(1, 32, 3, padding=1) ReLU MaxPool2d(2) Flatten LazyLinear(10)" (layers
 /// separated by spaces, commas or "->"), or a preset name, into an unbuilt Model whose spec() is the
 /// expanded text. Arguments bind as in Python: positionals, then keywords, with torch.nn's names and
-/// defaults. Throws Error naming the layer's position for an unknown layer or a bad argument.
+/// defaults. Pasted PyTorch reads too: "nn." and "torch.nn." before a layer name, "ReLU()", and one
+/// nn.Sequential(...) around the whole list (the same model, with the same parameter names).
+/// Throws Error naming the layer's position for an unknown layer or a bad argument; for a nested
+/// nn.Sequential; for Softmax, LogSoftmax or Sigmoid after the last layer with parameters (the loss
+/// applies log-softmax itself); and for a lone word that is neither a preset nor a layer ("mnist-cn"),
+/// with the nearest preset and the list of presets.
 Model parse_model(const std::string& spec_or_preset);
 
 /// The layers of `model` as a spec that parse_model() reads back to the same layers (lazy sizes resolved).

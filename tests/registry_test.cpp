@@ -61,6 +61,10 @@ TEST(Registry, PaddingSameKeepsTheSize) {
   EXPECT_EQ(m.output_shape({1, 1, 7, 7}), Shape({1, 2, 7, 7}));
 }
 
+const std::string kKnownLayers =
+    "known layers: AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, "
+    "LazyBatchNorm2d, LazyConv2d, LazyLinear, Linear, MaxPool2d, ReLU";
+
 TEST(Registry, UnknownLayerNamesItsPositionAndSuggests) {
   EXPECT_EQ(error_of([] { parse_model("Conv2d(1, 4, 3) Relu Flatten"); }),
             "model spec: layer 1 'Relu' is not a known layer (did you mean 'ReLU'?); known layers: AdaptiveAvgPool2d, "
@@ -111,6 +115,95 @@ TEST(Registry, SummaryShowsShapesParametersAndReceptiveField) {
   EXPECT_EQ(rows[6].receptive_field, "full");
   EXPECT_EQ(rows[0].activation_bytes, 32 * 28 * 28 * 4);
   EXPECT_NE(m.summary({1, 28, 28}).find("total parameters: 421,642"), std::string::npos);
+}
+
+std::vector<std::string> parameter_names(Model& m) {
+  std::vector<std::string> names;
+  for (auto& [name, p] : m.named_parameters()) names.push_back(name);
+  return names;
+}
+
+TEST(Registry, LoneWordThatIsNoPresetSuggestsTheNearestPreset) {
+  const std::string presets = "; presets: mnist-cnn, lenet5, cifar-cnn";
+  EXPECT_EQ(
+      error_of([] { parse_model("mnist-cn"); }),
+      "model spec: 'mnist-cn' is neither a preset nor a layer spec (did you mean 'mnist-cnn'?)" + presets);
+  EXPECT_EQ(error_of([] { parse_model("cifar"); }),
+            "model spec: 'cifar' is neither a preset nor a layer spec (did you mean 'cifar-cnn'?)" + presets);
+  EXPECT_EQ(error_of([] { parse_model("lenet_5"); }),
+            "model spec: 'lenet_5' is neither a preset nor a layer spec (did you mean 'lenet5'?)" + presets);
+  EXPECT_EQ(error_of([] { parse_model("relu"); }),
+            "model spec: 'relu' is neither a preset nor a layer spec (did you mean 'ReLU'?)" + presets);
+  EXPECT_EQ(error_of([] { parse_model("resnet18"); }),
+            "model spec: 'resnet18' is neither a preset nor a layer spec" + presets);
+  // The same sentence from every function that takes a spec or a preset (train --pool).
+  EXPECT_EQ(error_of([] { apply_pool_variant("mnist-cn", parse_pool_variant("max2")); }),
+            error_of([] { parse_model("mnist-cn"); }));
+}
+
+TEST(Registry, LoneLayerNamesAndPaddedPresetNamesStillParse) {
+  for (const char* spec : {"ReLU", "Flatten", "LazyBatchNorm2d", "Dropout", " ReLU\n"}) {
+    Model m = parse_model(spec);
+    EXPECT_EQ(m.size(), 1u) << spec;
+  }
+  EXPECT_EQ(parse_model(" lenet5 ").spec(), find_preset("lenet5")->spec);
+  EXPECT_EQ(find_preset(" lenet5 "), find_preset("lenet5"));
+}
+
+TEST(Registry, ReadsPastedPyTorchLayerNames) {
+  Model m = parse_model(
+      "nn.Conv2d(1, 4, 3, padding=1) nn.ReLU() torch.nn.MaxPool2d(2) nn.Flatten() nn.LazyLinear(10)");
+  m.build({1, 8, 8}, 0);
+  EXPECT_EQ(m.output_shape({2, 1, 8, 8}), Shape({2, 10}));
+  EXPECT_EQ(parameter_names(m), std::vector<std::string>({"0.weight", "0.bias", "4.weight", "4.bias"}));
+  EXPECT_EQ(error_of([] { parse_model("nn.Conv2d(1, 4, 3) nn.Relu()"); }),
+            "model spec: layer 1 'Relu' is not a known layer (did you mean 'ReLU'?); " + kKnownLayers);
+  EXPECT_EQ(error_of([] { parse_model("nn.Conv2d(1, 4, 3) F.relu"); }),
+            "model spec: layer 1 should be a torch.nn layer such as Conv2d or nn.Conv2d, but got 'F.relu'");
+  EXPECT_EQ(error_of([] { parse_model("nn.Conv2d(1, 4, 3) nn."); }),
+            "model spec: layer 1 should start with a layer name such as Conv2d, but got 'nn.'");
+}
+
+TEST(Registry, SequentialAroundTheWholeSpecIsTheSameModel) {
+  Model m = parse_model(
+      "nn.Sequential(\n  nn.Conv2d(1, 4, 3),\n  nn.ReLU(),\n  nn.Flatten(),\n  nn.Linear(144, 10),\n)");
+  m.build({1, 8, 8}, 0);
+  EXPECT_EQ(m.size(), 4u);
+  EXPECT_EQ(parameter_names(m), std::vector<std::string>({"0.weight", "0.bias", "3.weight", "3.bias"}));
+  EXPECT_EQ(parse_model("Sequential(ReLU)").size(), 1u);
+  EXPECT_EQ(apply_pool_variant("nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 3))",
+                               parse_pool_variant("avg2")),
+            "AvgPool2d(2) nn.Flatten() LazyLinear(3)");
+}
+
+TEST(Registry, RefusesSequentialThatDoesNotWrapTheWholeSpec) {
+  const std::string nested =
+      "model spec: layer 1 (Sequential): nn.Sequential can only wrap the whole spec, since minicnn's models "
+      "are one "
+      "flat list of layers; list its layers without Sequential";
+  EXPECT_EQ(error_of([] { parse_model("nn.Conv2d(1, 4, 3) nn.Sequential(nn.ReLU())"); }), nested);
+  EXPECT_EQ(error_of([] { parse_model("nn.Sequential(nn.Conv2d(1, 4, 3), nn.Sequential(nn.ReLU()))"); }),
+            nested);
+  EXPECT_EQ(error_of([] { parse_model("nn.Sequential(nn.ReLU()) nn.Flatten()"); }),
+            "model spec: expected nothing after nn.Sequential(...), but got 'nn.Flatten()'");
+  EXPECT_EQ(error_of([] { parse_model("nn.Sequential(nn.ReLU()"); }),
+            "model spec: expected ')' to close nn.Sequential( at character 24, but got the end of the spec");
+}
+
+TEST(Registry, RefusesSoftmaxLogSoftmaxAndSigmoidAfterTheLastLinear) {
+  const std::string why =
+      ": minicnn's CrossEntropyLoss applies log-softmax to the logits itself, as torch.nn.CrossEntropyLoss "
+      "does, so "
+      "the model should end with its last Linear; remove ";
+  EXPECT_EQ(error_of([] { parse_model("Conv2d(1, 4, 3) Flatten LazyLinear(10) Softmax(dim=1)"); }),
+            "model spec: layer 3 (Softmax)" + why + "Softmax");
+  EXPECT_EQ(error_of([] { parse_model("nn.Flatten() nn.LazyLinear(10) nn.LogSoftmax(dim=1)"); }),
+            "model spec: layer 2 (LogSoftmax)" + why + "LogSoftmax");
+  EXPECT_EQ(error_of([] { parse_model("Flatten LazyLinear(10) torch.nn.Sigmoid() Dropout"); }),
+            "model spec: layer 2 (Sigmoid)" + why + "Sigmoid");
+  // Between layers with parameters it is an activation minicnn lacks, not a second softmax.
+  EXPECT_EQ(error_of([] { parse_model("Conv2d(1, 4, 3) Sigmoid Flatten LazyLinear(10)"); }),
+            "model spec: layer 1 'Sigmoid' is not a known layer; " + kKnownLayers);
 }
 
 }  // namespace
