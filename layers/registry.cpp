@@ -705,11 +705,70 @@ std::string apply_pool_variant(const std::string& spec_or_preset, const PoolVari
     } else {
       out.push_back(call.text);
       if (call.name == "Flatten") after_flatten = true;
+      // Only the Linear that reads the flattened features depends on the pooled size.
+      if (call.name == "LazyLinear") after_flatten = false;
     }
   }
   MINICNN_CHECK(replaced_pool, "pool variant: the model has no MaxPool2d or AvgPool2d layer to replace with '",
                 variant.name, "'");
   return fmt::format("{}", fmt::join(out, " "));
+}
+
+std::string adapt_classifier(const std::string& spec_or_preset, int64_t classes) {
+  MINICNN_CHECK(classes >= 1, "model spec: the number of classes should be at least 1, but got ", classes);
+  const std::string spec = expand_preset(spec_or_preset);
+  Parser parser(spec);
+  const std::vector<LayerCall> calls = parser.layers();
+  std::vector<std::string> out;
+  for (const LayerCall& call : calls) out.push_back(call.text);
+  size_t last = calls.size();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].name == "Linear" || calls[i].name == "LazyLinear") last = i;
+  }
+  MINICNN_CHECK(last < calls.size(), "model spec: expected a Linear or LazyLinear layer to give ", classes,
+                " class scores, but the model has none; end it with Flatten LazyLinear(", classes, ")");
+  const LayerCall& call = calls[last];
+  const std::string where = fmt::format("model spec: layer {} ({})", last, call.name);
+  const Args args(where, call, layer_kinds().at(call.name).signature);
+  const std::string bias = args.boolean("bias") ? "" : ", bias=False";
+  out[last] = call.name == "Linear"
+                  ? fmt::format("Linear({}, {}{})", args.integer("in_features"), classes, bias)
+                  : fmt::format("LazyLinear({}{})", classes, bias);
+  return fmt::format("{}", fmt::join(out, " "));
+}
+
+void check_classifier(const Model& built_model, int64_t classes, const std::string& dataset_name) {
+  MINICNN_ASSERT(built_model.built(), "check_classifier needs a built model");
+  const std::vector<LayerSummary> rows = built_model.summary_rows(built_model.input_shape());
+  const Shape& got = rows.back().output_shape;
+  if (got == Shape({1, classes})) return;
+  std::string fix;
+  if (got.rank() != 2) {
+    fix = fmt::format("end the model with Flatten and a Linear, e.g. Flatten LazyLinear({})", classes);
+  } else {
+    // The Linear that gives the scores: the last one, if every layer after it keeps its output shape.
+    std::optional<size_t> scores;
+    for (size_t i = rows.size(); i-- > 0;) {
+      if (rows[i].output_shape != got) break;
+      if (dynamic_cast<const Linear*>(&built_model.layer(i))) {
+        scores = i;
+        break;
+      }
+    }
+    if (scores) {
+      const auto& linear = dynamic_cast<const Linear&>(built_model.layer(*scores));
+      fix = fmt::format(
+          "change the out_features of the last Linear (layer {}) to {}: Linear({}, {}) or LazyLinear({})",
+          *scores, classes, linear.options().in_features_, classes, classes);
+    } else {
+      fix =
+          fmt::format("end the model with a Linear that gives {} outputs, LazyLinear({})", classes, classes);
+    }
+  }
+  detail::throw_error(
+      fmt::format("Model: the output for one image should be [1, {}], one score for each of the {} "
+                  "classes of {}, but got {}; {}",
+                  classes, classes, dataset_name, got.str(), fix));
 }
 
 void set_pool_impl(Model& model, PoolImpl impl) {
