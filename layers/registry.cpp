@@ -140,12 +140,41 @@ class Parser {
  public:
   explicit Parser(const std::string& text) : s_(text) {}
 
+  // The layers of the spec. Pasted PyTorch is read as written: nn.Sequential(...) around the whole list
+  // is the same model with the same parameter names ("0.weight", ...), so it is taken apart.
   std::vector<LayerCall> layers() {
     std::vector<LayerCall> out;
+    bool in_sequential = false;
     while (true) {
       skip_separators();
-      if (pos_ >= s_.size()) break;
-      out.push_back(layer(out.size()));
+      if (in_sequential && peek() == ')') {
+        ++pos_;
+        skip_separators();
+        if (pos_ < s_.size()) {
+          detail::throw_error(fmt::format(
+              "model spec: expected nothing after nn.Sequential(...), but got '{}'", s_.substr(pos_, 12)));
+        }
+        break;
+      }
+      if (pos_ >= s_.size()) {
+        if (in_sequential) fail("')' to close nn.Sequential(", "the end of the spec");
+        break;
+      }
+      const size_t start = pos_;
+      const std::string name = layer_name(out.size());
+      if (name == "Sequential") {
+        skip_space();
+        if (!out.empty() || in_sequential || peek() != '(') {
+          detail::throw_error(fmt::format(
+              "model spec: layer {} (Sequential): nn.Sequential can only wrap the whole spec, "
+              "since minicnn's models are one flat list of layers; list its layers without Sequential",
+              out.size()));
+        }
+        ++pos_;
+        in_sequential = true;
+        continue;
+      }
+      out.push_back(layer(out.size(), name, start));
     }
     return out;
   }
@@ -225,14 +254,33 @@ class Parser {
   }
 
  private:
-  LayerCall layer(size_t index) {
+  // A layer name as written, Conv2d, nn.Conv2d or torch.nn.Conv2d (what a PyTorch model prints and is
+  // built from), without the module prefix.
+  std::string layer_name(size_t index) {
     const size_t start = pos_;
-    LayerCall call;
-    call.name = identifier();
-    if (call.name.empty()) {
+    std::vector<std::string> parts{identifier()};
+    while (!parts.back().empty() && peek() == '.') {
+      ++pos_;
+      parts.push_back(identifier());
+    }
+    if (parts.back().empty()) {
       detail::throw_error(fmt::format("model spec: layer {} should start with a layer name such as Conv2d, but got '{}'",
                                       index, s_.substr(start, 12)));
     }
+    const std::string name = parts.back();
+    parts.pop_back();
+    const std::string prefix = fmt::format("{}", fmt::join(parts, "."));
+    if (!prefix.empty() && prefix != "nn" && prefix != "torch.nn") {
+      detail::throw_error(fmt::format(
+          "model spec: layer {} should be a torch.nn layer such as Conv2d or nn.Conv2d, but got '{}'", index,
+          s_.substr(start, pos_ - start)));
+    }
+    return name;
+  }
+
+  LayerCall layer(size_t index, const std::string& name, size_t start) {
+    LayerCall call;
+    call.name = name;
     skip_space();
     if (peek() == '(') {
       ++pos_;
@@ -440,6 +488,55 @@ const std::map<std::string, LayerKind>& layer_kinds() {
   return kinds;
 }
 
+// torch.nn layers that a pasted classifier often ends with to turn its logits into probabilities; the
+// loss takes the logits, so these are refused at the end of a model.
+bool is_probability_layer(const std::string& name) {
+  return name == "Softmax" || name == "LogSoftmax" || name == "Sigmoid";
+}
+
+bool has_parameters(const std::string& name) {
+  return name == "Conv2d" || name == "LazyConv2d" || name == "Linear" || name == "LazyLinear" ||
+         name == "BatchNorm2d" || name == "LazyBatchNorm2d";
+}
+
+std::string trimmed(const std::string& s) {
+  const size_t first = s.find_first_not_of(" \t\r\n");
+  return first == std::string::npos ? "" : s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const Preset& p : presets()) names.push_back(p.name);
+  return names;
+}
+
+// The spec a preset name stands for, or the spec itself. A lone word that names no preset and no layer
+// ("mnist-cn", "lenet") is a mistyped preset far more often than a one-layer model, and would otherwise
+// be reported by the parser at the '-' or as an unknown layer.
+std::string expand_preset(const std::string& spec_or_preset) {
+  if (const Preset* p = find_preset(spec_or_preset)) return p->spec;
+  const std::string word = trimmed(spec_or_preset);
+  const bool lone_word = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  if (lone_word && !layer_kinds().count(word) && !is_probability_layer(word) && word != "Sequential") {
+    const std::vector<std::string> names = preset_names();
+    std::string hint;
+    for (const std::string& name : names) {
+      // A preset's first word ("mnist", "cifar") is further than did_you_mean's distance from the name.
+      if (name.size() > word.size() && edit_distance(word, name.substr(0, word.size())) == 0) {
+        hint = fmt::format(" (did you mean '{}'?)", name);
+        break;
+      }
+    }
+    if (hint.empty()) hint = did_you_mean(word, names);
+    if (hint.empty()) hint = did_you_mean(word, known_layers());
+    detail::throw_error(fmt::format("model spec: '{}' is neither a preset nor a layer spec{}; presets: {}",
+                                    word, hint, fmt::join(names, ", ")));
+  }
+  return spec_or_preset;
+}
+
 }  // namespace
 
 std::vector<std::string> known_layers() {
@@ -474,36 +571,39 @@ const std::vector<Preset>& presets() {
 }
 
 const Preset* find_preset(const std::string& name) {
+  const std::string word = trimmed(name);
   for (const Preset& p : presets()) {
-    if (p.name == name) return &p;
+    if (p.name == word) return &p;
   }
   return nullptr;
 }
 
 Model parse_model(const std::string& spec_or_preset) {
-  std::string spec = spec_or_preset;
-  if (const Preset* p = find_preset(spec_or_preset)) spec = p->spec;
+  const std::string spec = expand_preset(spec_or_preset);
   Parser parser(spec);
   const std::vector<LayerCall> calls = parser.layers();
-  MINICNN_CHECK(!calls.empty(), "model spec: expected at least one layer or a preset name (",
-                [] {
-                  std::string names;
-                  for (const Preset& p : presets()) names += (names.empty() ? "" : ", ") + p.name;
-                  return names;
-                }(),
-                "), but got an empty spec");
+  if (calls.empty()) {
+    detail::throw_error(
+        fmt::format("model spec: expected at least one layer or a preset name ({}), but got an empty spec",
+                    fmt::join(preset_names(), ", ")));
+  }
   Model model;
   const auto names = known_layers();
   for (size_t i = 0; i < calls.size(); ++i) {
     const LayerCall& call = calls[i];
     auto it = layer_kinds().find(call.name);
+    const bool at_the_end = std::none_of(calls.begin() + static_cast<std::ptrdiff_t>(i) + 1, calls.end(),
+                                         [](const LayerCall& c) { return has_parameters(c.name); });
+    if (is_probability_layer(call.name) && at_the_end) {
+      detail::throw_error(
+          fmt::format("model spec: layer {} ({}): minicnn's CrossEntropyLoss applies log-softmax to "
+                      "the logits itself, as torch.nn.CrossEntropyLoss does, so the model should end "
+                      "with its last Linear; remove {}",
+                      i, call.name, call.name));
+    }
     if (it == layer_kinds().end()) {
       std::string hint = did_you_mean(call.name, names);
-      if (hint.empty() && calls.size() == 1) {
-        std::vector<std::string> preset_names;
-        for (const Preset& p : presets()) preset_names.push_back(p.name);
-        hint = did_you_mean(call.name, preset_names);
-      }
+      if (hint.empty() && calls.size() == 1) hint = did_you_mean(call.name, preset_names());
       detail::throw_error(fmt::format("model spec: layer {} '{}' is not a known layer{}; known layers: {}", i,
                                       call.name, hint, fmt::join(names, ", ")));
     }
@@ -588,8 +688,7 @@ PoolVariant parse_pool_variant(const std::string& name) {
 }
 
 std::string apply_pool_variant(const std::string& spec_or_preset, const PoolVariant& variant) {
-  std::string spec = spec_or_preset;
-  if (const Preset* p = find_preset(spec_or_preset)) spec = p->spec;
+  const std::string spec = expand_preset(spec_or_preset);
   Parser parser(spec);
   const std::vector<LayerCall> calls = parser.layers();
   std::vector<std::string> out;
@@ -606,11 +705,70 @@ std::string apply_pool_variant(const std::string& spec_or_preset, const PoolVari
     } else {
       out.push_back(call.text);
       if (call.name == "Flatten") after_flatten = true;
+      // Only the Linear that reads the flattened features depends on the pooled size.
+      if (call.name == "LazyLinear") after_flatten = false;
     }
   }
   MINICNN_CHECK(replaced_pool, "pool variant: the model has no MaxPool2d or AvgPool2d layer to replace with '",
                 variant.name, "'");
   return fmt::format("{}", fmt::join(out, " "));
+}
+
+std::string adapt_classifier(const std::string& spec_or_preset, int64_t classes) {
+  MINICNN_CHECK(classes >= 1, "model spec: the number of classes should be at least 1, but got ", classes);
+  const std::string spec = expand_preset(spec_or_preset);
+  Parser parser(spec);
+  const std::vector<LayerCall> calls = parser.layers();
+  std::vector<std::string> out;
+  for (const LayerCall& call : calls) out.push_back(call.text);
+  size_t last = calls.size();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].name == "Linear" || calls[i].name == "LazyLinear") last = i;
+  }
+  MINICNN_CHECK(last < calls.size(), "model spec: expected a Linear or LazyLinear layer to give ", classes,
+                " class scores, but the model has none; end it with Flatten LazyLinear(", classes, ")");
+  const LayerCall& call = calls[last];
+  const std::string where = fmt::format("model spec: layer {} ({})", last, call.name);
+  const Args args(where, call, layer_kinds().at(call.name).signature);
+  const std::string bias = args.boolean("bias") ? "" : ", bias=False";
+  out[last] = call.name == "Linear"
+                  ? fmt::format("Linear({}, {}{})", args.integer("in_features"), classes, bias)
+                  : fmt::format("LazyLinear({}{})", classes, bias);
+  return fmt::format("{}", fmt::join(out, " "));
+}
+
+void check_classifier(const Model& built_model, int64_t classes, const std::string& dataset_name) {
+  MINICNN_ASSERT(built_model.built(), "check_classifier needs a built model");
+  const std::vector<LayerSummary> rows = built_model.summary_rows(built_model.input_shape());
+  const Shape& got = rows.back().output_shape;
+  if (got == Shape({1, classes})) return;
+  std::string fix;
+  if (got.rank() != 2) {
+    fix = fmt::format("end the model with Flatten and a Linear, e.g. Flatten LazyLinear({})", classes);
+  } else {
+    // The Linear that gives the scores: the last one, if every layer after it keeps its output shape.
+    std::optional<size_t> scores;
+    for (size_t i = rows.size(); i-- > 0;) {
+      if (rows[i].output_shape != got) break;
+      if (dynamic_cast<const Linear*>(&built_model.layer(i))) {
+        scores = i;
+        break;
+      }
+    }
+    if (scores) {
+      const auto& linear = dynamic_cast<const Linear&>(built_model.layer(*scores));
+      fix = fmt::format(
+          "change the out_features of the last Linear (layer {}) to {}: Linear({}, {}) or LazyLinear({})",
+          *scores, classes, linear.options().in_features_, classes, classes);
+    } else {
+      fix =
+          fmt::format("end the model with a Linear that gives {} outputs, LazyLinear({})", classes, classes);
+    }
+  }
+  detail::throw_error(
+      fmt::format("Model: the output for one image should be [1, {}], one score for each of the {} "
+                  "classes of {}, but got {}; {}",
+                  classes, classes, dataset_name, got.str(), fix));
 }
 
 void set_pool_impl(Model& model, PoolImpl impl) {
