@@ -106,6 +106,39 @@ TEST(Cli, PoolBackwardWritesTheInputGradient) {
   EXPECT_EQ(load_npy(tmp / "dx.npy").to_vector(), std::vector<float>({0, 5, 0, 0}));
 }
 
+// pool reads .npy values by the one rule (npy.h): integers and float64 become float32, exactly or not at all.
+TEST(Cli, PoolReadsIntegerArraysAsFloat32) {
+  TempDir tmp("cli_pool_int");
+  const int64_t x[] = {1, 4, 3, 2};
+  const int32_t dy[] = {5};
+  testing::write_bytes(tmp / "x.npy", testing::npy_file("<i8", "(1, 1, 2, 2)", x, sizeof x));
+  testing::write_bytes(tmp / "dy.npy", testing::npy_file("<i4", "(1, 1, 1, 1)", dy, sizeof dy));
+  const auto r = run_cli("pool --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy") +
+                         " --grad-output " + (tmp / "dy.npy") + " --grad-input " + (tmp / "dx.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(load_npy(tmp / "y.npy").to_vector(), std::vector<float>({4}));
+  EXPECT_EQ(load_npy(tmp / "dx.npy").to_vector(), std::vector<float>({0, 5, 0, 0}));
+  const uint8_t u[] = {9, 200, 7, 0};
+  testing::write_bytes(tmp / "x.npy", testing::npy_file("|u1", "(1, 1, 2, 2)", u, sizeof u));
+  const auto ru =
+      run_cli("pool --mode avg --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  ASSERT_EQ(ru.exit_code, 0) << ru.output;
+  EXPECT_EQ(load_npy(tmp / "y.npy").to_vector(), std::vector<float>({54}));
+}
+
+TEST(Cli, PoolRefusesIntegersFloat32CannotHold) {
+  TempDir tmp("cli_pool_big");
+  const int64_t x[] = {1, 16777217, 3, 2};
+  testing::write_bytes(tmp / "x.npy", testing::npy_file("<i8", "(1, 1, 2, 2)", x, sizeof x));
+  const auto r = run_cli("pool --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "minicnn: error: npy: '" + (tmp / "x.npy") +
+                                     "' holds the int64 value 16777217 at flat index 1, but float32 holds "
+                                     "integers exactly only up to 2^24"))
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "y.npy"));
+}
+
 TEST(Cli, PoolErrorsAreSentencesNotCrashes) {
   TempDir tmp("cli_pool_err");
   save_npy(tmp / "x.npy", Tensor::zeros({4, 4}));
