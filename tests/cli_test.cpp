@@ -21,7 +21,63 @@ TEST(Cli, UnknownFlagIsAUsageErrorNamingTheFlag) {
 TEST(Cli, MissingDataDirectoryExitsWithOneSentence) {
   const auto r = run_cli("train --dataset mnist --data /nonexistent/mnist --out /tmp/unused");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(contains(r.output, "minicnn: error: MNIST: data directory '/nonexistent/mnist' does not exist")) << r.output;
+  EXPECT_TRUE(
+      contains(r.output,
+               "minicnn: error: MNIST: data directory '/nonexistent/mnist' does not exist or is not a "
+               "directory; pass --data naming the folder of its four IDX files, or run "
+               "scripts/get_mnist.sh (it fills data/mnist, the default --data)\n"))
+      << r.output;
+}
+
+// Each data set's missing folder or file is one sentence that names --data and how to get the data.
+TEST(Cli, MissingDataSaysWhereToGetIt) {
+  TempDir tmp("cli_nodata");
+  auto error = [&](const std::string& flags) {
+    const auto r = run_cli("train " + flags + " --out " + (tmp / "run"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(tmp / "run")) << flags;
+    return r.output;
+  };
+  std::string out = error("--dataset fashion-mnist --data /nonexistent/x");
+  EXPECT_TRUE(
+      contains(out,
+               "minicnn: error: Fashion-MNIST: data directory '/nonexistent/x' does not exist or is not "
+               "a directory; pass --data naming the folder of its four IDX files, or install them with "
+               "'apt-get install dataset-fashion-mnist' (into /usr/share/datasets/fashion-mnist, the "
+               "default --data)\n"))
+      << out;
+  testing::write_tiny_mnist(tmp / "mnist", 20, 10);
+  std::filesystem::remove(tmp / "mnist/train-labels-idx1-ubyte");
+  out = error("--dataset mnist --data " + (tmp / "mnist"));
+  const std::string missing = "'train-labels-idx1-ubyte' (or 'train-labels-idx1-ubyte.gz') is missing in '";
+  EXPECT_TRUE(contains(out, "minicnn: error: MNIST: " + missing + (tmp / "mnist") +
+                                "'; pass --data naming the folder of its four IDX files, or run "
+                                "scripts/get_mnist.sh"))
+      << out;
+  out = error("--dataset cifar10 --data /nonexistent/x");
+  EXPECT_TRUE(
+      contains(out,
+               "minicnn: error: CIFAR-10: data directory '/nonexistent/x' does not exist or is not a "
+               "directory; pass --data naming the official cifar-10-batches-bin folder (unpacked from "
+               "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz)\n"))
+      << out;
+  out = error("--dataset cifar10 --data " + (tmp / "mnist"));
+  EXPECT_TRUE(contains(out, "minicnn: error: CIFAR-10: 'data_batch_1.bin' is missing in '" + (tmp / "mnist") +
+                                "'; pass --data naming the official cifar-10-batches-bin folder"))
+      << out;
+  out = error("--dataset folder --data /nonexistent/x");
+  EXPECT_TRUE(
+      contains(out,
+               "minicnn: error: image folder: data directory '/nonexistent/x' does not exist or is not "
+               "a directory; pass --data naming a folder with train/<class>/ and test/<class>/ folders "
+               "of PNG, JPEG or BMP images\n"))
+      << out;
+  out = error("--dataset folder --data " + (tmp / "mnist"));
+  EXPECT_TRUE(contains(out, "minicnn: error: image folder: expected --data '" + (tmp / "mnist") +
+                                "' to hold train/<class>/ and test/<class>/ folders of PNG, JPEG or BMP "
+                                "images, but '" +
+                                (tmp / "mnist/train") + "' does not exist\n"))
+      << out;
 }
 
 TEST(Cli, WrongMagicNamesTheFile) {
