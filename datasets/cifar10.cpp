@@ -20,6 +20,10 @@ constexpr int kClasses = 10;
 constexpr size_t kImageBytes = kCifar10RecordBytes - 1;
 // An official batch is 30,730,000 bytes; a file 30 times larger is surely not a batch.
 constexpr uint64_t kMaxBatchBytes = uint64_t{1} << 30;
+// The end of the sentences that say the batches are missing: which flag names them, and where to get them.
+constexpr const char* kHowToGet =
+    "; pass --data naming the official cifar-10-batches-bin folder (unpacked from "
+    "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz)";
 
 // The class names of batches.meta.txt: its non-empty lines (trailing spaces and '\r' removed).
 std::vector<std::string> read_class_names(const std::filesystem::path& path) {
@@ -76,13 +80,17 @@ ImageDataset parse_cifar10_batch(const uint8_t* bytes, size_t size, const std::s
 DatasetSplit load_cifar10(const std::string& dir) {
   namespace fs = std::filesystem;
   MINICNN_CHECK(fs::is_directory(dir), kName, ": data directory '", dir,
-                "' does not exist or is not a directory");
+                "' does not exist or is not a directory", kHowToGet);
   auto load = [&](const std::string& file) {
     const fs::path path = fs::path(dir) / file;
     if (!fs::exists(path)) {
-      const bool nested = fs::is_directory(fs::path(dir) / "cifar-10-batches-bin");
-      detail::throw_error(detail::concat(kName, ": '", file, "' is missing in '", dir, "'",
-                                         nested ? "; did you mean its folder 'cifar-10-batches-bin'?" : ""));
+      const fs::path nested = fs::path(dir) / "cifar-10-batches-bin";
+      if (fs::is_directory(nested)) {
+        detail::throw_error(detail::concat(kName, ": '", file, "' is missing in '", dir,
+                                           "'; did you mean --data '", nested.string(),
+                                           "', the folder it holds?"));
+      }
+      detail::throw_error(detail::concat(kName, ": '", file, "' is missing in '", dir, "'", kHowToGet));
     }
     const std::vector<uint8_t> bytes = read_file(path.string(), kName, kMaxBatchBytes);
     return parse_cifar10_batch(bytes.data(), bytes.size(), file);

@@ -19,6 +19,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kComponent = "image folder";
 constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
+// The layout --data should name, for the sentences that say a folder is missing.
+constexpr const char* kLayout = "train/<class>/ and test/<class>/ folders of PNG, JPEG or BMP images";
 
 // Grey from colour by the luma weights 0.299, 0.587, 0.114, rounded to nearest.
 uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {
@@ -101,9 +103,8 @@ std::string join(const std::vector<std::string>& names) {
 std::vector<ImageFile> list_split(const fs::path& root, const std::string& split,
                                   std::vector<std::string>& classes) {
   const fs::path dir = root / split;
-  MINICNN_CHECK(fs::is_directory(dir), kComponent, ": expected the folders '", (root / "train").string(),
-                "' and '", (root / "test").string(), "' of class folders, but '", dir.string(),
-                "' does not exist");
+  MINICNN_CHECK(fs::is_directory(dir), kComponent, ": expected --data '", root.string(), "' to hold ",
+                kLayout, ", but '", dir.string(), "' does not exist");
   std::vector<std::string> found;
   for (const fs::path& p : sorted_entries(dir, true)) found.push_back(p.filename().string());
   if (classes.empty()) {
@@ -242,7 +243,7 @@ void resize_bilinear(const uint8_t* src, int64_t C, int64_t H, int64_t W, uint8_
 
 DatasetSplit load_image_folder(const std::string& dir, const DatasetOptions& options) {
   MINICNN_CHECK(fs::is_directory(dir), kComponent, ": data directory '", dir,
-                "' does not exist or is not a directory");
+                "' does not exist or is not a directory; pass --data naming a folder with ", kLayout);
   MINICNN_CHECK(options.resize_height >= 0 && options.resize_width >= 0 &&
                     (options.resize_height > 0) == (options.resize_width > 0) &&
                     options.resize_height <= kMaxImageDimension && options.resize_width <= kMaxImageDimension,

@@ -22,6 +22,16 @@ uint32_t be32(const uint8_t* p) {
 
 std::string basename(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
+// The end of the sentences that say the files are missing: which flag names them, and where to get them.
+std::string how_to_get(const std::string& name) {
+  if (name == "Fashion-MNIST") {
+    return "; pass --data naming the folder of its four IDX files, or install them with 'apt-get install "
+           "dataset-fashion-mnist' (into /usr/share/datasets/fashion-mnist, the default --data)";
+  }
+  return "; pass --data naming the folder of its four IDX files, or run scripts/get_mnist.sh (it fills "
+         "data/mnist, the default --data)";
+}
+
 }  // namespace
 
 IdxArray parse_idx(const uint8_t* bytes, size_t size, int rank, const std::string& component, const std::string& file) {
@@ -99,12 +109,14 @@ std::vector<uint8_t> read_maybe_gzip(const std::string& path, const std::string&
 
 DatasetSplit load_mnist(const std::string& dir, const std::string& name) {
   namespace fs = std::filesystem;
-  MINICNN_CHECK(fs::is_directory(dir), name, ": data directory '", dir, "' does not exist or is not a directory");
+  MINICNN_CHECK(fs::is_directory(dir), name, ": data directory '", dir,
+                "' does not exist or is not a directory", how_to_get(name));
   auto find = [&](const std::string& stem) {
     for (const std::string& candidate : {stem, stem + ".gz"}) {
       if (fs::exists(fs::path(dir) / candidate)) return (fs::path(dir) / candidate).string();
     }
-    detail::throw_error(fmt::format("{}: '{}' (or '{}.gz') is missing in '{}'", name, stem, stem, dir));
+    detail::throw_error(
+        fmt::format("{}: '{}' (or '{}.gz') is missing in '{}'{}", name, stem, stem, dir, how_to_get(name)));
   };
   auto load = [&](const std::string& images_stem, const std::string& labels_stem) {
     const std::string ip = find(images_stem), lp = find(labels_stem);

@@ -1,6 +1,9 @@
 // .npy parsing with every size checked before allocation, and writing.
 #include "npy.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -35,9 +38,45 @@ std::string_view dict_value(std::string_view header, std::string_view key, const
   return header.substr(p, end - p);
 }
 
-}  // namespace
+// float32's 24-bit significand holds every integer of at most this magnitude, and not 2^24 + 1.
+constexpr int64_t kFloat32ExactInteger = int64_t{1} << 24;
 
-Tensor parse_npy(const uint8_t* data, size_t size, const std::string& name) {
+// A checked header and where its data lies; the dtype is one of those the error below lists.
+struct RawNpy {
+  char kind;    // 'f' float, 'i' signed integer, 'u' unsigned integer
+  size_t item;  // bytes per element: 4 or 8 for 'f' and 'i', 1 for 'u'
+  Shape shape;
+  int64_t numel;
+  const uint8_t* data;
+
+  const char* dtype_name() const {
+    if (kind == 'f') return item == 4 ? "float32" : "float64";
+    if (kind == 'i') return item == 4 ? "int32" : "int64";
+    return "uint8";
+  }
+
+  double float64(int64_t i) const {
+    double v;
+    std::memcpy(&v, data + i * 8, 8);
+    return v;
+  }
+  // Element i of an integer dtype.
+  int64_t integer(int64_t i) const {
+    if (item == 8) {
+      int64_t v;
+      std::memcpy(&v, data + i * 8, 8);
+      return v;
+    }
+    if (item == 4) {
+      int32_t v;
+      std::memcpy(&v, data + i * 4, 4);
+      return v;
+    }
+    return data[i];
+  }
+};
+
+RawNpy parse_raw(const uint8_t* data, size_t size, const std::string& name) {
   static const char kMagic[] = "\x93NUMPY";
   MINICNN_CHECK(size >= 10 && std::memcmp(data, kMagic, 6) == 0, "npy: '", name,
                 "' is not a .npy file (it does not start with \\x93NUMPY)");
@@ -96,39 +135,66 @@ Tensor parse_npy(const uint8_t* data, size_t size, const std::string& name) {
   const uint64_t need = static_cast<uint64_t>(numel) * item;
   MINICNN_CHECK(body >= need, "npy: '", name, "' is truncated: shape ", Shape(dims), " needs ", need,
                 " bytes of data, but the file has ", body);
-  const uint8_t* src = data + header_start + header_len;
-  const Shape shape(dims);
-  if (descr == "<f4") {
-    Tensor t = Tensor::empty(shape);
-    std::memcpy(t.data(), src, need);
+  return {descr[1], item, Shape(dims), numel, data + header_start + header_len};
+}
+
+}  // namespace
+
+Tensor parse_npy(const uint8_t* data, size_t size, const std::string& name) {
+  const RawNpy raw = parse_raw(data, size, name);
+  const uint8_t* src = raw.data;
+  const int64_t numel = raw.numel;
+  if (raw.kind == 'f' && raw.item == 4) {
+    Tensor t = Tensor::empty(raw.shape);
+    std::memcpy(t.data(), src, static_cast<size_t>(numel) * 4);
     return t;
   }
-  if (descr == "<i4") {
-    Tensor t = Tensor::empty(shape, DType::Int32);
-    std::memcpy(t.data_i32(), src, need);
+  if (raw.kind == 'i' && raw.item == 4) {
+    Tensor t = Tensor::empty(raw.shape, DType::Int32);
+    std::memcpy(t.data_i32(), src, static_cast<size_t>(numel) * 4);
     return t;
   }
-  if (descr == "<i8") {
-    Tensor t = Tensor::empty(shape, DType::Int32);
+  if (raw.kind == 'i') {
+    Tensor t = Tensor::empty(raw.shape, DType::Int32);
     int32_t* out = t.data_i32();
     for (int64_t i = 0; i < numel; ++i) {
-      int64_t v;
-      std::memcpy(&v, src + i * 8, 8);
+      const int64_t v = raw.integer(i);
       MINICNN_CHECK(v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(), "npy: '",
                     name, "' holds the int64 value ", v, ", which does not fit in int32");
       out[i] = static_cast<int32_t>(v);
     }
     return t;
   }
-  Tensor t = Tensor::empty(shape);
+  Tensor t = Tensor::empty(raw.shape);
   float* out = t.data();
-  for (int64_t i = 0; i < numel; ++i) {
-    if (item == 8) {
-      double v;
-      std::memcpy(&v, src + i * 8, 8);
+  for (int64_t i = 0; i < numel; ++i) out[i] = raw.kind == 'f' ? static_cast<float>(raw.float64(i)) : src[i];
+  return t;
+}
+
+Tensor parse_npy_values(const uint8_t* data, size_t size, const std::string& name) {
+  const RawNpy raw = parse_raw(data, size, name);
+  const int64_t numel = raw.numel;
+  Tensor t = Tensor::empty(raw.shape);
+  float* out = t.data();
+  if (raw.kind == 'f' && raw.item == 4) {
+    std::memcpy(out, raw.data, static_cast<size_t>(numel) * 4);
+  } else if (raw.kind == 'f') {
+    for (int64_t i = 0; i < numel; ++i) {
+      const double v = raw.float64(i);
       out[i] = static_cast<float>(v);
-    } else {
-      out[i] = static_cast<float>(src[i]);
+      // Rounding to float32 is what a float32 computation asks for; overflowing to infinity is not.
+      MINICNN_CHECK(!std::isinf(out[i]) || std::isinf(v), "npy: '", name, "' holds the float64 value ",
+                    fmt::format("{}", v), " at flat index ", i, ", beyond float32's range (largest ",
+                    fmt::format("{}", std::numeric_limits<float>::max()), ")");
+    }
+  } else {
+    for (int64_t i = 0; i < numel; ++i) {
+      const int64_t v = raw.integer(i);
+      MINICNN_CHECK(v >= -kFloat32ExactInteger && v <= kFloat32ExactInteger, "npy: '", name, "' holds the ",
+                    raw.dtype_name(), " value ", v, " at flat index ", i,
+                    ", but float32 holds integers exactly only up to 2^24 = ", kFloat32ExactInteger,
+                    " in magnitude; convert the array to float32 yourself if rounding is acceptable");
+      out[i] = static_cast<float>(v);
     }
   }
   return t;
@@ -137,6 +203,11 @@ Tensor parse_npy(const uint8_t* data, size_t size, const std::string& name) {
 Tensor load_npy(const std::string& path) {
   const std::vector<uint8_t> bytes = read_file(path, "npy");
   return parse_npy(bytes.data(), bytes.size(), path);
+}
+
+Tensor load_npy_values(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path, "npy");
+  return parse_npy_values(bytes.data(), bytes.size(), path);
 }
 
 std::string npy_bytes(const Tensor& tensor) {

@@ -21,7 +21,63 @@ TEST(Cli, UnknownFlagIsAUsageErrorNamingTheFlag) {
 TEST(Cli, MissingDataDirectoryExitsWithOneSentence) {
   const auto r = run_cli("train --dataset mnist --data /nonexistent/mnist --out /tmp/unused");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(contains(r.output, "minicnn: error: MNIST: data directory '/nonexistent/mnist' does not exist")) << r.output;
+  EXPECT_TRUE(
+      contains(r.output,
+               "minicnn: error: MNIST: data directory '/nonexistent/mnist' does not exist or is not a "
+               "directory; pass --data naming the folder of its four IDX files, or run "
+               "scripts/get_mnist.sh (it fills data/mnist, the default --data)\n"))
+      << r.output;
+}
+
+// Each data set's missing folder or file is one sentence that names --data and how to get the data.
+TEST(Cli, MissingDataSaysWhereToGetIt) {
+  TempDir tmp("cli_nodata");
+  auto error = [&](const std::string& flags) {
+    const auto r = run_cli("train " + flags + " --out " + (tmp / "run"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(tmp / "run")) << flags;
+    return r.output;
+  };
+  std::string out = error("--dataset fashion-mnist --data /nonexistent/x");
+  EXPECT_TRUE(
+      contains(out,
+               "minicnn: error: Fashion-MNIST: data directory '/nonexistent/x' does not exist or is not "
+               "a directory; pass --data naming the folder of its four IDX files, or install them with "
+               "'apt-get install dataset-fashion-mnist' (into /usr/share/datasets/fashion-mnist, the "
+               "default --data)\n"))
+      << out;
+  testing::write_tiny_mnist(tmp / "mnist", 20, 10);
+  std::filesystem::remove(tmp / "mnist/train-labels-idx1-ubyte");
+  out = error("--dataset mnist --data " + (tmp / "mnist"));
+  const std::string missing = "'train-labels-idx1-ubyte' (or 'train-labels-idx1-ubyte.gz') is missing in '";
+  EXPECT_TRUE(contains(out, "minicnn: error: MNIST: " + missing + (tmp / "mnist") +
+                                "'; pass --data naming the folder of its four IDX files, or run "
+                                "scripts/get_mnist.sh"))
+      << out;
+  out = error("--dataset cifar10 --data /nonexistent/x");
+  EXPECT_TRUE(
+      contains(out,
+               "minicnn: error: CIFAR-10: data directory '/nonexistent/x' does not exist or is not a "
+               "directory; pass --data naming the official cifar-10-batches-bin folder (unpacked from "
+               "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz)\n"))
+      << out;
+  out = error("--dataset cifar10 --data " + (tmp / "mnist"));
+  EXPECT_TRUE(contains(out, "minicnn: error: CIFAR-10: 'data_batch_1.bin' is missing in '" + (tmp / "mnist") +
+                                "'; pass --data naming the official cifar-10-batches-bin folder"))
+      << out;
+  out = error("--dataset folder --data /nonexistent/x");
+  EXPECT_TRUE(
+      contains(out,
+               "minicnn: error: image folder: data directory '/nonexistent/x' does not exist or is not "
+               "a directory; pass --data naming a folder with train/<class>/ and test/<class>/ folders "
+               "of PNG, JPEG or BMP images\n"))
+      << out;
+  out = error("--dataset folder --data " + (tmp / "mnist"));
+  EXPECT_TRUE(contains(out, "minicnn: error: image folder: expected --data '" + (tmp / "mnist") +
+                                "' to hold train/<class>/ and test/<class>/ folders of PNG, JPEG or BMP "
+                                "images, but '" +
+                                (tmp / "mnist/train") + "' does not exist\n"))
+      << out;
 }
 
 TEST(Cli, WrongMagicNamesTheFile) {
@@ -104,6 +160,39 @@ TEST(Cli, PoolBackwardWritesTheInputGradient) {
                          " --grad-output " + (tmp / "dy.npy") + " --grad-input " + (tmp / "dx.npy"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(load_npy(tmp / "dx.npy").to_vector(), std::vector<float>({0, 5, 0, 0}));
+}
+
+// pool reads .npy values by the one rule (npy.h): integers and float64 become float32, exactly or not at all.
+TEST(Cli, PoolReadsIntegerArraysAsFloat32) {
+  TempDir tmp("cli_pool_int");
+  const int64_t x[] = {1, 4, 3, 2};
+  const int32_t dy[] = {5};
+  testing::write_bytes(tmp / "x.npy", testing::npy_file("<i8", "(1, 1, 2, 2)", x, sizeof x));
+  testing::write_bytes(tmp / "dy.npy", testing::npy_file("<i4", "(1, 1, 1, 1)", dy, sizeof dy));
+  const auto r = run_cli("pool --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy") +
+                         " --grad-output " + (tmp / "dy.npy") + " --grad-input " + (tmp / "dx.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(load_npy(tmp / "y.npy").to_vector(), std::vector<float>({4}));
+  EXPECT_EQ(load_npy(tmp / "dx.npy").to_vector(), std::vector<float>({0, 5, 0, 0}));
+  const uint8_t u[] = {9, 200, 7, 0};
+  testing::write_bytes(tmp / "x.npy", testing::npy_file("|u1", "(1, 1, 2, 2)", u, sizeof u));
+  const auto ru =
+      run_cli("pool --mode avg --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  ASSERT_EQ(ru.exit_code, 0) << ru.output;
+  EXPECT_EQ(load_npy(tmp / "y.npy").to_vector(), std::vector<float>({54}));
+}
+
+TEST(Cli, PoolRefusesIntegersFloat32CannotHold) {
+  TempDir tmp("cli_pool_big");
+  const int64_t x[] = {1, 16777217, 3, 2};
+  testing::write_bytes(tmp / "x.npy", testing::npy_file("<i8", "(1, 1, 2, 2)", x, sizeof x));
+  const auto r = run_cli("pool --kernel-size 2 --input " + (tmp / "x.npy") + " --output " + (tmp / "y.npy"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.output, "minicnn: error: npy: '" + (tmp / "x.npy") +
+                                     "' holds the int64 value 16777217 at flat index 1, but float32 holds "
+                                     "integers exactly only up to 2^24"))
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "y.npy"));
 }
 
 TEST(Cli, PoolErrorsAreSentencesNotCrashes) {

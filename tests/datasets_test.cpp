@@ -65,13 +65,21 @@ TEST(Mnist, LoadsRawAndGzippedFiles) {
 }
 
 TEST(Mnist, MissingDirectoryFileAndCountMismatchAreClear) {
+  const std::string how =
+      "; pass --data naming the folder of its four IDX files, or run scripts/get_mnist.sh (it fills "
+      "data/mnist, the default --data)";
   EXPECT_EQ(error_of([] { load_mnist("/nonexistent/mnist"); }),
-            "MNIST: data directory '/nonexistent/mnist' does not exist or is not a directory");
+            "MNIST: data directory '/nonexistent/mnist' does not exist or is not a directory" + how);
+  EXPECT_EQ(error_of([] { load_mnist("/nonexistent/fashion", "Fashion-MNIST"); }),
+            "Fashion-MNIST: data directory '/nonexistent/fashion' does not exist or is not a directory; pass "
+            "--data naming the folder of its four IDX files, or install them with 'apt-get install "
+            "dataset-fashion-mnist' (into /usr/share/datasets/fashion-mnist, the default --data)");
   TempDir tmp("mnist_bad");
   testing::write_tiny_mnist(tmp.path().string(), 40, 10);
   std::filesystem::remove(tmp / "t10k-labels-idx1-ubyte");
   EXPECT_EQ(error_of([&] { load_mnist(tmp.path().string()); }),
-            "MNIST: 't10k-labels-idx1-ubyte' (or 't10k-labels-idx1-ubyte.gz') is missing in '" + tmp.path().string() + "'");
+            "MNIST: 't10k-labels-idx1-ubyte' (or 't10k-labels-idx1-ubyte.gz') is missing in '" +
+                tmp.path().string() + "'" + how);
   write_bytes(tmp / "t10k-labels-idx1-ubyte", testing::idx_labels(9, 22));
   EXPECT_EQ(error_of([&] { load_mnist(tmp.path().string()); }),
             "MNIST: 't10k-images-idx3-ubyte' holds 10 images but 't10k-labels-idx1-ubyte' holds 9 labels");

@@ -176,20 +176,23 @@ TEST(Cifar10, ErrorsAreOneSentenceNamingTheFile) {
   EXPECT_EQ(error_of([&] { parse(bad); }),
             "CIFAR-10: 'data_batch_2.bin' holds label 10 in record 2, expected 0..9");
 
+  const std::string how =
+      "; pass --data naming the official cifar-10-batches-bin folder (unpacked from "
+      "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz)";
   EXPECT_EQ(error_of([] { load_cifar10("/nonexistent/cifar"); }),
-            "CIFAR-10: data directory '/nonexistent/cifar' does not exist or is not a directory");
+            "CIFAR-10: data directory '/nonexistent/cifar' does not exist or is not a directory" + how);
   TempDir tmp("cifar_errors");
   const ImageDataset train = random_cifar_like(1, 5);
   write_cifar_bin(tmp.path().string(), train, train);
   fs::remove(tmp / "data_batch_4.bin");
   EXPECT_EQ(error_of([&] { load_cifar10(tmp.path().string()); }),
-            "CIFAR-10: 'data_batch_4.bin' is missing in '" + tmp.path().string() + "'");
+            "CIFAR-10: 'data_batch_4.bin' is missing in '" + tmp.path().string() + "'" + how);
   // The folder above the official one gets a hint.
   write_cifar_bin(tmp / "cifar-10-batches-bin", train, train);
   fs::remove(tmp / "data_batch_1.bin");
   EXPECT_EQ(error_of([&] { load_cifar10(tmp.path().string()); }),
             "CIFAR-10: 'data_batch_1.bin' is missing in '" + tmp.path().string() +
-                "'; did you mean its folder 'cifar-10-batches-bin'?");
+                "'; did you mean --data '" + (tmp / "cifar-10-batches-bin") + "', the folder it holds?");
   const std::string dir = tmp / "cifar-10-batches-bin";
   write_bytes(dir + "/test_batch.bin", cifar_records(train, 0, 2) + "xyz");
   EXPECT_EQ(error_of([&] { load_cifar10(dir); }),
@@ -242,10 +245,12 @@ TEST(ImageFolder, FolderErrorsNameTheFolder) {
   TempDir tmp("folder_errors");
   const std::string root = tmp.path().string();
   EXPECT_EQ(error_of([&] { load_image_folder(root + "/nope"); }),
-            "image folder: data directory '" + root + "/nope' does not exist or is not a directory");
+            "image folder: data directory '" + root +
+                "/nope' does not exist or is not a directory; pass --data naming a folder with "
+                "train/<class>/ and test/<class>/ folders of PNG, JPEG or BMP images");
+  const std::string layout = "' to hold train/<class>/ and test/<class>/ folders of PNG, JPEG or BMP images";
   EXPECT_EQ(error_of([&] { load_image_folder(root); }),
-            "image folder: expected the folders '" + root + "/train' and '" + root +
-                "/test' of class folders, but '" + root + "/train' does not exist");
+            "image folder: expected --data '" + root + layout + ", but '" + root + "/train' does not exist");
   fs::create_directories(root + "/train");
   EXPECT_EQ(error_of([&] { load_image_folder(root); }),
             "image folder: '" + root +
@@ -253,8 +258,7 @@ TEST(ImageFolder, FolderErrorsNameTheFolder) {
   write_small_folder(root);
   fs::remove_all(root + "/test");
   EXPECT_EQ(error_of([&] { load_image_folder(root); }),
-            "image folder: expected the folders '" + root + "/train' and '" + root +
-                "/test' of class folders, but '" + root + "/test' does not exist");
+            "image folder: expected --data '" + root + layout + ", but '" + root + "/test' does not exist");
   write_small_folder(root);
   fs::create_directories(root + "/train/cat");
   write_bytes(root + "/train/cat/notes.txt", "not an image");

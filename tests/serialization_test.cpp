@@ -46,6 +46,60 @@ TEST(Npy, ReadsInt64AndFloat64AsNumPyWritesThem) {
   EXPECT_EQ(load_npy((dir / "a.npy").string()).to_vector_i32(), std::vector<int32_t>({3, -4}));
 }
 
+// The rule of every command that computes on .npy values: float32 as is, other numbers converted exactly.
+TEST(Npy, ValuesAreFloat32FromEveryAcceptedDtype) {
+  TempDir tmp("npyvalues");
+  auto values = [&](const std::string& descr, const void* bytes, size_t size, size_t count) {
+    const std::string path = tmp / "v.npy";
+    write_bytes(path, testing::npy_file(descr, "(" + std::to_string(count) + ",)", bytes, size));
+    const Tensor t = load_npy_values(path);
+    EXPECT_EQ(t.dtype(), DType::Float32) << descr;
+    return t.to_vector();
+  };
+  const float f4[] = {0.5f, -3.0f};
+  const double f8[] = {0.1, -1e30};
+  const uint8_t u1[] = {0, 255};
+  const int32_t i4[] = {-16777216, 7};
+  const int64_t i8[] = {16777216, -5};
+  EXPECT_EQ(values("<f4", f4, sizeof f4, 2), std::vector<float>({0.5f, -3.0f}));
+  EXPECT_EQ(values("<f8", f8, sizeof f8, 2), std::vector<float>({0.1f, -1e30f}));
+  EXPECT_EQ(values("|u1", u1, sizeof u1, 2), std::vector<float>({0, 255}));
+  EXPECT_EQ(values("<i4", i4, sizeof i4, 2), std::vector<float>({-16777216.0f, 7}));
+  EXPECT_EQ(values("<i8", i8, sizeof i8, 2), std::vector<float>({16777216.0f, -5}));
+}
+
+TEST(Npy, ValuesRefuseWhatFloat32CannotHoldNamingFileDtypeAndValue) {
+  TempDir tmp("npyvaluesbad");
+  const std::string path = tmp / "v.npy";
+  auto error = [&](const std::string& descr, const void* bytes, size_t size, size_t count) {
+    write_bytes(path, testing::npy_file(descr, "(" + std::to_string(count) + ",)", bytes, size));
+    return error_of([&] { load_npy_values(path); });
+  };
+  const int64_t i8[] = {3, 16777217};
+  EXPECT_EQ(
+      error("<i8", i8, sizeof i8, 2),
+      "npy: '" + path +
+          "' holds the int64 value 16777217 at flat index 1, but float32 holds integers exactly only up "
+          "to 2^24 = 16777216 in magnitude; convert the array to float32 yourself if rounding is "
+          "acceptable");
+  const int32_t i4[] = {-16777217};
+  EXPECT_TRUE(
+      testing::contains(error("<i4", i4, sizeof i4, 1), "holds the int32 value -16777217 at flat index 0"));
+  const double f8[] = {1e39};
+  EXPECT_EQ(error("<f8", f8, sizeof f8, 1),
+            "npy: '" + path +
+                "' holds the float64 value 1e+39 at flat index 0, beyond float32's range (largest "
+                "3.4028235e+38)");
+  const int16_t i2[] = {1};
+  EXPECT_EQ(error("<i2", i2, sizeof i2, 1),
+            "npy: '" + path +
+                "' has dtype '<i2'; expected float32 ('<f4'), float64 ('<f8'), int32 ('<i4'), int64 "
+                "('<i8') or uint8 ('|u1')");
+  // Index files keep their integers: the same int64 file read by load_npy is an int32 tensor.
+  write_bytes(path, testing::npy_file("<i8", "(2,)", i8, sizeof i8));
+  EXPECT_EQ(load_npy(path).to_vector_i32(), std::vector<int32_t>({3, 16777217}));
+}
+
 TEST(Npy, TruncatedFileIsAClearError) {
   TempDir tmp("npytrunc");
   const fs::path dir = tmp.path();

@@ -1,4 +1,4 @@
-// Test helpers: temporary directories, synthetic IDX files and running the CLI.
+// Test helpers: temporary directories, .npy and synthetic IDX files, and running the CLI.
 #include "test_util.h"
 
 #include <sys/wait.h>
@@ -42,6 +42,15 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string npy_file(const std::string& descr, const std::string& shape, const void* bytes, size_t size) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');  // the data starts on a 64-byte boundary
+  header += '\n';
+  std::string out = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size() & 0xff) +
+                    static_cast<char>(header.size() >> 8) + header;
+  return out.append(static_cast<const char*>(bytes), size);
 }
 
 namespace {

@@ -1,5 +1,5 @@
-// Helpers shared by the tests: capturing an Error's sentence, temporary directories, tiny IDX data sets,
-// and running the `minicnn` command.
+// Helpers shared by the tests: capturing an Error's sentence, temporary directories, .npy files of any dtype,
+// tiny IDX data sets, and running the `minicnn` command.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,9 @@ class TempDir {
 
 void write_bytes(const std::string& path, const std::string& bytes);
 std::string read_bytes(const std::string& path);
+/// A version 1.0 .npy file of dtype `descr` ("<i8", "|u1", ...) and shape `shape` ("(2, 3)") holding `bytes`,
+/// for the dtypes save_npy does not write. Example: npy_file("<i8", "(2,)", values, sizeof values).
+std::string npy_file(const std::string& descr, const std::string& shape, const void* bytes, size_t size);
 
 /// IDX bytes: images (n, h, w) whose pixels encode their label (so a model can learn them) and labels.
 std::string idx_images(int64_t n, int64_t h, int64_t w, uint64_t seed);

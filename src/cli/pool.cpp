@@ -78,10 +78,7 @@ void run_pool(const PoolCommand& c, const CLI::App* cmd) {
   const Device device = Device::parse(c.device);
   const PoolImpl impl = parse_pool_impl(c.impl);
   require_device(device, "pool");  // before reading anything: say at once that the device is missing
-  Tensor x = load_npy(c.input);
-  MINICNN_CHECK(x.dtype() == DType::Float32, "pool: expected a float input in '", c.input, "', but got ",
-                dtype_name(x.dtype()));
-  x = x.to(device);
+  const Tensor x = load_npy_values(c.input).to(device);
   const Mode mode = c.grad_output.empty() ? Mode::Eval : Mode::Train;
   Tensor y, idx, dx;
   if (c.flags.is_max()) {
@@ -92,7 +89,7 @@ void run_pool(const PoolCommand& c, const CLI::App* cmd) {
       y = pool.forward(x, mode);  // Train keeps what backward needs (indices; x and y for impl=cudnn)
     }
     if (mode == Mode::Train) {
-      Tensor dy = load_npy(c.grad_output);
+      Tensor dy = load_npy_values(c.grad_output);
       MINICNN_CHECK(dy.shape() == y.shape(), "pool: expected --grad-output of shape ", y.shape(),
                     " (the output's), but got ", dy.shape(), " in '", c.grad_output, "'");
       dx = pool.backward(dy.to(device));
@@ -101,7 +98,7 @@ void run_pool(const PoolCommand& c, const CLI::App* cmd) {
     AvgPool2d pool(c.flags.avg_options().impl(impl));
     y = pool.forward(x, mode);
     if (mode == Mode::Train) {
-      Tensor dy = load_npy(c.grad_output);
+      Tensor dy = load_npy_values(c.grad_output);
       MINICNN_CHECK(dy.shape() == y.shape(), "pool: expected --grad-output of shape ", y.shape(),
                     " (the output's), but got ", dy.shape(), " in '", c.grad_output, "'");
       dx = pool.backward(dy.to(device));
@@ -125,10 +122,14 @@ void add_pool_command(CLI::App& app) {
   auto c = std::make_shared<PoolCommand>();
   auto* cmd = app.add_subcommand("pool", "Run one MaxPool2d or AvgPool2d on a .npy file (forward, indices, backward)");
   c->flags.add_to(cmd, true, true);
-  cmd->add_option("--input", c->input, "Input .npy, float, shape (C, H, W) or (N, C, H, W)")->required();
+  cmd->add_option("--input", c->input,
+                  std::string("Input .npy, shape (C, H, W) or (N, C, H, W); ") + kNpyValueDtypes)
+      ->required();
   cmd->add_option("--output", c->output, "Where to write the pooled output (.npy, float32)")->required();
   cmd->add_option("--indices", c->indices, "Where to write the argmax indices (.npy, int32, flat h*W+w; max only)");
-  cmd->add_option("--grad-output", c->grad_output, "dL/dy (.npy) for a backward pass, shaped like the output");
+  cmd->add_option(
+      "--grad-output", c->grad_output,
+      std::string("dL/dy (.npy) for a backward pass, shaped like the output; ") + kNpyValueDtypes);
   cmd->add_option("--grad-input", c->grad_input, "Where to write dL/dx (.npy, float32)");
   cmd->add_option("--device", c->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--impl", c->impl, "native (minicnn's kernels) or cudnn (comparison path, CUDA only)")

@@ -33,7 +33,7 @@ void idx(const uint8_t* data, size_t size);           // parse_idx, images (rank
 void idx_gzip(const uint8_t* data, size_t size);      // gunzip_bounded, then parse_idx
 void cifar10(const uint8_t* data, size_t size);       // parse_cifar10_batch
 void image(const uint8_t* data, size_t size);         // decode_image (stb_image: PNG, JPEG, BMP), to_planar
-void npy(const uint8_t* data, size_t size);           // parse_npy, and npy_bytes reading back the same
+void npy(const uint8_t* data, size_t size);           // parse_npy, npy_bytes round trip, parse_npy_values
 void safetensors(const uint8_t* data, size_t size);   // parse_safetensors (header JSON, offsets, checksum)
 void model_spec(const uint8_t* data, size_t size);    // parse_model, build, summary, forward/backward
 void pool_variant(const uint8_t* data, size_t size);  // parse_pool_variant, apply_pool_variant
