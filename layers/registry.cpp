@@ -46,35 +46,6 @@ struct LayerCall {
   std::string text;
 };
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t prev = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t cur = row[j];
-      const bool same = std::tolower(a[i - 1]) == std::tolower(b[j - 1]);
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (same ? 0 : 1)});
-      prev = cur;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& options) {
-  std::string best;
-  size_t best_d = 3;
-  for (const auto& o : options) {
-    const size_t d = edit_distance(word, o);
-    if (d < best_d) {
-      best_d = d;
-      best = o;
-    }
-  }
-  return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
-}
-
 // Binds positionals and keywords to a signature; reads typed values with messages naming the layer.
 class Args {
  public:
@@ -504,11 +475,6 @@ std::string trimmed(const std::string& s) {
   return first == std::string::npos ? "" : s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-std::vector<std::string> preset_names() {
-  std::vector<std::string> names;
-  for (const Preset& p : presets()) names.push_back(p.name);
-  return names;
-}
 
 // The spec a preset name stands for, or the spec itself. A lone word that names no preset and no layer
 // ("mnist-cn", "lenet") is a mistyped preset far more often than a one-layer model, and would otherwise
@@ -524,7 +490,8 @@ std::string expand_preset(const std::string& spec_or_preset) {
     std::string hint;
     for (const std::string& name : names) {
       // A preset's first word ("mnist", "cifar") is further than did_you_mean's distance from the name.
-      if (name.size() > word.size() && edit_distance(word, name.substr(0, word.size())) == 0) {
+      if (name.size() > word.size() &&
+          std::equal(word.begin(), word.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
         hint = fmt::format(" (did you mean '{}'?)", name);
         break;
       }
@@ -568,6 +535,12 @@ const std::vector<Preset>& presets() {
        "four 3x3 conv layers with BatchNorm, two max pools and two linear layers for 32x32 colour images"},
   };
   return all;
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const Preset& p : presets()) names.push_back(p.name);
+  return names;
 }
 
 const Preset* find_preset(const std::string& name) {

@@ -20,6 +20,8 @@ struct Preset {
 };
 
 const std::vector<Preset>& presets();
+/// The presets' names in order (mnist-cnn, lenet5, ...), for messages and help.
+std::vector<std::string> preset_names();
 /// The preset called `name` (spaces around it ignored, as a quoted --model value may carry them), or nullptr.
 const Preset* find_preset(const std::string& name);
 

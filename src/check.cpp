@@ -1,7 +1,12 @@
-// Out-of-line construction of minicnn::Error, so the checks stay cheap where they pass.
+// Out-of-line construction of minicnn::Error, so the checks stay cheap where they pass, and the
+// nearest-name suggestion its sentences share.
 #include "check.h"
 
-namespace minicnn::detail {
+#include <algorithm>
+#include <cctype>
+
+namespace minicnn {
+namespace detail {
 
 void throw_error(std::string message) { throw Error(std::move(message)); }
 
@@ -12,4 +17,39 @@ void throw_internal(const char* file, int line, const char* condition, std::stri
   throw Error(message);
 }
 
-}  // namespace minicnn::detail
+}  // namespace detail
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cur = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (same ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& options) {
+  std::string best;
+  size_t best_d = 3;
+  for (const auto& o : options) {
+    const size_t d = edit_distance(word, o);
+    if (d < best_d) {
+      best_d = d;
+      best = o;
+    }
+  }
+  return best.empty() ? "" : detail::concat(" (did you mean '", best, "'?)");
+}
+
+}  // namespace minicnn

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace minicnn {
 
@@ -28,6 +29,11 @@ std::string concat(const Parts&... parts) {
 [[noreturn]] void throw_internal(const char* file, int line, const char* condition, std::string detail);
 
 }  // namespace detail
+
+/// The suggestion an error sentence ends with for a mistyped name: " (did you mean 'ReLU'?)" for the
+/// option closest to `word` (case-insensitive edit distance at most 2), or "" when none is that close.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& options);
+
 }  // namespace minicnn
 
 /// Throws minicnn::Error built from the message parts, only when `cond` is false.
