@@ -1,6 +1,8 @@
 // Optimizer: gradient clearing and state movement shared by every optimizer.
 #include "optimizer.h"
 
+#include <fmt/format.h>
+
 #include "adam.h"
 #include "check.h"
 #include "sgd.h"
@@ -18,6 +20,14 @@ void Optimizer::zero_grad() {
 
 void Optimizer::to(Device device) {
   for (auto& [name, t] : state()) *t = t->to(device);
+}
+
+std::string describe_optimizer(const Recipe& recipe) {
+  if (recipe.optimizer == "sgd") {
+    return fmt::format("SGD lr {:g}, momentum {:g}, weight decay {:g}", recipe.lr, recipe.momentum, recipe.weight_decay);
+  }
+  return fmt::format("{} lr {:g}, betas (0.9, 0.999), weight decay {:g}", recipe.optimizer == "adamw" ? "AdamW" : "Adam",
+                     recipe.lr, recipe.weight_decay);
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, std::vector<Parameter*> params) {

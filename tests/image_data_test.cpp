@@ -426,36 +426,9 @@ TEST(Resize, ShrinkingAveragesInsteadOfAliasing) {
   }
 }
 
-// A tiny three-class folder: class k has a bright band in the k-th third of the rows, noise elsewhere.
-void write_band_folder(const std::string& dir, int64_t size, int64_t per_class_train,
-                       int64_t per_class_test) {
-  Generator noise(3);
-  const std::vector<std::string> classes = {"bottom", "middle", "top"};
-  for (const char* split : {"train", "test"}) {
-    const int64_t count = std::string(split) == "train" ? per_class_train : per_class_test;
-    for (int64_t c = 0; c < 3; ++c) {
-      fs::create_directories(fs::path(dir) / split / classes[static_cast<size_t>(c)]);
-      for (int64_t i = 0; i < count; ++i) {
-        std::vector<uint8_t> px(static_cast<size_t>(size * size * 3));
-        const int64_t band = 2 - c;  // "top" (c = 2) is bright in the first third
-        for (int64_t y = 0; y < size; ++y) {
-          const bool bright = y * 3 / size == band;
-          for (int64_t k = 0; k < size * 3; ++k) {
-            px[static_cast<size_t>(y * size * 3 + k)] =
-                static_cast<uint8_t>(bright ? 200 + noise.below(56) : noise.below(60));
-          }
-        }
-        write_png(
-            (fs::path(dir) / split / classes[static_cast<size_t>(c)] / fmt::format("{}.png", i)).string(),
-            px.data(), size, size, 3);
-      }
-    }
-  }
-}
-
 TEST(Predict, ImageFilesGetTheClassOfAModelTrainedOnAFolder) {
   TempDir tmp("predict_images");
-  write_band_folder(tmp / "bands", 9, 30, 4);
+  testing::write_band_folder(tmp / "bands", 9, 30, 4);
   const auto r = testing::run_cli("train --dataset folder --data " + (tmp / "bands") +
                                   " --model 'Flatten LazyLinear(3)' "
                                   "--epochs 4 --batch-size 10 --out " +
@@ -490,23 +463,21 @@ TEST(Predict, ImageFilesGetTheClassOfAModelTrainedOnAFolder) {
 
 TEST(Predict, ResizeFlagReachesTheFolderAndIsRefusedElsewhere) {
   TempDir tmp("resize_flag");
-  write_band_folder(tmp / "bands", 12, 10, 2);
+  testing::write_band_folder(tmp / "bands", 12, 10, 2);
   const std::string common = "--dataset folder --data " + (tmp / "bands") +
                              " --model 'Flatten LazyLinear(3)' "
                              "--epochs 1 --batch-size 10";
   const auto r = testing::run_cli("train " + common + " --resize 6,6 --out " + (tmp / "run"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string ckpt = tmp / "run/model.safetensors";
-  const auto no_resize = testing::run_cli("eval --checkpoint " + ckpt + " --data " + (tmp / "bands"));
-  EXPECT_EQ(no_resize.exit_code, 1);
-  EXPECT_TRUE(contains(no_resize.output,
-                       "expects images of shape [3, 6, 6], but the data set has [3, 12, 12]; pass "
-                       "--resize 6,6 as in training"))
-      << no_resize.output;
-  const auto with_resize =
-      testing::run_cli("eval --checkpoint " + ckpt + " --data " + (tmp / "bands") + " --resize 6,6");
-  EXPECT_EQ(with_resize.exit_code, 0) << with_resize.output;
-  EXPECT_TRUE(contains(with_resize.output, "test accuracy: ")) << with_resize.output;
+  // The checkpoint records the data set's folder and the resize: eval needs neither again.
+  const auto recorded = testing::run_cli("eval --checkpoint " + (tmp / "run"));
+  EXPECT_EQ(recorded.exit_code, 0) << recorded.output;
+  EXPECT_TRUE(contains(recorded.output, "test accuracy: ")) << recorded.output;
+  const auto other_size = testing::run_cli("eval --checkpoint " + ckpt + " --resize 8,8");
+  EXPECT_EQ(other_size.exit_code, 1);
+  EXPECT_TRUE(contains(other_size.output, "expects images of shape [3, 6, 6], but the data set has [3, 8, 8]"))
+      << other_size.output;
 
   auto bad = testing::run_cli("train --dataset mnist --data " + (tmp / "bands") + " --resize 8,8 --out " +
                               (tmp / "x"));
@@ -515,7 +486,7 @@ TEST(Predict, ResizeFlagReachesTheFolderAndIsRefusedElsewhere) {
       << bad.output;
   bad = testing::run_cli("train " + common + " --resize 8 --out " + (tmp / "x"));
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_TRUE(contains(bad.output, "--resize: expected 2 comma-separated numbers, but got '8'"))
+  EXPECT_TRUE(contains(bad.output, "--resize: expected 2 comma-separated numbers (integers >= 0), but got '8'"))
       << bad.output;
   bad = testing::run_cli("train --dataset folder --out " + (tmp / "x"));
   EXPECT_EQ(bad.exit_code, 2);

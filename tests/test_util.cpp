@@ -1,6 +1,7 @@
 // Test helpers: temporary directories, .npy and synthetic IDX files, and running the CLI.
 #include "test_util.h"
 
+#include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 
 #include "check.h"
+#include "image_io.h"
 #include "random.h"
 
 namespace minicnn::testing {
@@ -91,6 +93,33 @@ void write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test) {
   write_bytes(dir + "/train-labels-idx1-ubyte", idx_labels(n_train, 11));
   write_bytes(dir + "/t10k-images-idx3-ubyte", idx_images(n_test, 28, 28, 22));
   write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_labels(n_test, 22));
+}
+
+// A tiny three-class folder: class k has a bright band in the k-th third of the rows, noise elsewhere.
+void write_band_folder(const std::string& dir, int64_t size, int64_t per_class_train,
+                       int64_t per_class_test) {
+  Generator noise(3);
+  const std::vector<std::string> classes = {"bottom", "middle", "top"};
+  for (const char* split : {"train", "test"}) {
+    const int64_t count = std::string(split) == "train" ? per_class_train : per_class_test;
+    for (int64_t c = 0; c < 3; ++c) {
+      fs::create_directories(fs::path(dir) / split / classes[static_cast<size_t>(c)]);
+      for (int64_t i = 0; i < count; ++i) {
+        std::vector<uint8_t> px(static_cast<size_t>(size * size * 3));
+        const int64_t band = 2 - c;  // "top" (c = 2) is bright in the first third
+        for (int64_t y = 0; y < size; ++y) {
+          const bool bright = y * 3 / size == band;
+          for (int64_t k = 0; k < size * 3; ++k) {
+            px[static_cast<size_t>(y * size * 3 + k)] =
+                static_cast<uint8_t>(bright ? 200 + noise.below(56) : noise.below(60));
+          }
+        }
+        write_png(
+            (fs::path(dir) / split / classes[static_cast<size_t>(c)] / fmt::format("{}.png", i)).string(),
+            px.data(), size, size, 3);
+      }
+    }
+  }
 }
 
 CommandResult run_cli(const std::string& args, const std::string& env) {

@@ -42,6 +42,10 @@ std::string idx_labels(int64_t n, uint64_t seed);
 /// Writes the four MNIST files of a tiny data set (n_train, n_test images of 28x28) into `dir`.
 void write_tiny_mnist(const std::string& dir, int64_t n_train = 256, int64_t n_test = 64);
 
+/// An image folder (train/, test/) of 3 classes of size x size RGB PNGs ("bottom", "middle", "top"): a
+/// bright horizontal band in the class's third of the image, over noise.
+void write_band_folder(const std::string& dir, int64_t size, int64_t per_class_train, int64_t per_class_test);
+
 struct CommandResult {
   int exit_code;
   std::string output;  // stdout and stderr together

@@ -7,16 +7,11 @@
 #include <string>
 
 #include "check.h"
+#include "flags.h"
 #include "pool2d.h"
 #include "tensor.h"
 
 namespace minicnn::cli {
-
-/// A mistake in how the command was called (exit code 2), as opposed to a failure while running it (1).
-class UsageError : public Error {
- public:
-  using Error::Error;
-};
 
 /// Parses "K" or "KH,KW" for option `flag`.
 IntPair parse_pair(const std::string& text, const char* flag);

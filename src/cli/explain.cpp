@@ -294,7 +294,7 @@ void run_explain(const ExplainCommand& c, const CLI::App* cmd) {
   if (!c.flags.is_max()) throw UsageError("--image draws the pixels max pooling picks; use it with --mode max");
   Tensor x;
   if (!c.input.empty()) {
-    x = load_npy(c.input);
+    x = load_npy_values(c.input);
     MINICNN_CHECK(x.dtype() == DType::Float32 && x.shape() == shape, "explain: --input '", c.input,
                   "' should be a float array of shape ", shape, " (--input-shape), but holds ", x.shape());
   } else {

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "check.h"
@@ -58,13 +60,20 @@ void save_checkpoint(const std::string& path, Model& model, Optimizer* optimizer
   md["minicnn.dataset"] = meta.dataset;
   md["minicnn.classes"] = json(meta.classes).dump();
   md["minicnn.config"] = meta.config_json.empty() ? "{}" : meta.config_json;
+  if (!meta.settings_json.empty()) md["minicnn.settings"] = meta.settings_json;
   md["minicnn.history"] = meta.history_json.empty() ? "[]" : meta.history_json;
   md["minicnn.state"] = state_to_json(state).dump();
   md["minicnn.optimizer_steps"] = std::to_string(optimizer ? optimizer->steps() : 0);
   save_safetensors(path, tensors, md);
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
+Checkpoint load_checkpoint(const std::string& path_or_run_dir) {
+  std::error_code ec;
+  const bool is_dir = std::filesystem::is_directory(path_or_run_dir, ec);
+  const std::string path =
+      is_dir ? (std::filesystem::path(path_or_run_dir) / "model.safetensors").string() : path_or_run_dir;
+  MINICNN_CHECK(!is_dir || std::filesystem::exists(path, ec), "checkpoint: the run directory '", path_or_run_dir,
+                "' holds no model.safetensors yet; its run has not finished an epoch (or a --checkpoint-every step)");
   Checkpoint c;
   c.file = load_safetensors(path);
   const auto& md = c.file.metadata;
@@ -87,6 +96,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     c.meta.classes = json::parse(get("minicnn.classes")).get<std::vector<std::string>>();
     c.meta.config_json = get("minicnn.config");
     c.meta.history_json = get("minicnn.history");
+    if (auto it = md.find("minicnn.settings"); it != md.end()) c.meta.settings_json = it->second;
     c.state = state_from_json(json::parse(get("minicnn.state")));
     c.optimizer_steps = std::stoll(get("minicnn.optimizer_steps"));
   } catch (const json::exception& e) {

@@ -35,7 +35,8 @@ struct CheckpointMeta {
   Normalization normalization;
   std::string dataset;
   std::vector<std::string> classes;
-  std::string config_json;    // the training configuration (the trainer's own record)
+  std::string config_json;    // the result-defining training configuration (TrainConfig::to_json)
+  std::string settings_json;  // where the data was and how the run ran (TrainConfig::settings_json); "" in older files
   std::string history_json;   // per-epoch metrics so far
 };
 
@@ -50,7 +51,8 @@ struct Checkpoint {
   int64_t optimizer_steps = 0;
 };
 
-/// Reads and validates a checkpoint written by save_checkpoint (throws Error naming the file).
+/// Reads and validates a checkpoint written by save_checkpoint (throws Error naming the file). `path` may
+/// also name a run directory: its model.safetensors is read.
 Checkpoint load_checkpoint(const std::string& path);
 /// Rebuilds the model a checkpoint describes and loads its weights.
 Model model_from_checkpoint(const Checkpoint& ckpt);

@@ -15,11 +15,13 @@ namespace minicnn {
 struct StudyConfig {
   TrainConfig base;                   // base.spec is the preset's own spec; base.seed and out_dir are ignored
   std::vector<std::string> variants;  // the first is the reference of the paired comparisons
-  int64_t seeds = 3;                  // seeds 1..seeds, the same for every variant
+  int64_t seeds = 3;                  // seeds first_seed .. first_seed + seeds - 1, the same for every variant
+  uint64_t first_seed = 1;
   std::string out_dir;
   int64_t shard_index = 0, shard_count = 1;  // this process trains runs with grid index % count == index
 
-  /// The fields that define the study's results, as JSON (study.json in the study directory).
+  /// The fields that define the study's results, as JSON (study.json in the study directory). A study
+  /// with more seeds is the same study grown: run_study() accepts it in the folder of a smaller one.
   std::string to_json() const;
 };
 
@@ -45,11 +47,15 @@ struct StudySummary {
   int64_t complete_runs = 0;
   std::vector<std::string> missing;
   std::string report_path;
+  bool interrupted = false;  // a run stopped at should_stop(); nothing was written after it
+  std::string interrupted_run;  // "max2 seed 2"
 };
 
 /// Trains this shard's runs (finished runs are not trained again; interrupted ones resume; a run whose
 /// checkpoint is damaged is trained again), then writes the results of every finished run in the study
-/// and returns what write_study_results() found.
+/// and returns what write_study_results() found. Each run measures its Eval-mode training accuracy, the
+/// report's overfitting figure. A run interrupted through its callbacks' should_stop() ends the study
+/// there (summary.interrupted).
 StudySummary run_study(const StudyConfig& config, const DatasetSplit& data, const StudyCallbacks& callbacks = {});
 
 /// Writes results.csv, report.md and the plots (gnuplot, when installed) of `dir` from its runs.

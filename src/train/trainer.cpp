@@ -1,13 +1,13 @@
-// The training loop, evaluation, the run directory (metrics.csv, summary.json, model.safetensors) and resumption.
+// The training run: checks first, then the loop of steps and epochs, the run directory's files and the
+// checkpoints that make a run resumable; evaluation.
 #include "trainer.h"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -17,8 +17,10 @@
 #include "loader.h"
 #include "loss.h"
 #include "lr_scheduler.h"
+#include "memory.h"
 #include "optimizer.h"
 #include "registry.h"
+#include "run_dir.h"
 #include "runtime.h"
 
 namespace minicnn {
@@ -28,34 +30,17 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// How many training images the Eval-mode train accuracy reads (as many as a test set of 10,000).
+constexpr int64_t kTrainEvalImages = 10000;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 uint64_t step_seed(uint64_t seed, int64_t step) {
   uint64_t z = seed * 0xD1B54A32D192ED03ull + static_cast<uint64_t>(step) + 1;
   z = (z ^ (z >> 31)) * 0x9E3779B97F4A7C15ull;
   return z ^ (z >> 29);
-}
-
-json metrics_to_json(const EpochMetrics& m) {
-  return {{"epoch", m.epoch},       {"train_loss", m.train_loss}, {"train_accuracy", m.train_accuracy},
-          {"test_loss", m.test_loss}, {"test_accuracy", m.test_accuracy}, {"lr", m.lr},
-          {"seconds", m.seconds},   {"images_per_sec", m.images_per_sec}};
-}
-
-EpochMetrics metrics_from_json(const json& j) {
-  return {j.at("epoch").get<int64_t>(),         j.at("train_loss").get<double>(),
-          j.at("train_accuracy").get<double>(), j.at("test_loss").get<double>(),
-          j.at("test_accuracy").get<double>(),  j.at("lr").get<double>(),
-          j.at("seconds").get<double>(),        j.at("images_per_sec").get<double>()};
-}
-
-std::string metrics_csv(const std::vector<EpochMetrics>& history) {
-  std::string out = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds,images_per_sec\n";
-  for (const auto& m : history) {
-    out += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6g},{:.3f},{:.1f}\n", m.epoch, m.train_loss,
-                       m.train_accuracy, m.test_loss, m.test_accuracy, m.lr, m.seconds, m.images_per_sec);
-  }
-  return out;
 }
 
 // The first parameter whose gradient holds a NaN or infinity, as "layer 3 (Conv2d), 3.weight". A sum
@@ -71,113 +56,395 @@ std::string first_non_finite_gradient(Model& model) {
       float sum = 0.0f;
 #pragma omp parallel for simd reduction(+ : sum) schedule(static) if (n > 65536)
       for (int64_t k = 0; k < n; ++k) sum += v[k] * 0.0f;
-      if (!std::isfinite(sum)) return fmt::format("layer {} ({}), {}.{}", i, model.layer(i).type_name(), i, p->name);
+      if (!std::isfinite(sum))
+        return fmt::format("layer {} ({}), {}.{}", i, model.layer(i).type_name(), i, p->name);
     }
   }
   return "";
 }
 
-void prepare_run_dir(const std::string& dir, RunDirPolicy policy) {
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
-    detail::throw_error(fmt::format("train: --out '{}' exists and is not a directory", dir));
-  }
-  const bool non_empty = fs::exists(dir, ec) && !fs::is_empty(dir, ec);
-  if (non_empty && policy == RunDirPolicy::Fresh) {
-    detail::throw_error(fmt::format(
-        "train: run directory '{}' is not empty; pass --resume to continue that run or --overwrite to replace it", dir));
-  }
-  if (non_empty && policy == RunDirPolicy::Overwrite) {
-    for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path());
-  }
-  fs::create_directories(dir, ec);
-  MINICNN_CHECK(!ec && fs::is_directory(dir), "train: cannot create the run directory '", dir, "': ", ec.message());
-  // Find an unwritable or full disk now, not after the first epoch.
-  const std::string probe = (fs::path(dir) / ".write-probe").string();
-  try {
-    write_file_atomic(probe, std::string(1 << 20, '\0'), "train");
-  } catch (const Error& e) {
-    detail::throw_error(fmt::format("train: cannot write to the run directory '{}' ({}); free space or choose another --out",
-                                    dir, e.what()));
-  }
-  fs::remove(probe, ec);
+void check_recipe(const TrainConfig& config, const DatasetSplit& data) {
+  const Recipe& recipe = config.recipe;
+  MINICNN_CHECK(recipe.epochs > 0, "train: --epochs should be positive, but got ", recipe.epochs);
+  MINICNN_CHECK(recipe.batch_size > 0, "train: --batch-size should be positive, but got ", recipe.batch_size);
+  MINICNN_CHECK(recipe.lr > 0, "train: --lr should be positive, but got ", recipe.lr);
+  MINICNN_CHECK(config.limit_train >= 0 && config.limit_train <= data.train.size(),
+                "train: --limit-train should be ", "a count from 1 to ", data.train.size(),
+                " (the training images of ", data.train.name, "), but got ", config.limit_train);
+  const Shape data_chw{data.train.channels, data.train.height, data.train.width};
+  MINICNN_CHECK(data_chw == config.input_chw, "train: the model expects images of shape ", config.input_chw,
+                " (C, H, W), but the data set '", data.train.name, "' has ", data_chw);
 }
 
-// MemAvailable from /proc/meminfo in bytes, or 0 when it cannot be read.
-double available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  double kib = 0;
-  std::string unit;
-  while (in >> key >> kib >> unit) {
-    if (key == "MemAvailable:") return kib * 1024.0;
-  }
-  return 0;
+// Whether a schedule planned for `planned` epochs gives the same learning rates to the epochs done so
+// far when planned for `wanted` instead (then extending a run equals having asked for `wanted` at first).
+bool schedule_extends(const std::string& schedule, int64_t planned, int64_t wanted) {
+  if (schedule == "none") return true;
+  if (schedule == "step") return std::max<int64_t>(1, planned / 3) == std::max<int64_t>(1, wanted / 3);
+  return planned == wanted;
 }
 
-std::string gib(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024.0 * 1024.0)); }
+// The checkpoint a Resume continues from, after refusing a command that would not continue the same
+// run; nullopt when there is none yet (the run starts from the beginning).
+std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const std::string& path) {
+  if (!fs::exists(path)) return std::nullopt;
+  Checkpoint ckpt = load_checkpoint(path);
+  const TrainConfig run = TrainConfig::from_json(ckpt.meta.config_json, ckpt.meta.settings_json);
+  const std::vector<std::string> differences = config_differences(run, config);
+  MINICNN_CHECK(differences.empty(), "train: --resume found a run in '", config.out_dir,
+                "' trained with another configuration (", fmt::format("{}", fmt::join(differences, "; ")),
+                "); leave those flags out to continue it, or choose another --out");
+  const int64_t done = ckpt.state.epochs_done, wanted = config.recipe.epochs;
+  const auto epochs = [](int64_t n) { return fmt::format("{} epoch{}", n, n == 1 ? "" : "s"); };
+  MINICNN_CHECK(wanted >= done, "train: --epochs ", wanted, " is fewer than the ", epochs(done),
+                " the run in '", config.out_dir, "' has done; give --epochs ", done, " or more");
+  MINICNN_CHECK(
+      wanted <= run.recipe.epochs || schedule_extends(run.recipe.schedule, run.recipe.epochs, wanted),
+      "train: --epochs ", wanted, " would extend the run in '", config.out_dir, "', planned for ",
+      epochs(run.recipe.epochs), ", but its ", run.recipe.schedule,
+      " schedule set the learning rate of every epoch from that number, so the epochs already done "
+      "would not be those of a ",
+      wanted, "-epoch run; start a new run with --epochs ", wanted,
+      " (or use --schedule none, which extends)");
+  return ckpt;
+}
+
+TrainResult finished_result(const Checkpoint& ckpt, const std::string& out_dir) {
+  TrainResult result;
+  result.out_dir = out_dir;
+  result.already_finished = true;
+  result.history = history_from_json(ckpt.meta.history_json);
+  result.has_checkpoint = true;
+  result.checkpoint_epochs = ckpt.state.epochs_done;
+  if (!result.history.empty()) {
+    result.test_accuracy = result.history.back().test_accuracy;
+    result.test_loss = result.history.back().test_loss;
+  }
+  return result;
+}
+
+// Everything a run holds while it trains.
+struct Session {
+  const TrainConfig& config;
+  const DatasetSplit& data;
+  const TrainCallbacks& callbacks;
+  Clock::time_point wall_start;
+  std::string checkpoint_path;
+  Normalization normalization;
+  Model model;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<LRScheduler> schedule;
+  std::unique_ptr<DataLoader> loader;
+  std::vector<int64_t> train_eval_subset;  // the images of the Eval-mode train accuracy (when measured)
+  CrossEntropyLoss loss;
+  TrainState state;
+  std::vector<EpochMetrics> history;
+  CheckpointMeta meta;
+  std::unique_ptr<RunDirectory> dir;
+  int64_t saved_step = -1;  // global_step of the last checkpoint this run holds (-1: none)
+  TrainResult result;
+
+  Session(const TrainConfig& c, const DatasetSplit& d, const TrainCallbacks& cb)
+      : config(c),
+        data(d),
+        callbacks(cb),
+        wall_start(Clock::now()),
+        checkpoint_path((fs::path(c.out_dir) / "model.safetensors").string()) {}
+
+  void note(const std::string& text) const {
+    if (callbacks.on_note) callbacks.on_note(text);
+  }
+  bool stop_requested() const { return callbacks.should_stop && callbacks.should_stop(); }
+};
+
+// The model (with its classifier checked against the data set's classes), optimizer and schedule.
+void build_model(Session& s) {
+  const TrainConfig& config = s.config;
+  s.normalization = compute_normalization(s.data.train);
+  s.model = parse_model(config.spec);
+  s.model.build(config.input_chw, config.seed);
+  check_classifier(s.model, static_cast<int64_t>(s.data.train.classes.size()), s.data.train.name);
+  set_pool_impl(s.model, config.pool_impl);
+  if (config.device.is_cpu()) {
+    const int64_t images = config.limit_train > 0 ? config.limit_train : s.data.train.size();
+    check_training_memory(s.model, config.input_chw, std::min(config.recipe.batch_size, images),
+                          config.recipe.optimizer, config.model_name);
+  }
+  s.model.to(config.device);
+  s.optimizer = make_optimizer(config.recipe, s.model.parameters());
+  s.optimizer->to(config.device);
+  s.schedule = make_scheduler(config.recipe.schedule, config.recipe.lr, config.recipe.epochs);
+}
+
+void build_loader(Session& s) {
+  const TrainConfig& config = s.config;
+  LoaderOptions options;
+  options.batch_size = config.recipe.batch_size;
+  options.shuffle = true;
+  options.seed = config.seed;
+  options.augment = parse_augment(config.recipe.augment);
+  options.normalization = s.normalization;
+  std::vector<int64_t> subset;
+  if (config.limit_train > 0) subset = random_subset(s.data.train.size(), config.limit_train, config.seed);
+  if (config.measure_train_accuracy) {
+    const std::vector<int64_t>& pool = subset;
+    const int64_t n = config.limit_train > 0 ? config.limit_train : s.data.train.size();
+    const std::vector<int64_t> pick = random_subset(n, std::min(n, kTrainEvalImages), config.seed);
+    for (int64_t i : pick) s.train_eval_subset.push_back(pool.empty() ? i : pool[static_cast<size_t>(i)]);
+  }
+  s.loader = std::make_unique<DataLoader>(s.data.train, options, std::move(subset));
+}
+
+void restore_from(Session& s, const Checkpoint& ckpt) {
+  load_weights(s.model, ckpt, s.optimizer.get());
+  s.state = ckpt.state;
+  s.state.finished = false;
+  s.history = history_from_json(ckpt.meta.history_json);
+}
+
+void fill_meta(Session& s) {
+  s.meta.spec = model_to_spec(s.model);
+  s.meta.model_name = s.config.model_name;
+  s.meta.input_chw = s.config.input_chw;
+  s.meta.normalization = s.normalization;
+  s.meta.dataset = s.config.dataset;
+  s.meta.classes = s.data.train.classes;
+  s.meta.config_json = s.config.to_json();
+  s.meta.settings_json = s.config.settings_json();
+}
+
+void announce(const Session& s, bool resumed, bool replaces_previous) {
+  if (!s.callbacks.on_start) return;
+  TrainStart start;
+  start.config = &s.config;
+  start.data_name = s.data.train.name;
+  start.train_images = s.loader->size();
+  start.test_images = s.data.test.size();
+  start.batches_per_epoch = s.loader->num_batches();
+  start.start_epoch = s.state.epochs_done + 1;
+  start.start_batch = s.state.step_in_epoch + 1;
+  start.resumed = resumed;
+  start.replaces_previous = replaces_previous;
+  s.callbacks.on_start(start);
+}
+
+void save_checkpoint_now(Session& s) {
+  s.meta.history_json = history_to_json(s.history);
+  TrainState state = s.state;
+  state.wall_seconds += seconds_since(s.wall_start);
+  save_checkpoint(s.checkpoint_path, s.model, s.optimizer.get(), s.meta, state);
+  s.dir->commit();
+  s.saved_step = s.state.global_step;
+  s.result.has_checkpoint = true;
+  s.result.checkpoint_epochs = s.state.epochs_done;
+  s.result.checkpoint_batches = s.state.step_in_epoch;
+}
+
+[[noreturn]] void stop_on_non_finite(const Session& s, const std::string& what, int64_t epoch, int64_t b,
+                                     double lr) {
+  detail::throw_error(
+      fmt::format("train: {} at step {} (epoch {}, batch {}); the last good checkpoint is kept in '{}'; try "
+                  "a lower learning "
+                  "rate than {}",
+                  what, s.state.global_step + 1, epoch + 1, b + 1, s.checkpoint_path, lr));
+}
+
+// One optimizer step on batch `b` of the current epoch, with the running sums of the epoch.
+void train_step(Session& s, int64_t epoch, int64_t b, double lr) {
+  const auto step_start = Clock::now();
+  const Batch batch = s.loader->batch(b);
+  const Tensor x = batch.images.to(s.config.device), y = batch.labels.to(s.config.device);
+  s.model.reseed(step_seed(s.config.seed, s.state.global_step));
+  const Tensor logits = s.model.forward(x, Mode::Train);
+  const LossResult r = s.loss.forward(logits, y);
+  if (!std::isfinite(r.loss)) stop_on_non_finite(s, fmt::format("the loss became {}", r.loss), epoch, b, lr);
+  s.optimizer->zero_grad();
+  s.model.backward(s.loss.backward());
+  if (const std::string bad = first_non_finite_gradient(s.model); !bad.empty()) {
+    stop_on_non_finite(s, fmt::format("the gradient of {} became NaN or infinite", bad), epoch, b, lr);
+  }
+  s.optimizer->step();
+  const double seconds = seconds_since(step_start);
+  TrainState& st = s.state;
+  st.epoch_train_seconds += seconds;
+  st.total_train_seconds += seconds;
+  st.total_train_images += batch.size;
+  st.epoch_loss_sum += r.loss * static_cast<double>(batch.size);
+  st.epoch_correct += r.correct;
+  st.epoch_seen += batch.size;
+  st.step_in_epoch = b + 1;
+  ++st.global_step;
+}
+
+void report_batch(const Session& s, int64_t epoch, int64_t b) {
+  if (!s.callbacks.on_batch) return;
+  const TrainState& st = s.state;
+  const double ips = static_cast<double>(st.epoch_seen) / std::max(st.epoch_train_seconds, 1e-9);
+  const int64_t remaining =
+      s.loader->size() - std::min(s.loader->size(), (b + 1) * s.config.recipe.batch_size);
+  s.callbacks.on_batch({epoch + 1, s.config.recipe.epochs, b + 1, s.loader->num_batches(),
+                        st.epoch_loss_sum / static_cast<double>(st.epoch_seen),
+                        static_cast<double>(st.epoch_correct) / static_cast<double>(st.epoch_seen), ips,
+                        static_cast<double>(remaining) / ips});
+}
+
+EpochMetrics measure_epoch(Session& s, int64_t epoch, double lr, EvalResult& test) {
+  const TrainState& st = s.state;
+  test = evaluate(s.model, s.data.test, s.normalization);
+  EpochMetrics m{epoch + 1,
+                 st.epoch_loss_sum / static_cast<double>(st.epoch_seen),
+                 static_cast<double>(st.epoch_correct) / static_cast<double>(st.epoch_seen),
+                 test.loss,
+                 test.accuracy,
+                 lr,
+                 st.epoch_train_seconds,
+                 static_cast<double>(st.epoch_seen) / std::max(st.epoch_train_seconds, 1e-9)};
+  if (s.config.measure_train_accuracy) {
+    m.train_eval_accuracy =
+        evaluate(s.model, s.data.train, s.normalization, 128, s.train_eval_subset).accuracy;
+  }
+  return m;
+}
+
+void start_next_epoch(TrainState& st, int64_t epochs_done, int64_t epochs) {
+  st.epochs_done = epochs_done;
+  st.step_in_epoch = 0;
+  st.epoch_loss_sum = 0;
+  st.epoch_correct = 0;
+  st.epoch_seen = 0;
+  st.epoch_train_seconds = 0;
+  st.finished = epochs_done == epochs;
+}
+
+json summary_json(const Session& s, const EpochMetrics& m, const EvalResult& test) {
+  const TrainConfig& config = s.config;
+  const Recipe& recipe = config.recipe;
+  return {{"dataset", config.dataset},
+          {"model", config.model_name},
+          {"spec", s.meta.spec},
+          {"parameters", const_cast<Model&>(s.model).num_parameters()},
+          {"epochs", s.state.epochs_done},
+          {"epochs_planned", recipe.epochs},
+          {"finished", s.state.finished},
+          {"test_accuracy", m.test_accuracy},
+          {"test_loss", m.test_loss},
+          {"train_accuracy", m.train_accuracy},
+          {"train_loss", m.train_loss},
+          {"train_images_per_sec", s.result.train_images_per_sec},
+          {"eval_images_per_sec", test.images_per_sec},
+          {"wall_seconds", s.result.wall_seconds},
+          {"peak_rss_mib", s.result.peak_rss_mib},
+          {"seed", config.seed},
+          {"device", config.device.str()},
+          {"threads", num_threads()},
+          {"limit_train", config.limit_train},
+          {"pool", config.pool_variant},
+          {"recipe",
+           {{"optimizer", recipe.optimizer},
+            {"lr", recipe.lr},
+            {"momentum", recipe.momentum},
+            {"weight_decay", recipe.weight_decay},
+            {"schedule", recipe.schedule},
+            {"augment", recipe.augment},
+            {"batch_size", recipe.batch_size}}}};
+}
+
+// Evaluates the epoch just trained, then writes metrics.csv, summary.json and the checkpoint.
+void finish_epoch(Session& s, int64_t epoch, double lr) {
+  EvalResult test;
+  const EpochMetrics m = measure_epoch(s, epoch, lr, test);
+  s.history.push_back(m);
+  start_next_epoch(s.state, epoch + 1, s.config.recipe.epochs);
+  TrainResult& r = s.result;
+  r.history = s.history;
+  r.test_accuracy = m.test_accuracy;
+  r.test_loss = m.test_loss;
+  r.train_images_per_sec =
+      static_cast<double>(s.state.total_train_images) / std::max(s.state.total_train_seconds, 1e-9);
+  r.wall_seconds = s.state.wall_seconds + seconds_since(s.wall_start);
+  r.peak_rss_mib = peak_rss_mib();
+  // metrics.csv and summary.json first, the checkpoint last: a run killed in between redoes the epoch
+  // when resumed (and rewrites them with the same figures); the other order would leave a finished
+  // checkpoint beside a metrics.csv without its last epoch, and --resume would find nothing to do.
+  const fs::path dir(s.config.out_dir);
+  write_file_atomic((dir / "metrics.csv").string(), metrics_csv(s.history), "train");
+  write_file_atomic((dir / "summary.json").string(), summary_json(s, m, test).dump(2) + "\n", "train");
+  save_checkpoint_now(s);
+  if (s.callbacks.on_epoch) s.callbacks.on_epoch(m, s.config.recipe.epochs);
+}
+
+// The epochs and steps left; returns false when should_stop() interrupted the run.
+bool run_epochs(Session& s) {
+  const int64_t batches = s.loader->num_batches();
+  for (int64_t epoch = s.state.epochs_done; epoch < s.config.recipe.epochs; ++epoch) {
+    const double lr = s.schedule->lr_at(epoch);
+    s.optimizer->set_lr(lr);
+    s.loader->set_epoch(epoch);
+    for (int64_t b = s.state.step_in_epoch; b < batches; ++b) {
+      if (s.stop_requested()) return false;
+      train_step(s, epoch, b, lr);
+      report_batch(s, epoch, b);
+      const bool every =
+          s.config.checkpoint_every > 0 && s.state.global_step % s.config.checkpoint_every == 0;
+      if (every && b + 1 < batches) save_checkpoint_now(s);
+    }
+    finish_epoch(s, epoch, lr);
+  }
+  return true;
+}
+
+// Keeps where an interrupted run stands: when the run already holds a checkpoint, a new one of the
+// current step. A run that has written nothing yet writes nothing now, so an --overwrite's previous
+// contents come back unchanged when the RunDirectory goes.
+void keep_interrupted(Session& s) {
+  s.result.interrupted = true;
+  if (s.saved_step >= 0 && s.saved_step != s.state.global_step) save_checkpoint_now(s);
+}
 
 }  // namespace
 
-std::vector<EpochMetrics> history_from_json(const std::string& text) {
-  std::vector<EpochMetrics> history;
-  for (const auto& j : json::parse(text)) history.push_back(metrics_from_json(j));
-  return history;
-}
-
-double estimate_training_bytes(const Model& model, const Shape& input_chw, int64_t batch, const std::string& optimizer) {
-  // Parameters with their gradients and optimizer state.
-  int64_t params = 0;
-  for (size_t i = 0; i < model.size(); ++i) {
-    for (Parameter* p : const_cast<Layer&>(model.layer(i)).parameters()) params += p->value.numel();
-  }
-  const double state = optimizer == "sgd" ? 1 : 2;
-  double bytes = static_cast<double>(params) * 4.0 * (2.0 + state);
-  // Activations: each layer's output, what backward keeps of it and a gradient of the same size, per image;
-  // plus the convolutions' column buffers (per thread, 2 per backward).
-  double per_image = static_cast<double>(input_chw.numel()) * 4.0;
-  double columns = 0;
-  Shape in({1, input_chw[0], input_chw[1], input_chw[2]});
-  for (const LayerSummary& row : model.summary_rows(input_chw)) {
-    per_image += 3.0 * static_cast<double>(row.activation_bytes);
-    if (auto w = model.layer(static_cast<size_t>(row.index)).window(); w && row.output_shape.rank() == 4 && in.rank() == 4) {
-      columns = std::max(columns, 2.0 * static_cast<double>(in[1] * w->KH * w->KW * row.output_shape[2] * row.output_shape[3]) * 4.0);
+TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPolicy policy,
+                  const TrainCallbacks& callbacks) {
+  RunDirectory::recover(config.out_dir);
+  check_recipe(config, data);
+  Session s(config, data, callbacks);
+  s.result.out_dir = config.out_dir;
+  std::optional<Checkpoint> resume_from;
+  if (policy == RunDirPolicy::Resume) {
+    resume_from = checkpoint_to_resume(config, s.checkpoint_path);
+    if (resume_from && resume_from->state.finished &&
+        resume_from->state.epochs_done == config.recipe.epochs) {
+      return finished_result(*resume_from, config.out_dir);
     }
-    in = row.output_shape;
+    if (!resume_from)
+      s.note(fmt::format("no checkpoint in '{}' yet: starting the run from the beginning", config.out_dir));
   }
-  return bytes + per_image * static_cast<double>(batch) + columns * num_threads();
+  set_num_threads(config.threads);
+  build_model(s);
+  build_loader(s);
+  if (resume_from) restore_from(s, *resume_from);
+  fill_meta(s);
+  const RunDirPolicy dir_policy = resume_from ? RunDirPolicy::Resume : policy;
+  check_run_dir(config.out_dir, dir_policy);
+  const bool replaces = dir_policy == RunDirPolicy::Overwrite && !fs::is_empty(config.out_dir);
+  announce(s, resume_from.has_value(), replaces);
+  if (resume_from) {
+    s.saved_step = s.state.global_step;
+    s.result.has_checkpoint = true;
+    s.result.checkpoint_epochs = s.state.epochs_done;
+    s.result.checkpoint_batches = s.state.step_in_epoch;
+  }
+  s.dir = std::make_unique<RunDirectory>(config.out_dir, dir_policy);
+  if (!run_epochs(s)) keep_interrupted(s);
+  return s.result;
 }
 
-std::string TrainConfig::to_json() const {
-  return json{{"dataset", dataset},
-              {"model", model_name},
-              {"spec", spec},
-              {"input_shape", input_chw.dims()},
-              {"optimizer", recipe.optimizer},
-              {"lr", recipe.lr},
-              {"momentum", recipe.momentum},
-              {"weight_decay", recipe.weight_decay},
-              {"schedule", recipe.schedule},
-              {"augment", recipe.augment},
-              {"batch_size", recipe.batch_size},
-              {"epochs", recipe.epochs},
-              {"seed", seed},
-              {"limit_train", limit_train},
-              {"pool", pool_variant}}
-      .dump();
-}
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-
-EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization& normalization, int64_t batch_size) {
+EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization& normalization,
+                    int64_t batch_size, const std::vector<int64_t>& subset) {
   LoaderOptions options;
   options.batch_size = batch_size;
   options.normalization = normalization;
-  DataLoader loader(data, options);
+  DataLoader loader(data, options, subset);
   CrossEntropyLoss loss;
   EvalResult r;
   double loss_sum = 0;
@@ -195,223 +462,6 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
   r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.count);
   r.images_per_sec = seconds > 0 ? static_cast<double>(r.count) / seconds : 0;
   return r;
-}
-
-TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPolicy policy,
-                  const TrainCallbacks& callbacks) {
-  const auto wall_start = Clock::now();
-  const Recipe& recipe = config.recipe;
-  MINICNN_CHECK(recipe.epochs > 0, "train: --epochs should be positive, but got ", recipe.epochs);
-  MINICNN_CHECK(recipe.batch_size > 0, "train: --batch-size should be positive, but got ", recipe.batch_size);
-  MINICNN_CHECK(recipe.lr > 0, "train: --lr should be positive, but got ", recipe.lr);
-  const Shape data_chw{data.train.channels, data.train.height, data.train.width};
-  MINICNN_CHECK(data_chw == config.input_chw, "train: the model expects images of shape ", config.input_chw,
-                " (C, H, W), but the data set '", data.train.name, "' has ", data_chw);
-  auto note = [&](const std::string& text) {
-    if (callbacks.on_note) callbacks.on_note(text);
-  };
-
-  TrainResult result;
-  result.out_dir = config.out_dir;
-  const fs::path dir(config.out_dir);
-  const std::string ckpt_path = (dir / "model.safetensors").string();
-
-  std::optional<Checkpoint> resume_from;
-  if (policy == RunDirPolicy::Resume && fs::exists(ckpt_path)) {
-    resume_from = load_checkpoint(ckpt_path);
-    MINICNN_CHECK(resume_from->meta.config_json == config.to_json(), "train: --resume found a run in '", config.out_dir,
-                  "' trained with another configuration (", resume_from->meta.config_json,
-                  "); give the same flags or choose another --out");
-    if (resume_from->state.finished) {
-      result.already_finished = true;
-      result.history = history_from_json(resume_from->meta.history_json);
-      if (!result.history.empty()) {
-        result.test_accuracy = result.history.back().test_accuracy;
-        result.test_loss = result.history.back().test_loss;
-      }
-      return result;
-    }
-  } else if (policy == RunDirPolicy::Resume) {
-    note(fmt::format("no checkpoint in '{}' yet: starting the run from the beginning", config.out_dir));
-  }
-  prepare_run_dir(config.out_dir, resume_from ? RunDirPolicy::Resume : policy);
-  set_num_threads(config.threads);
-
-  // Model, optimizer, schedule.
-  const Normalization normalization = compute_normalization(data.train);
-  Model model = parse_model(config.spec);
-  model.build(config.input_chw, config.seed);
-  set_pool_impl(model, config.pool_impl);
-  model.to(config.device);
-  if (config.device.is_cpu()) {
-    const int64_t batch = std::min<int64_t>(recipe.batch_size, config.limit_train > 0 ? config.limit_train : data.train.size());
-    const double need = estimate_training_bytes(model, config.input_chw, batch, recipe.optimizer);
-    const double have = available_memory_bytes();
-    if (have > 0 && need > have) {
-      const double per_image = (estimate_training_bytes(model, config.input_chw, 2, recipe.optimizer) -
-                                estimate_training_bytes(model, config.input_chw, 1, recipe.optimizer));
-      const double fixed = need - per_image * static_cast<double>(batch);
-      const int64_t fits = per_image > 0 && have > fixed ? static_cast<int64_t>((have - fixed) / per_image) : 0;
-      detail::throw_error(fmt::format(
-          "train: training {} with batch size {} needs about {} of memory ({} for parameters, gradients and optimizer "
-          "state, {} per image of the batch), but only {} is available; {}",
-          config.model_name, batch, gib(need), gib(fixed), fmt::format("{:.1f} MiB", per_image / (1024.0 * 1024.0)), gib(have),
-          fits > 0 ? fmt::format("use --batch-size {} or less", fits) : std::string("choose a smaller model")));
-    }
-  }
-  std::unique_ptr<Optimizer> optimizer = make_optimizer(recipe, model.parameters());
-  optimizer->to(config.device);
-  const std::unique_ptr<LRScheduler> schedule = make_scheduler(recipe.schedule, recipe.lr, recipe.epochs);
-
-  TrainState state;
-  std::vector<EpochMetrics> history;
-  if (resume_from) {
-    load_weights(model, *resume_from, optimizer.get());
-    state = resume_from->state;
-    history = history_from_json(resume_from->meta.history_json);
-    note(fmt::format("resuming '{}' at epoch {}, batch {}", config.out_dir, state.epochs_done + 1, state.step_in_epoch + 1));
-  }
-
-  CheckpointMeta meta;
-  meta.spec = model_to_spec(model);
-  meta.model_name = config.model_name;
-  meta.input_chw = config.input_chw;
-  meta.normalization = normalization;
-  meta.dataset = config.dataset;
-  meta.classes = data.train.classes;
-  meta.config_json = config.to_json();
-
-  auto history_json = [&] {
-    json h = json::array();
-    for (const auto& m : history) h.push_back(metrics_to_json(m));
-    return h.dump();
-  };
-  auto save = [&] {
-    meta.history_json = history_json();
-    TrainState s = state;
-    s.wall_seconds += seconds_since(wall_start);
-    save_checkpoint(ckpt_path, model, optimizer.get(), meta, s);
-  };
-
-  LoaderOptions options;
-  options.batch_size = recipe.batch_size;
-  options.shuffle = true;
-  options.seed = config.seed;
-  options.augment = parse_augment(recipe.augment);
-  options.normalization = normalization;
-  std::vector<int64_t> subset;
-  if (config.limit_train > 0) subset = random_subset(data.train.size(), config.limit_train, config.seed);
-  DataLoader loader(data.train, options, subset);
-  const int64_t batches = loader.num_batches();
-  CrossEntropyLoss loss;
-
-  for (int64_t epoch = state.epochs_done; epoch < recipe.epochs; ++epoch) {
-    const double lr = schedule->lr_at(epoch);
-    optimizer->set_lr(lr);
-    loader.set_epoch(epoch);
-    for (int64_t b = state.step_in_epoch; b < batches; ++b) {
-      const auto step_start = Clock::now();
-      const Batch batch = loader.batch(b);
-      const Tensor x = batch.images.to(config.device), y = batch.labels.to(config.device);
-      model.reseed(step_seed(config.seed, state.global_step));
-      const Tensor logits = model.forward(x, Mode::Train);
-      const LossResult r = loss.forward(logits, y);
-      if (!std::isfinite(r.loss)) {
-        detail::throw_error(fmt::format(
-            "train: the loss became {} at step {} (epoch {}, batch {}); the last good checkpoint is kept in '{}'; "
-            "try a lower learning rate than {}",
-            r.loss, state.global_step + 1, epoch + 1, b + 1, ckpt_path, lr));
-      }
-      optimizer->zero_grad();
-      model.backward(loss.backward());
-      if (const std::string bad = first_non_finite_gradient(model); !bad.empty()) {
-        detail::throw_error(fmt::format(
-            "train: the gradient of {} became NaN or infinite at step {} (epoch {}, batch {}); the last good "
-            "checkpoint is kept in '{}'; try a lower learning rate than {}",
-            bad, state.global_step + 1, epoch + 1, b + 1, ckpt_path, lr));
-      }
-      optimizer->step();
-      const double step_seconds = seconds_since(step_start);
-      state.epoch_train_seconds += step_seconds;
-      state.total_train_seconds += step_seconds;
-      state.total_train_images += batch.size;
-      state.epoch_loss_sum += r.loss * static_cast<double>(batch.size);
-      state.epoch_correct += r.correct;
-      state.epoch_seen += batch.size;
-      state.step_in_epoch = b + 1;
-      ++state.global_step;
-      if (callbacks.on_batch) {
-        const double ips = static_cast<double>(state.epoch_seen) / std::max(state.epoch_train_seconds, 1e-9);
-        const int64_t remaining = loader.size() - std::min(loader.size(), (b + 1) * recipe.batch_size);
-        callbacks.on_batch({epoch + 1, recipe.epochs, b + 1, batches,
-                            state.epoch_loss_sum / static_cast<double>(state.epoch_seen),
-                            static_cast<double>(state.epoch_correct) / static_cast<double>(state.epoch_seen), ips,
-                            static_cast<double>(remaining) / ips});
-      }
-      if (config.checkpoint_every > 0 && state.global_step % config.checkpoint_every == 0 && b + 1 < batches) save();
-    }
-    const EvalResult test = evaluate(model, data.test, normalization);
-    const EpochMetrics m{epoch + 1,
-                         state.epoch_loss_sum / static_cast<double>(state.epoch_seen),
-                         static_cast<double>(state.epoch_correct) / static_cast<double>(state.epoch_seen),
-                         test.loss,
-                         test.accuracy,
-                         lr,
-                         state.epoch_train_seconds,
-                         static_cast<double>(state.epoch_seen) / std::max(state.epoch_train_seconds, 1e-9)};
-    history.push_back(m);
-    state.epochs_done = epoch + 1;
-    state.step_in_epoch = 0;
-    state.epoch_loss_sum = 0;
-    state.epoch_correct = 0;
-    state.epoch_seen = 0;
-    state.epoch_train_seconds = 0;
-    state.finished = state.epochs_done == recipe.epochs;
-    // metrics.csv and summary.json first, the checkpoint last: a run killed in between redoes the epoch
-    // when resumed (and rewrites them with the same figures); the other order would leave a finished
-    // checkpoint beside a metrics.csv without its last epoch, and --resume would find nothing to do.
-    write_file_atomic((dir / "metrics.csv").string(), metrics_csv(history), "train");
-
-    result.history = history;
-    result.test_accuracy = m.test_accuracy;
-    result.test_loss = m.test_loss;
-    result.train_images_per_sec =
-        static_cast<double>(state.total_train_images) / std::max(state.total_train_seconds, 1e-9);
-    result.wall_seconds = state.wall_seconds + seconds_since(wall_start);
-    result.peak_rss_mib = peak_rss_mib();
-    const json summary = {{"dataset", config.dataset},
-                          {"model", config.model_name},
-                          {"spec", meta.spec},
-                          {"parameters", model.num_parameters()},
-                          {"epochs", state.epochs_done},
-                          {"epochs_planned", recipe.epochs},
-                          {"finished", state.finished},
-                          {"test_accuracy", m.test_accuracy},
-                          {"test_loss", m.test_loss},
-                          {"train_accuracy", m.train_accuracy},
-                          {"train_loss", m.train_loss},
-                          {"train_images_per_sec", result.train_images_per_sec},
-                          {"eval_images_per_sec", test.images_per_sec},
-                          {"wall_seconds", result.wall_seconds},
-                          {"peak_rss_mib", result.peak_rss_mib},
-                          {"seed", config.seed},
-                          {"device", config.device.str()},
-                          {"threads", num_threads()},
-                          {"limit_train", config.limit_train},
-                          {"pool", config.pool_variant},
-                          {"recipe",
-                           {{"optimizer", recipe.optimizer},
-                            {"lr", recipe.lr},
-                            {"momentum", recipe.momentum},
-                            {"weight_decay", recipe.weight_decay},
-                            {"schedule", recipe.schedule},
-                            {"augment", recipe.augment},
-                            {"batch_size", recipe.batch_size}}}};
-    write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n", "train");
-    save();
-    if (callbacks.on_epoch) callbacks.on_epoch(m, recipe.epochs);
-  }
-  return result;
 }
 
 }  // namespace minicnn
