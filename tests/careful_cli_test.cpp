@@ -109,6 +109,10 @@ TEST_F(CarefulCli, OverwriteReplacesTheRunOnceTheNewOneHasWrittenAFile) {
   EXPECT_FALSE(fs::exists(out + "/notes.txt"));
   EXPECT_FALSE(fs::exists(out + "/.replaced-by-overwrite"));
   EXPECT_TRUE(fs::exists(out + "/model.safetensors"));
+  // --overwrite of a folder that does not exist yet is a fresh run.
+  const auto fresh = run_cli(train_args(tmp / "new", 1, "--overwrite"));
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.output;
+  EXPECT_FALSE(contains(fresh.output, "replacing")) << fresh.output;
 }
 
 TEST_F(CarefulCli, CtrlCKeepsACheckpointAndResumeWithNoFlagsEndsAsAnUninterruptedRun) {

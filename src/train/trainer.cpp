@@ -426,7 +426,9 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
   fill_meta(s);
   const RunDirPolicy dir_policy = resume_from ? RunDirPolicy::Resume : policy;
   check_run_dir(config.out_dir, dir_policy);
-  const bool replaces = dir_policy == RunDirPolicy::Overwrite && !fs::is_empty(config.out_dir);
+  std::error_code ec;
+  const bool replaces = dir_policy == RunDirPolicy::Overwrite && fs::exists(config.out_dir, ec) &&
+                        !fs::is_empty(config.out_dir, ec);
   announce(s, resume_from.has_value(), replaces);
   if (resume_from) {
     s.saved_step = s.state.global_step;
