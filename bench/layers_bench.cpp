@@ -6,16 +6,16 @@
 #include <cstdlib>
 #include <memory>
 
-#include "batchnorm2d.h"
-#include "conv2d.h"
-#include "gemm.h"
-#include "linear.h"
-#include "loss.h"
-#include "optimizer.h"
-#include "pool2d.h"
-#include "registry.h"
-#include "relu.h"
-#include "runtime.h"
+#include <minicnn/batchnorm2d.h>
+#include <minicnn/conv2d.h>
+#include <minicnn/gemm.h>
+#include <minicnn/linear.h>
+#include <minicnn/loss.h>
+#include <minicnn/optimizer.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/registry.h>
+#include <minicnn/relu.h>
+#include <minicnn/runtime.h>
 
 using namespace minicnn;
 

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "check.h"
-#include "pool2d.h"
-#include "random.h"
-#include "runtime.h"
+#include <minicnn/check.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/random.h>
+#include <minicnn/runtime.h>
 
 using namespace minicnn;
 

@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "check.h"
-#include "cuda/check.h"
-#include "device.h"
-#include "pool2d.h"
+#include <minicnn/check.h>
+#include <minicnn/cuda/check.h>
+#include <minicnn/device.h>
+#include <minicnn/pool2d.h>
 
 namespace {
 

@@ -1,5 +1,5 @@
 // The CIFAR-10 binary batch reader: sizes and labels checked before anything is allocated or kept.
-#include "cifar10.h"
+#include <minicnn/cifar10.h>
 
 #include <fmt/format.h>
 
@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <vector>
 
-#include "check.h"
-#include "file_io.h"
-#include "runtime.h"
+#include <minicnn/check.h>
+#include <minicnn/file_io.h>
+#include <minicnn/runtime.h>
 
 namespace minicnn {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dataset.h"
+#include <minicnn/dataset.h>
 
 namespace minicnn {
 

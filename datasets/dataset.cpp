@@ -1,10 +1,10 @@
 // Per-channel statistics of an image set.
-#include "dataset.h"
+#include <minicnn/dataset.h>
 
-#include "check.h"
-#include "cifar10.h"
-#include "image_folder.h"
-#include "mnist.h"
+#include <minicnn/check.h>
+#include <minicnn/cifar10.h>
+#include <minicnn/image_folder.h>
+#include <minicnn/mnist.h>
 
 #include <algorithm>
 #include <cmath>

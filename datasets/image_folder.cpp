@@ -1,5 +1,5 @@
 // The image-folder reader (listing, parallel decoding, channel and size rules) and the bilinear resize.
-#include "image_folder.h"
+#include <minicnn/image_folder.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <iterator>
 
-#include "check.h"
-#include "file_io.h"
+#include <minicnn/check.h>
+#include <minicnn/file_io.h>
 
 namespace minicnn {
 namespace {

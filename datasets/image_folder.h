@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
-#include "image_io.h"
+#include <minicnn/dataset.h>
+#include <minicnn/image_io.h>
 
 namespace minicnn {
 

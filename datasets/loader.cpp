@@ -1,10 +1,10 @@
 // DataLoader: per-epoch permutations, parallel batch assembly from uint8, crop+flip augmentation.
-#include "loader.h"
+#include <minicnn/loader.h>
 
 #include <algorithm>
 
-#include "check.h"
-#include "random.h"
+#include <minicnn/check.h>
+#include <minicnn/random.h>
 
 namespace minicnn {
 namespace {

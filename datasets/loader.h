@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
-#include "tensor.h"
+#include <minicnn/dataset.h>
+#include <minicnn/tensor.h>
 
 namespace minicnn {
 

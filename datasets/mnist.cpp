@@ -1,5 +1,5 @@
 // IDX parsing (MNIST's file format) with every size checked before allocation, and gzip via zlib.
-#include "mnist.h"
+#include <minicnn/mnist.h>
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <limits>
 
-#include "check.h"
-#include "file_io.h"
+#include <minicnn/check.h>
+#include <minicnn/file_io.h>
 
 namespace minicnn {
 namespace {

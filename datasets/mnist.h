@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
+#include <minicnn/dataset.h>
 
 namespace minicnn {
 

@@ -1,14 +1,14 @@
 // Example: build a CNN with the C++ API and train it to say which quadrant of a 16x16 image holds a bright blob.
 #include <cstdio>
 
-#include "conv2d.h"
-#include "flatten.h"
-#include "linear.h"
-#include "loss.h"
-#include "model.h"
-#include "pool2d.h"
-#include "relu.h"
-#include "sgd.h"
+#include <minicnn/conv2d.h>
+#include <minicnn/flatten.h>
+#include <minicnn/linear.h>
+#include <minicnn/loss.h>
+#include <minicnn/model.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/relu.h>
+#include <minicnn/sgd.h>
 
 using namespace minicnn;
 

@@ -1,12 +1,12 @@
 // BatchNorm2d on the CPU: per-channel statistics in double, OpenMP over channels.
-#include "batchnorm2d.h"
+#include <minicnn/batchnorm2d.h>
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "check.h"
-#include "relu.h"
+#include <minicnn/check.h>
+#include <minicnn/relu.h>
 
 namespace minicnn {
 

@@ -3,7 +3,7 @@
 
 #include <optional>
 
-#include "layer.h"
+#include <minicnn/layer.h>
 
 namespace minicnn {
 

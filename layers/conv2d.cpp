@@ -1,6 +1,6 @@
 // Conv2d on the CPU: per-image im2col and GEMMs (cpu::gemm), images spread over OpenMP threads; 3x3
 // stride-1 layers with enough channels go to Winograd's F(2x2, 3x3) (conv2d_winograd.cpp).
-#include "conv2d.h"
+#include <minicnn/conv2d.h>
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -14,11 +14,11 @@
 #include <limits>
 #include <vector>
 
-#include "check.h"
-#include "gemm.h"
-#include "init.h"
-#include "lanes.h"
-#include "relu.h"
+#include <minicnn/check.h>
+#include <minicnn/gemm.h>
+#include <minicnn/init.h>
+#include <minicnn/lanes.h>
+#include <minicnn/relu.h>
 
 namespace minicnn {
 namespace {

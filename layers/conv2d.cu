@@ -3,11 +3,11 @@
 #include <cstdint>
 
 #include "conv2d_im2col.h"
-#include "cuda/blas.h"
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "cuda/elementwise.h"
-#include "cuda/grid.h"
+#include <minicnn/cuda/blas.h>
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/cuda/grid.h>
 
 namespace minicnn::cuda {
 namespace {

@@ -2,8 +2,8 @@
 // the CPU), mirrors torch.nn.Conv2d.
 #pragma once
 
-#include "layer.h"
-#include "pool2d.h"
+#include <minicnn/layer.h>
+#include <minicnn/pool2d.h>
 
 namespace minicnn {
 

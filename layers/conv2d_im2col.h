@@ -1,7 +1,7 @@
 // Convolution index arithmetic shared by the CUDA kernels and the host self-test: im2col and its adjoint.
 #pragma once
 
-#include "conv2d.h"
+#include <minicnn/conv2d.h>
 
 namespace minicnn {
 

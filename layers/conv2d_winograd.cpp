@@ -9,12 +9,12 @@
 #endif
 #include <vector>
 
-#include "check.h"
-#include "conv2d.h"
-#include "gemm.h"
-#include "lanes.h"
-#include "relu.h"
-#include "tensor.h"
+#include <minicnn/check.h>
+#include <minicnn/conv2d.h>
+#include <minicnn/gemm.h>
+#include <minicnn/lanes.h>
+#include <minicnn/relu.h>
+#include <minicnn/tensor.h>
 
 namespace minicnn::cpu {
 

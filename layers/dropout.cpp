@@ -1,9 +1,9 @@
 // Dropout with SplitMix64-hashed masks: element i of a call keeps its value when hash(seed, i) >= p.
-#include "dropout.h"
+#include <minicnn/dropout.h>
 
 #include <fmt/format.h>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 namespace {

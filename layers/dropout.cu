@@ -1,9 +1,9 @@
 // Dropout on CUDA: the CPU's hashed masks element by element (the same masks for the same seed).
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "cuda/elementwise.h"
-#include "cuda/grid.h"
-#include "dropout.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/cuda/grid.h>
+#include <minicnn/dropout.h>
 #include "dropout_mask.h"
 
 namespace minicnn::cuda {

@@ -1,7 +1,7 @@
 // Dropout: zeroes elements with probability p in Train mode and scales the rest by 1/(1-p), as torch.nn.Dropout.
 #pragma once
 
-#include "layer.h"
+#include <minicnn/layer.h>
 
 namespace minicnn {
 

@@ -1,9 +1,9 @@
 // Flatten: shape arithmetic only; forward and backward are reshapes of the same storage.
-#include "flatten.h"
+#include <minicnn/flatten.h>
 
 #include <fmt/format.h>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 

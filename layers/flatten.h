@@ -1,7 +1,7 @@
 // Flatten: merges dimensions start_dim..end_dim into one, mirrors torch.nn.Flatten (a view, no copy).
 #pragma once
 
-#include "layer.h"
+#include <minicnn/layer.h>
 
 namespace minicnn {
 

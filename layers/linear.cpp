@@ -1,14 +1,14 @@
 // Linear on the CPU: GEMMs (cpu::gemm) for forward (x W^T) and backward (dy W, dy^T x).
-#include "linear.h"
+#include <minicnn/linear.h>
 
 #include <fmt/format.h>
 
 #include <Eigen/Core>
 
-#include "check.h"
-#include "gemm.h"
-#include "init.h"
-#include "relu.h"
+#include <minicnn/check.h>
+#include <minicnn/gemm.h>
+#include <minicnn/init.h>
+#include <minicnn/relu.h>
 
 namespace minicnn {
 namespace {

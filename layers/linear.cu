@@ -1,7 +1,7 @@
 // Linear on CUDA: cuBLAS SGEMMs for y = x W^T + b and its gradients, deterministic bias sums.
-#include "cuda/blas.h"
-#include "cuda/elementwise.h"
-#include "linear.h"
+#include <minicnn/cuda/blas.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/linear.h>
 
 namespace minicnn::cuda {
 

@@ -1,7 +1,7 @@
 // Linear (and LazyLinear): y = x W^T + b, mirrors torch.nn.Linear.
 #pragma once
 
-#include "layer.h"
+#include <minicnn/layer.h>
 
 namespace minicnn {
 

@@ -1,5 +1,5 @@
 // Pooling layers, their shared geometry and validation, and the CPU kernels (mirrors ATen's Pool.h rules).
-#include "pool2d.h"
+#include <minicnn/pool2d.h>
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -13,8 +13,8 @@
 #include <immintrin.h>
 #endif
 
-#include "check.h"
-#include "lanes.h"
+#include <minicnn/check.h>
+#include <minicnn/lanes.h>
 
 namespace minicnn {
 

@@ -2,11 +2,11 @@
 // gather: deterministic without atomics), over the shared functions of pool2d_window.h.
 #include <cstdint>
 
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "cuda/elementwise.h"
-#include "cuda/grid.h"
-#include "pool2d.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/cuda/grid.h>
+#include <minicnn/pool2d.h>
 
 namespace minicnn::cuda {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 #include <utility>
 
-#include "layer.h"
-#include "pool2d_window.h"
+#include <minicnn/layer.h>
+#include <minicnn/pool2d_window.h>
 
 namespace minicnn {
 

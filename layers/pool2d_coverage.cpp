@@ -1,5 +1,5 @@
 // Coverage arithmetic for pooling windows, computed per axis.
-#include "pool2d_coverage.h"
+#include <minicnn/pool2d_coverage.h>
 
 #include <algorithm>
 

@@ -3,9 +3,9 @@
 
 #include <limits>
 
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "pool2d.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/pool2d.h>
 
 namespace minicnn::cudnn {
 namespace {

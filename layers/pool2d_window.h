@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "host_device.h"
+#include <minicnn/host_device.h>
 
 namespace minicnn {
 

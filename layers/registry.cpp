@@ -1,5 +1,5 @@
 // The spec parser (a small tokenizer and a Python-style argument binder), layer factories and presets.
-#include "registry.h"
+#include <minicnn/registry.h>
 
 #include <fmt/format.h>
 
@@ -9,14 +9,14 @@
 #include <map>
 #include <optional>
 
-#include "batchnorm2d.h"
-#include "check.h"
-#include "conv2d.h"
-#include "dropout.h"
-#include "flatten.h"
-#include "linear.h"
-#include "pool2d.h"
-#include "relu.h"
+#include <minicnn/batchnorm2d.h>
+#include <minicnn/check.h>
+#include <minicnn/conv2d.h>
+#include <minicnn/dropout.h>
+#include <minicnn/flatten.h>
+#include <minicnn/linear.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/relu.h>
 
 namespace minicnn {
 namespace {

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "model.h"
-#include "pool2d.h"
-#include "recipe.h"
+#include <minicnn/model.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/recipe.h>
 
 namespace minicnn {
 

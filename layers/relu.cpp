@@ -1,7 +1,7 @@
 // ReLU on the CPU: vectorisable element-wise loops over OpenMP chunks.
-#include "relu.h"
+#include <minicnn/relu.h>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 

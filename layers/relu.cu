@@ -1,9 +1,9 @@
 // ReLU on CUDA: the CPU's element-wise rules (NaN propagates; gradient where the output is > 0).
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "cuda/elementwise.h"
-#include "cuda/grid.h"
-#include "relu.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/cuda/grid.h>
+#include <minicnn/relu.h>
 
 namespace minicnn::cuda {
 namespace {

@@ -1,8 +1,8 @@
 // ReLU: max(x, 0) element-wise, mirrors torch.nn.ReLU (NaN propagates).
 #pragma once
 
-#include "host_device.h"
-#include "layer.h"
+#include <minicnn/host_device.h>
+#include <minicnn/layer.h>
 
 namespace minicnn {
 

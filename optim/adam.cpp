@@ -1,11 +1,11 @@
 // Adam/AdamW on the CPU, one fused element-wise pass per parameter (mirrors torch's single-tensor path).
-#include "adam.h"
+#include <minicnn/adam.h>
 
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 

@@ -1,9 +1,9 @@
 // Adam/AdamW on CUDA: one fused element-wise pass per parameter, the CPU's formula.
-#include "adam.h"
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "cuda/elementwise.h"
-#include "cuda/grid.h"
+#include <minicnn/adam.h>
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/cuda/grid.h>
 
 namespace minicnn::cuda {
 namespace {

@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "host_device.h"
-#include "optimizer.h"
+#include <minicnn/host_device.h>
+#include <minicnn/optimizer.h>
 
 namespace minicnn {
 

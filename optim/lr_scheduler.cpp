@@ -1,9 +1,9 @@
 // StepLR, CosineAnnealingLR and the factory the trainer uses.
-#include "lr_scheduler.h"
+#include <minicnn/lr_scheduler.h>
 
 #include <cmath>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 

@@ -1,11 +1,11 @@
 // Optimizer: gradient clearing and state movement shared by every optimizer.
-#include "optimizer.h"
+#include <minicnn/optimizer.h>
 
 #include <fmt/format.h>
 
-#include "adam.h"
-#include "check.h"
-#include "sgd.h"
+#include <minicnn/adam.h>
+#include <minicnn/check.h>
+#include <minicnn/sgd.h>
 
 namespace minicnn {
 

@@ -7,8 +7,8 @@
 
 #include <memory>
 
-#include "layer.h"
-#include "recipe.h"
+#include <minicnn/layer.h>
+#include <minicnn/recipe.h>
 
 namespace minicnn {
 

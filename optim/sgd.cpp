@@ -1,9 +1,9 @@
 // SGD on the CPU, one fused element-wise pass per parameter.
-#include "sgd.h"
+#include <minicnn/sgd.h>
 
 #include <fmt/format.h>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 

@@ -1,9 +1,9 @@
 // SGD on CUDA: one fused element-wise pass per parameter, the CPU's formula.
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "cuda/elementwise.h"
-#include "cuda/grid.h"
-#include "sgd.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/cuda/grid.h>
+#include <minicnn/sgd.h>
 
 namespace minicnn::cuda {
 namespace {

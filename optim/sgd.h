@@ -1,8 +1,8 @@
 // SGD with momentum, dampening, Nesterov and weight decay, with torch.optim.SGD's formulas.
 #pragma once
 
-#include "host_device.h"
-#include "optimizer.h"
+#include <minicnn/host_device.h>
+#include <minicnn/optimizer.h>
 
 namespace minicnn {
 

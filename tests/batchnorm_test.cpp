@@ -1,10 +1,10 @@
 // BatchNorm2d: PyTorch parity (train steps, running statistics, eval), finite-difference gradients, errors.
 #include <gtest/gtest.h>
 
-#include "batchnorm2d.h"
+#include <minicnn/batchnorm2d.h>
 #include "gradcheck.h"
-#include "npy.h"
-#include "registry.h"
+#include <minicnn/npy.h>
+#include <minicnn/registry.h>
 #include "test_util.h"
 
 namespace minicnn {

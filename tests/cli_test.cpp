@@ -1,7 +1,7 @@
 // The `minicnn` command as users meet it: exit codes, one-sentence errors, and the tutorial through `pool`.
 #include <gtest/gtest.h>
 
-#include "npy.h"
+#include <minicnn/npy.h>
 #include "test_util.h"
 
 namespace minicnn {

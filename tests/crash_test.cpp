@@ -15,9 +15,9 @@
 #include <sstream>
 #include <thread>
 
-#include "check.h"
-#include "checkpoint.h"
-#include "random.h"
+#include <minicnn/check.h>
+#include <minicnn/checkpoint.h>
+#include <minicnn/random.h>
 #include "test_util.h"
 
 extern char** environ;

@@ -14,21 +14,21 @@
 #include <string>
 #include <vector>
 
-#include "adam.h"
-#include "check.h"
-#include "conv2d.h"
+#include <minicnn/adam.h>
+#include <minicnn/check.h>
+#include <minicnn/conv2d.h>
 #include "conv2d_im2col.h"
-#include "dropout.h"
+#include <minicnn/dropout.h>
 #include "dropout_mask.h"
-#include "flatten.h"
+#include <minicnn/flatten.h>
 #include "gradcheck.h"
-#include "linear.h"
-#include "loss.h"
-#include "model.h"
-#include "pool2d.h"
-#include "random.h"
-#include "relu.h"
-#include "sgd.h"
+#include <minicnn/linear.h>
+#include <minicnn/loss.h>
+#include <minicnn/model.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/random.h>
+#include <minicnn/relu.h>
+#include <minicnn/sgd.h>
 #include "test_util.h"
 
 namespace minicnn {

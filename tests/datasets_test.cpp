@@ -6,8 +6,8 @@
 #include <cmath>
 #include <set>
 
-#include "loader.h"
-#include "mnist.h"
+#include <minicnn/loader.h>
+#include <minicnn/mnist.h>
 #include "test_util.h"
 
 namespace minicnn {

@@ -3,10 +3,10 @@
 
 #include <algorithm>
 
-#include "check.h"
-#include "npy.h"
-#include "pool2d.h"
-#include "pool2d_coverage.h"
+#include <minicnn/check.h>
+#include <minicnn/npy.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/pool2d_coverage.h>
 #include "test_util.h"
 
 namespace minicnn {

@@ -6,14 +6,14 @@
 
 #include <filesystem>
 
-#include "conv2d.h"
+#include <minicnn/conv2d.h>
 #include "fuzz/fuzz_seeds.h"
 #include "fuzz/fuzz_targets.h"
-#include "image_io.h"
-#include "npy.h"
-#include "pool2d.h"
-#include "registry.h"
-#include "safetensors.h"
+#include <minicnn/image_io.h>
+#include <minicnn/npy.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/registry.h>
+#include <minicnn/safetensors.h>
 #include "test_util.h"
 
 namespace minicnn {

@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "gemm.h"
+#include <minicnn/gemm.h>
 
 namespace minicnn {
 namespace {

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "adam.h"
-#include "loss.h"
-#include "model.h"
-#include "npy.h"
-#include "registry.h"
-#include "sgd.h"
+#include <minicnn/adam.h>
+#include <minicnn/loss.h>
+#include <minicnn/model.h>
+#include <minicnn/npy.h>
+#include <minicnn/registry.h>
+#include <minicnn/sgd.h>
 
 namespace minicnn {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "random.h"
+#include <minicnn/random.h>
 
 namespace minicnn::testing {
 

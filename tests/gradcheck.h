@@ -4,7 +4,7 @@
 #include <functional>
 #include <string>
 
-#include "layer.h"
+#include <minicnn/layer.h>
 
 namespace minicnn::testing {
 

@@ -3,15 +3,15 @@
 
 #include <cmath>
 
-#include "conv2d.h"
-#include "flatten.h"
+#include <minicnn/conv2d.h>
+#include <minicnn/flatten.h>
 #include "gradcheck.h"
-#include "linear.h"
-#include "loss.h"
-#include "model.h"
-#include "pool2d.h"
-#include "registry.h"
-#include "relu.h"
+#include <minicnn/linear.h>
+#include <minicnn/loss.h>
+#include <minicnn/model.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/registry.h>
+#include <minicnn/relu.h>
 
 namespace minicnn {
 namespace {

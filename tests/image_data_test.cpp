@@ -6,11 +6,11 @@
 #include <array>
 #include <filesystem>
 
-#include "cifar10.h"
-#include "image_folder.h"
-#include "image_io.h"
-#include "random.h"
-#include "runtime.h"
+#include <minicnn/cifar10.h>
+#include <minicnn/image_folder.h>
+#include <minicnn/image_io.h>
+#include <minicnn/random.h>
+#include <minicnn/runtime.h>
 #include "test_util.h"
 
 namespace minicnn {

@@ -6,13 +6,13 @@
 #include <cmath>
 #include <vector>
 
-#include "check.h"
-#include "conv2d.h"
-#include "dropout.h"
-#include "flatten.h"
+#include <minicnn/check.h>
+#include <minicnn/conv2d.h>
+#include <minicnn/dropout.h>
+#include <minicnn/flatten.h>
 #include "gradcheck.h"
-#include "linear.h"
-#include "relu.h"
+#include <minicnn/linear.h>
+#include <minicnn/relu.h>
 
 namespace minicnn {
 namespace {

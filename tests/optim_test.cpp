@@ -3,10 +3,10 @@
 
 #include <cmath>
 
-#include "adam.h"
-#include "check.h"
-#include "lr_scheduler.h"
-#include "sgd.h"
+#include <minicnn/adam.h>
+#include <minicnn/check.h>
+#include <minicnn/lr_scheduler.h>
+#include <minicnn/sgd.h>
 
 namespace minicnn {
 namespace {

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <limits>
 
-#include "check.h"
+#include <minicnn/check.h>
 #include "gradcheck.h"
-#include "pool2d.h"
+#include <minicnn/pool2d.h>
 #include "test_util.h"
 
 namespace minicnn {

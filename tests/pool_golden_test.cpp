@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "npy.h"
-#include "pool2d.h"
+#include <minicnn/npy.h>
+#include <minicnn/pool2d.h>
 
 namespace minicnn {
 namespace {

@@ -4,10 +4,10 @@
 
 #include <filesystem>
 
-#include "checkpoint.h"
-#include "image_io.h"
-#include "npy.h"
-#include "registry.h"
+#include <minicnn/checkpoint.h>
+#include <minicnn/image_io.h>
+#include <minicnn/npy.h>
+#include <minicnn/registry.h>
 #include "test_util.h"
 
 namespace minicnn {

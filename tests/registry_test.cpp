@@ -1,8 +1,8 @@
 // The spec language: torch.nn signatures, lazy layers, presets, nn.Sequential names, and its error sentences.
 #include <gtest/gtest.h>
 
-#include "check.h"
-#include "registry.h"
+#include <minicnn/check.h>
+#include <minicnn/registry.h>
 #include "test_util.h"
 
 namespace minicnn {

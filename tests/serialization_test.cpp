@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "check.h"
-#include "npy.h"
-#include "safetensors.h"
+#include <minicnn/check.h>
+#include <minicnn/npy.h>
+#include <minicnn/safetensors.h>
 #include "test_util.h"
 
 namespace minicnn {

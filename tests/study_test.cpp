@@ -7,10 +7,10 @@
 #include <sstream>
 #include <map>
 
-#include "check.h"
-#include "checkpoint.h"
-#include "mnist.h"
-#include "study.h"
+#include <minicnn/check.h>
+#include <minicnn/checkpoint.h>
+#include <minicnn/mnist.h>
+#include <minicnn/study.h>
 #include "test_util.h"
 
 namespace minicnn {

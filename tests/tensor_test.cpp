@@ -1,8 +1,8 @@
 // Tensor basics: shapes print like PyTorch's, views share storage, clones do not, dtypes are checked.
 #include <gtest/gtest.h>
 
-#include "check.h"
-#include "tensor.h"
+#include <minicnn/check.h>
+#include <minicnn/tensor.h>
 
 namespace minicnn {
 namespace {

@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <fstream>
 
-#include "check.h"
-#include "image_io.h"
-#include "random.h"
+#include <minicnn/check.h>
+#include <minicnn/image_io.h>
+#include <minicnn/random.h>
 
 namespace minicnn::testing {
 

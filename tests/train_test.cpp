@@ -5,12 +5,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "check.h"
-#include "checkpoint.h"
-#include "mnist.h"
-#include "registry.h"
+#include <minicnn/check.h>
+#include <minicnn/checkpoint.h>
+#include <minicnn/mnist.h>
+#include <minicnn/registry.h>
 #include "test_util.h"
-#include "trainer.h"
+#include <minicnn/trainer.h>
 
 namespace minicnn {
 namespace {

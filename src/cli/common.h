@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <string>
 
-#include "check.h"
+#include <minicnn/check.h>
 #include "flags.h"
-#include "pool2d.h"
-#include "tensor.h"
+#include <minicnn/pool2d.h>
+#include <minicnn/tensor.h>
 
 namespace minicnn::cli {
 

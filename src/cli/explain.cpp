@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "image_io.h"
-#include "npy.h"
-#include "pool2d_coverage.h"
+#include <minicnn/image_io.h>
+#include <minicnn/npy.h>
+#include <minicnn/pool2d_coverage.h>
 #include "pool_flags.h"
-#include "random.h"
+#include <minicnn/random.h>
 
 namespace minicnn::cli {
 namespace {

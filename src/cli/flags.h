@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn::cli {
 

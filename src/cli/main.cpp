@@ -5,7 +5,7 @@
 #include "common.h"
 #include "flags.h"
 #include "interrupt.h"
-#include "runtime.h"
+#include <minicnn/runtime.h>
 
 int main(int argc, char** argv) {
   CLI::App app{"minicnn: train small convolutional classifiers on the CPU and CUDA, and study pooling.",

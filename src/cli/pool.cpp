@@ -1,7 +1,7 @@
 // `minicnn pool`: one pooling op on .npy files (forward, indices, backward), for checks against NumPy/PyTorch.
 #include <cstdio>
 
-#include "npy.h"
+#include <minicnn/npy.h>
 #include "pool_flags.h"
 
 namespace minicnn::cli {

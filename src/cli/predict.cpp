@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <numeric>
 
-#include "checkpoint.h"
+#include <minicnn/checkpoint.h>
 #include "common.h"
-#include "image_folder.h"
-#include "image_io.h"
-#include "npy.h"
-#include "runtime.h"
+#include <minicnn/image_folder.h>
+#include <minicnn/image_io.h>
+#include <minicnn/npy.h>
+#include <minicnn/runtime.h>
 
 namespace minicnn::cli {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "trainer.h"
+#include <minicnn/trainer.h>
 
 namespace minicnn::cli {
 

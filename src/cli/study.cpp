@@ -3,9 +3,9 @@
 
 #include "interrupt.h"
 #include "progress.h"
-#include "registry.h"
-#include "runtime.h"
-#include "study.h"
+#include <minicnn/registry.h>
+#include <minicnn/runtime.h>
+#include <minicnn/study.h>
 #include "train_flags.h"
 
 namespace minicnn::cli {

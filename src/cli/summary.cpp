@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "common.h"
-#include "registry.h"
+#include <minicnn/registry.h>
 
 namespace minicnn::cli {
 

@@ -5,14 +5,14 @@
 #include <ctime>
 #include <filesystem>
 
-#include "checkpoint.h"
-#include "image_io.h"
+#include <minicnn/checkpoint.h>
+#include <minicnn/image_io.h>
 #include "interrupt.h"
-#include "optimizer.h"
+#include <minicnn/optimizer.h>
 #include "progress.h"
-#include "registry.h"
-#include "run_dir.h"
-#include "runtime.h"
+#include <minicnn/registry.h>
+#include <minicnn/run_dir.h>
+#include <minicnn/runtime.h>
 #include "train_flags.h"
 
 namespace minicnn::cli {

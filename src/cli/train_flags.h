@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "common.h"
-#include "recipe.h"
-#include "trainer.h"
+#include <minicnn/recipe.h>
+#include <minicnn/trainer.h>
 
 namespace minicnn::cli {
 

@@ -1,10 +1,10 @@
 // The row-major GEMM: C^T = op(B)^T op(A)^T in cuBLAS's column-major terms, so no data is transposed.
-#include "cuda/blas.h"
+#include <minicnn/cuda/blas.h>
 
 #include <limits>
 
-#include "cuda/check.h"
-#include "cuda/context.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
 
 namespace minicnn::cuda {
 

@@ -1,5 +1,5 @@
 // The messages of failed CUDA, cuBLAS and cuDNN calls: one sentence naming the call and the error.
-#include "cuda/check.h"
+#include <minicnn/cuda/check.h>
 
 #include <string>
 

@@ -7,7 +7,7 @@
 #include <cudnn.h>
 #endif
 
-#include "../check.h"
+#include <minicnn/check.h>
 
 namespace minicnn::cuda {
 

@@ -1,9 +1,9 @@
 // Streams, the per-thread current stream, and the cuBLAS/cuDNN handles of each thread and device.
-#include "cuda/context.h"
+#include <minicnn/cuda/context.h>
 
 #include <vector>
 
-#include "cuda/check.h"
+#include <minicnn/cuda/check.h>
 
 namespace minicnn::cuda {
 namespace {

@@ -1,9 +1,9 @@
 // Element-wise kernels (fill, multiply, bias) and deterministic row and column sums.
-#include "cuda/check.h"
-#include "cuda/context.h"
-#include "cuda/elementwise.h"
-#include "cuda/grid.h"
-#include "cuda/memory.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
+#include <minicnn/cuda/elementwise.h>
+#include <minicnn/cuda/grid.h>
+#include <minicnn/cuda/memory.h>
 
 namespace minicnn::cuda {
 namespace {

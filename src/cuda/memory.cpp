@@ -1,12 +1,12 @@
 // The CUDA device query, the caching allocator over cudaMalloc, and copies between host and device.
-#include "cuda/memory.h"
+#include <minicnn/cuda/memory.h>
 
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
-#include "cuda/check.h"
-#include "cuda/context.h"
+#include <minicnn/cuda/check.h>
+#include <minicnn/cuda/context.h>
 
 namespace minicnn::cuda {
 namespace {

@@ -1,5 +1,5 @@
 // Checkpoint metadata encoding (JSON strings inside safetensors metadata) and weight loading with checks.
-#include "checkpoint.h"
+#include <minicnn/checkpoint.h>
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "check.h"
-#include "registry.h"
+#include <minicnn/check.h>
+#include <minicnn/registry.h>
 
 namespace minicnn {
 namespace {

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
-#include "model.h"
-#include "optimizer.h"
-#include "safetensors.h"
+#include <minicnn/dataset.h>
+#include <minicnn/model.h>
+#include <minicnn/optimizer.h>
+#include <minicnn/safetensors.h>
 
 namespace minicnn {
 

@@ -1,5 +1,5 @@
 // EpochMetrics to and from the checkpoint's JSON history and metrics.csv.
-#include "metrics.h"
+#include <minicnn/metrics.h>
 
 #include <fmt/format.h>
 

@@ -1,13 +1,13 @@
 // Run directory checks, and the move-aside of an --overwrite that is undone unless the new run writes a file.
-#include "run_dir.h"
+#include <minicnn/run_dir.h>
 
 #include <fmt/format.h>
 
 #include <filesystem>
 
-#include "check.h"
-#include "file_io.h"
-#include "trainer.h"
+#include <minicnn/check.h>
+#include <minicnn/file_io.h>
+#include <minicnn/trainer.h>
 
 namespace minicnn {
 namespace {

@@ -1,6 +1,6 @@
 // The pooling study: the grid of (variant, seed) runs, resumption, results.csv, report.md (statistics and
 // findings computed from the numbers) and gnuplot plots.
-#include "study.h"
+#include <minicnn/study.h>
 
 #include <fmt/format.h>
 
@@ -12,14 +12,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "check.h"
-#include "checkpoint.h"
-#include "file_io.h"
-#include "optimizer.h"
-#include "pool2d.h"
-#include "pool2d_coverage.h"
-#include "registry.h"
-#include "runtime.h"
+#include <minicnn/check.h>
+#include <minicnn/checkpoint.h>
+#include <minicnn/file_io.h>
+#include <minicnn/optimizer.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/pool2d_coverage.h>
+#include <minicnn/registry.h>
+#include <minicnn/runtime.h>
 
 namespace minicnn {
 namespace {

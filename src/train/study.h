@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "trainer.h"
+#include <minicnn/trainer.h>
 
 namespace minicnn {
 

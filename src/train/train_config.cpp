@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "check.h"
-#include "trainer.h"
+#include <minicnn/check.h>
+#include <minicnn/trainer.h>
 
 namespace minicnn {
 namespace {

@@ -1,6 +1,6 @@
 // The training run: checks first, then the loop of steps and epochs, the run directory's files and the
 // checkpoints that make a run resumable; evaluation.
-#include "trainer.h"
+#include <minicnn/trainer.h>
 
 #include <fmt/format.h>
 
@@ -11,17 +11,17 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "check.h"
-#include "checkpoint.h"
-#include "file_io.h"
-#include "loader.h"
-#include "loss.h"
-#include "lr_scheduler.h"
-#include "memory.h"
-#include "optimizer.h"
-#include "registry.h"
-#include "run_dir.h"
-#include "runtime.h"
+#include <minicnn/check.h>
+#include <minicnn/checkpoint.h>
+#include <minicnn/file_io.h>
+#include <minicnn/loader.h>
+#include <minicnn/loss.h>
+#include <minicnn/lr_scheduler.h>
+#include <minicnn/training_memory.h>
+#include <minicnn/optimizer.h>
+#include <minicnn/registry.h>
+#include <minicnn/run_dir.h>
+#include <minicnn/runtime.h>
 
 namespace minicnn {
 namespace {

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
-#include "device.h"
-#include "metrics.h"
-#include "model.h"
-#include "pool2d.h"
-#include "recipe.h"
+#include <minicnn/dataset.h>
+#include <minicnn/device.h>
+#include <minicnn/metrics.h>
+#include <minicnn/model.h>
+#include <minicnn/pool2d.h>
+#include <minicnn/recipe.h>
 
 namespace minicnn {
 

@@ -13,11 +13,11 @@
 #include <functional>
 #include <stdexcept>
 
-#include "cifar10.h"
-#include "npy.h"
-#include "registry.h"
-#include "safetensors.h"
-#include "tensor.h"
+#include <minicnn/cifar10.h>
+#include <minicnn/npy.h>
+#include <minicnn/registry.h>
+#include <minicnn/safetensors.h>
+#include <minicnn/tensor.h>
 
 namespace minicnn::fuzz {
 namespace {

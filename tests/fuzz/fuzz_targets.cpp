@@ -6,16 +6,16 @@
 #include <cstring>
 #include <string_view>
 
-#include "check.h"
-#include "cifar10.h"
-#include "image_folder.h"
-#include "image_io.h"
-#include "mnist.h"
-#include "npy.h"
-#include "registry.h"
-#include "runtime.h"
-#include "safetensors.h"
-#include "trainer.h"
+#include <minicnn/check.h>
+#include <minicnn/cifar10.h>
+#include <minicnn/image_folder.h>
+#include <minicnn/image_io.h>
+#include <minicnn/mnist.h>
+#include <minicnn/npy.h>
+#include <minicnn/registry.h>
+#include <minicnn/runtime.h>
+#include <minicnn/safetensors.h>
+#include <minicnn/trainer.h>
 
 namespace minicnn::fuzz {
 namespace {

@@ -1,5 +1,5 @@
 // Tensor storage, the CPU caching allocator, copies between devices and small tensor utilities.
-#include "tensor.h"
+#include <minicnn/tensor.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -7,9 +7,9 @@
 #include <ostream>
 #include <unordered_map>
 
-#include "check.h"
+#include <minicnn/check.h>
 #if MINICNN_CUDA
-#include "cuda/memory.h"
+#include <minicnn/cuda/memory.h>
 #endif
 
 namespace minicnn {

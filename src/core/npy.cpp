@@ -1,5 +1,5 @@
 // .npy parsing with every size checked before allocation, and writing.
-#include "npy.h"
+#include <minicnn/npy.h>
 
 #include <fmt/format.h>
 
@@ -8,8 +8,8 @@
 #include <limits>
 #include <string_view>
 
-#include "check.h"
-#include "file_io.h"
+#include <minicnn/check.h>
+#include <minicnn/file_io.h>
 
 namespace minicnn {
 namespace {

@@ -1,14 +1,14 @@
 // The training memory estimate, the check that refuses what cannot fit, and the process's peak memory.
-#include "memory.h"
+#include <minicnn/training_memory.h>
 
 #include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <fstream>
 
-#include "check.h"
-#include "runtime.h"
-#include "trainer.h"
+#include <minicnn/check.h>
+#include <minicnn/runtime.h>
+#include <minicnn/trainer.h>
 
 namespace minicnn {
 namespace {

@@ -1,9 +1,9 @@
 // Row-major float32 GEMM on the CPU. oneDNN's sgemm reaches 72-94% of a core's FMA peak on the main
 // convolution shapes of the presets where Eigen's reaches 51-75% (one core, Zen 4), so it is the default;
 // Eigen remains for builds without oneDNN.
-#include "gemm.h"
+#include <minicnn/gemm.h>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 #if MINICNN_ONEDNN
 #include <dnnl.h>

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensor.h"
+#include <minicnn/tensor.h>
 
 namespace minicnn {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "random.h"
-#include "tensor.h"
+#include <minicnn/random.h>
+#include <minicnn/tensor.h>
 
 namespace minicnn {
 
@@ -83,5 +83,15 @@ class Layer {
   bool needs_input_grad_ = true;
   Device device_;
 };
+
+/// The check every backward() starts with (requires of the contract above): a Train-mode forward() came
+/// first (`saved` is a tensor it kept, undefined otherwise) and `dy` has the shape `expected` (the forward's
+/// output) on `saved`'s device. Throws Error starting with `op`, e.g. "ReLU: expected a gradient of shape
+/// [2, 3], but got [3, 2]".
+void check_backward(const std::string& op, const Tensor& saved, const Tensor& dy, const Shape& expected);
+/// The same when `saved` has the output's shape.
+inline void check_backward(const std::string& op, const Tensor& saved, const Tensor& dy) {
+  check_backward(op, saved, dy, saved.shape());
+}
 
 }  // namespace minicnn

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "device.h"
+#include <minicnn/device.h>
 
 namespace minicnn {
 

@@ -1,8 +1,8 @@
 // Parameter initialisation with torch.nn's default formulas.
 #pragma once
 
-#include "random.h"
-#include "tensor.h"
+#include <minicnn/random.h>
+#include <minicnn/tensor.h>
 
 namespace minicnn {
 

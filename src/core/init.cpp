@@ -1,9 +1,9 @@
 // Uniform fills and torch.nn's default Conv2d/Linear initialisation.
-#include "init.h"
+#include <minicnn/init.h>
 
 #include <cmath>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tensor.h"
+#include <minicnn/tensor.h>
 
 namespace minicnn {
 

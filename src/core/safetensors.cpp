@@ -1,5 +1,5 @@
 // Safetensors: an 8-byte header length, a JSON header, then the tensor bytes; every offset is checked.
-#include "safetensors.h"
+#include <minicnn/safetensors.h>
 
 #include <zlib.h>
 
@@ -8,8 +8,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "check.h"
-#include "file_io.h"
+#include <minicnn/check.h>
+#include <minicnn/file_io.h>
 
 namespace minicnn {
 

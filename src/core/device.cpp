@@ -1,9 +1,9 @@
 // Device parsing and printing, and the checks that say why a CUDA device cannot be used.
-#include "device.h"
+#include <minicnn/device.h>
 
-#include "check.h"
+#include <minicnn/check.h>
 #if MINICNN_CUDA
-#include "cuda/memory.h"
+#include <minicnn/cuda/memory.h>
 #endif
 
 namespace minicnn {

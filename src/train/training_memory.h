@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "model.h"
+#include <minicnn/model.h>
 
 namespace minicnn {
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "layer.h"
+#include <minicnn/layer.h>
 
 namespace minicnn {
 

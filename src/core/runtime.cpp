@@ -1,5 +1,5 @@
 // The warning hook and the CPU thread count.
-#include "runtime.h"
+#include <minicnn/runtime.h>
 
 #include <omp.h>
 
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 namespace {

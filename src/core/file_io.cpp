@@ -1,5 +1,5 @@
 // File reading and the atomic write protocol, with its fault-injection points.
-#include "file_io.h"
+#include <minicnn/file_io.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 namespace {

@@ -1,6 +1,6 @@
 // Out-of-line construction of minicnn::Error, so the checks stay cheap where they pass, and the
 // nearest-name suggestion its sentences share.
-#include "check.h"
+#include <minicnn/check.h>
 
 #include <algorithm>
 #include <cctype>

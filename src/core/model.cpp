@@ -1,11 +1,11 @@
 // Model: shape inference with positioned errors, forward/backward over the layer list, the summary table.
-#include "model.h"
+#include <minicnn/model.h>
 
 #include <fmt/format.h>
 
-#include "check.h"
+#include <minicnn/check.h>
 #if MINICNN_CUDA
-#include "cuda/context.h"
+#include <minicnn/cuda/context.h>
 #endif
 
 namespace minicnn {

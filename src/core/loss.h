@@ -1,7 +1,7 @@
 // CrossEntropyLoss: fused, numerically stable log-softmax and negative log-likelihood, as torch.nn's.
 #pragma once
 
-#include "tensor.h"
+#include <minicnn/tensor.h>
 
 namespace minicnn {
 

@@ -1,10 +1,10 @@
 // Bounded integers, normals and permutations for Generator.
-#include "random.h"
+#include <minicnn/random.h>
 
 #include <cmath>
 #include <numeric>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 

@@ -1,13 +1,13 @@
 // The one file that compiles stb_image and stb_image_write (from Debian's libstb-dev headers), so
 // sanitizers and fuzzers see inside them.
-#include "image_io.h"
+#include <minicnn/image_io.h>
 
 #include <algorithm>
 #include <string_view>
 #include <tuple>
 
-#include "check.h"
-#include "file_io.h"
+#include <minicnn/check.h>
+#include <minicnn/file_io.h>
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG

@@ -1,10 +1,10 @@
 // CrossEntropyLoss on the CPU: per-row max-shifted log-sum-exp in double, mirrors torch.nn.CrossEntropyLoss.
-#include "loss.h"
+#include <minicnn/loss.h>
 
 #include <cmath>
 #include <vector>
 
-#include "check.h"
+#include <minicnn/check.h>
 
 namespace minicnn {
 
