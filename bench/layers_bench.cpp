@@ -11,7 +11,7 @@
 #include <minicnn/gemm.h>
 #include <minicnn/linear.h>
 #include <minicnn/loss.h>
-#include <minicnn/optimizer.h>
+#include <minicnn/optimizer_factory.h>
 #include <minicnn/pool2d.h>
 #include <minicnn/registry.h>
 #include <minicnn/relu.h>
@@ -105,7 +105,7 @@ void train_step(benchmark::State& state, const char* preset) {
   Model model = parse_model(preset);
   model.build({1, 28, 28}, 1);
   Recipe recipe;
-  recipe.optimizer = "sgd";
+  recipe.optimizer = OptimizerKind::SGD;
   auto opt = make_optimizer(recipe, model.parameters());
   CrossEntropyLoss loss;
   const Tensor x = random_tensor({batch, 1, 28, 28}, 4);

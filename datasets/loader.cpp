@@ -18,14 +18,6 @@ uint64_t mix(uint64_t a, uint64_t b) {
 
 }  // namespace
 
-Augment parse_augment(const std::string& text) {
-  if (text == "none") return Augment::None;
-  if (text == "crop-flip") return Augment::CropFlip;
-  detail::throw_error("augment: expected 'none' or 'crop-flip', but got '" + text + "'");
-}
-
-const char* augment_name(Augment a) { return a == Augment::None ? "none" : "crop-flip"; }
-
 std::vector<int64_t> random_subset(int64_t total, int64_t n, uint64_t seed) {
   MINICNN_CHECK(n > 0 && n <= total, "limit-train: expected a count between 1 and ", total, ", but got ", n);
   Generator gen(mix(seed, 0x5b5e7));

@@ -3,19 +3,13 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include <minicnn/dataset.h>
+#include <minicnn/recipe.h>
 #include <minicnn/tensor.h>
 
 namespace minicnn {
-
-/// Training-time augmentation: none, or a random crop from the image padded by 4 zeros on each side
-/// plus a random horizontal flip (torchvision's RandomCrop(size, padding=4) + RandomHorizontalFlip).
-enum class Augment { None, CropFlip };
-Augment parse_augment(const std::string& text);
-const char* augment_name(Augment a);
 
 struct LoaderOptions {
   int64_t batch_size = 64;

@@ -1,4 +1,4 @@
-// StepLR, CosineAnnealingLR and the factory the trainer uses.
+// StepLR and CosineAnnealingLR in torch's closed forms.
 #include <minicnn/lr_scheduler.h>
 
 #include <cmath>
@@ -22,13 +22,6 @@ CosineAnnealingLR::CosineAnnealingLR(double base_lr, int64_t t_max, double eta_m
 
 double CosineAnnealingLR::lr_at(int64_t epoch) const {
   return eta_min_ + (base_ - eta_min_) * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(t_max_))) / 2.0;
-}
-
-std::unique_ptr<LRScheduler> make_scheduler(const std::string& name, double base_lr, int64_t epochs) {
-  if (name == "none") return std::make_unique<ConstantLR>(base_lr);
-  if (name == "step") return std::make_unique<StepLR>(base_lr, std::max<int64_t>(1, epochs / 3), 0.1);
-  if (name == "cosine") return std::make_unique<CosineAnnealingLR>(base_lr, std::max<int64_t>(1, epochs));
-  detail::throw_error("schedule: expected 'none', 'step' or 'cosine', but got '" + name + "'");
 }
 
 }  // namespace minicnn

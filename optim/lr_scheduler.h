@@ -2,8 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <string>
 
 namespace minicnn {
 
@@ -45,8 +43,5 @@ class ConstantLR : public LRScheduler {
  private:
   double base_;
 };
-
-/// "none", "step" (StepLR with step_size max(1, epochs / 3), gamma 0.1) or "cosine" (T_max = epochs).
-std::unique_ptr<LRScheduler> make_scheduler(const std::string& name, double base_lr, int64_t epochs);
 
 }  // namespace minicnn

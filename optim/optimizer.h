@@ -5,10 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include <memory>
-
 #include <minicnn/layer.h>
-#include <minicnn/recipe.h>
 
 namespace minicnn {
 
@@ -37,12 +34,5 @@ class Optimizer {
   double lr_;
   int64_t steps_ = 0;
 };
-
-/// What the recipe's optimizer uses, for people: "SGD lr 0.01, momentum 0.9, weight decay 0" or "Adam lr
-/// 0.001, betas (0.9, 0.999), weight decay 0" (Adam has no momentum to show).
-std::string describe_optimizer(const Recipe& recipe);
-
-/// The optimizer a recipe names: "sgd" (momentum, weight_decay), "adam" or "adamw" (betas 0.9, 0.999).
-std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, std::vector<Parameter*> params);
 
 }  // namespace minicnn

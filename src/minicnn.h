@@ -43,5 +43,6 @@
 // Level 2: the trainer, checkpoints and the pooling study.
 #include <minicnn/checkpoint.h>
 #include <minicnn/metrics.h>
+#include <minicnn/optimizer_factory.h>
 #include <minicnn/study.h>
 #include <minicnn/trainer.h>

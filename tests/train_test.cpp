@@ -8,6 +8,7 @@
 #include <minicnn/check.h>
 #include <minicnn/checkpoint.h>
 #include <minicnn/mnist.h>
+#include <minicnn/optimizer_factory.h>
 #include <minicnn/registry.h>
 #include "test_util.h"
 #include <minicnn/trainer.h>
@@ -24,7 +25,7 @@ TrainConfig tiny_config(const std::string& out, int64_t epochs = 2) {
   c.model_name = "custom";
   c.spec = "Conv2d(1, 4, 3, stride=2) ReLU MaxPool2d(2) Flatten Dropout(0.1) LazyLinear(10)";
   c.input_chw = {1, 28, 28};
-  c.recipe = {"sgd", 0.05, 0.9, 1e-4, "cosine", "none", 32, epochs};
+  c.recipe = {OptimizerKind::SGD, 0.05, 0.9, 1e-4, ScheduleKind::Cosine, Augment::None, 32, epochs};
   c.seed = 3;
   c.threads = 2;
   c.out_dir = out;
@@ -151,10 +152,76 @@ TEST_F(Trainer, RefusesABatchThatCannotFitInMemoryWithAnEstimate) {
 TEST(TrainingMemory, EstimateGrowsWithTheBatch) {
   Model m = parse_model("mnist-cnn");
   m.build({1, 28, 28}, 0);
-  const double one = estimate_training_bytes(m, {1, 28, 28}, 1, "sgd");
-  const double many = estimate_training_bytes(m, {1, 28, 28}, 65, "sgd");
+  const double one = estimate_training_bytes(m, {1, 28, 28}, 1, OptimizerKind::SGD);
+  const double many = estimate_training_bytes(m, {1, 28, 28}, 65, OptimizerKind::SGD);
   EXPECT_GT(one, 421642 * 4.0 * 3);
   EXPECT_NEAR((many - one) / 64, 3.0 * (344.0 * 1024) + 28 * 28 * 4, 1e5);
+}
+
+// The names are those of the command line and of every run and study recorded so far.
+TEST(Recipe, ChoicesHaveTheirRecordedNamesBothWays) {
+  const std::pair<OptimizerKind, std::string> optimizers[] = {
+      {OptimizerKind::SGD, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}};
+  for (const auto& [kind, name] : optimizers) {
+    EXPECT_EQ(optimizer_name(kind), name);
+    EXPECT_EQ(parse_optimizer(name), kind) << name;
+  }
+  const std::pair<ScheduleKind, std::string> schedules[] = {
+      {ScheduleKind::None, "none"}, {ScheduleKind::Step, "step"}, {ScheduleKind::Cosine, "cosine"}};
+  for (const auto& [kind, name] : schedules) {
+    EXPECT_EQ(schedule_name(kind), name);
+    EXPECT_EQ(parse_schedule(name), kind) << name;
+  }
+  const std::pair<Augment, std::string> augments[] = {{Augment::None, "none"},
+                                                      {Augment::CropFlip, "crop-flip"}};
+  for (const auto& [kind, name] : augments) {
+    EXPECT_EQ(augment_name(kind), name);
+    EXPECT_EQ(parse_augment(name), kind) << name;
+  }
+}
+
+TEST(Recipe, RefusesUnknownNamesListingTheChoices) {
+  EXPECT_EQ(error_of([] { parse_optimizer("SGD"); }),
+            "optimizer: expected 'sgd', 'adam' or 'adamw', but got 'SGD'");
+  EXPECT_EQ(error_of([] { parse_schedule("linear"); }),
+            "schedule: expected 'none', 'step' or 'cosine', but got 'linear'");
+  EXPECT_EQ(error_of([] { parse_augment("flip"); }),
+            "augment: expected 'none' or 'crop-flip', but got 'flip'");
+}
+
+TEST(OptimizerFactory, BuildsTheScheduleTheRecipeNamesOverItsEpochs) {
+  Recipe r;
+  r.lr = 0.1;
+  r.epochs = 6;
+  r.schedule = ScheduleKind::None;
+  EXPECT_DOUBLE_EQ(make_scheduler(r)->lr_at(5), 0.1);
+  r.schedule = ScheduleKind::Step;  // step_size 6 / 3 = 2
+  EXPECT_DOUBLE_EQ(make_scheduler(r)->lr_at(1), 0.1);
+  EXPECT_NEAR(make_scheduler(r)->lr_at(2), 0.01, 1e-15);
+  r.schedule = ScheduleKind::Cosine;  // T_max 6
+  EXPECT_NEAR(make_scheduler(r)->lr_at(3), 0.05, 1e-15);
+}
+
+TEST(OptimizerFactory, ASchedulePlannedForItsEpochsExtendsOnlyWhenItsRatesStay) {
+  Recipe r;
+  r.epochs = 6;
+  r.schedule = ScheduleKind::None;
+  EXPECT_TRUE(schedule_extends(r, 100));
+  r.schedule = ScheduleKind::Step;  // step_size 2 for 6, 7 and 8 epochs, 3 for 9
+  EXPECT_TRUE(schedule_extends(r, 8));
+  EXPECT_FALSE(schedule_extends(r, 9));
+  r.schedule = ScheduleKind::Cosine;
+  EXPECT_TRUE(schedule_extends(r, 6));
+  EXPECT_FALSE(schedule_extends(r, 7));
+}
+
+TEST(OptimizerFactory, DescribesOnlyWhatTheOptimizerUses) {
+  Recipe r{OptimizerKind::SGD, 0.01, 0.9, 0.0, ScheduleKind::None, Augment::None, 64, 1};
+  EXPECT_EQ(describe_optimizer(r), "SGD lr 0.01, momentum 0.9, weight decay 0");
+  r.optimizer = OptimizerKind::AdamW;
+  EXPECT_EQ(describe_optimizer(r), "AdamW lr 0.01, betas (0.9, 0.999), weight decay 0");
+  EXPECT_EQ(describe_schedule(ScheduleKind::None), "constant lr");
+  EXPECT_EQ(describe_schedule(ScheduleKind::Cosine), "cosine schedule");
 }
 
 }  // namespace

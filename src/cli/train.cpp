@@ -8,7 +8,7 @@
 #include <minicnn/checkpoint.h>
 #include <minicnn/image_io.h>
 #include "interrupt.h"
-#include <minicnn/optimizer.h>
+#include <minicnn/optimizer_factory.h>
 #include "progress.h"
 #include <minicnn/registry.h>
 #include <minicnn/run_dir.h>
@@ -184,12 +184,12 @@ TrainConfig TrainFlags::config(const DatasetSplit& data_split, const TrainConfig
   }
   if (epochs) r.epochs = *epochs;
   if (batch_size) r.batch_size = *batch_size;
-  if (optimizer) r.optimizer = *optimizer;
+  if (optimizer) r.optimizer = parse_optimizer(*optimizer);
   if (lr) r.lr = *lr;
   if (momentum) r.momentum = *momentum;
   if (weight_decay) r.weight_decay = *weight_decay;
-  if (schedule) r.schedule = *schedule;
-  if (augment) r.augment = *augment;
+  if (schedule) r.schedule = parse_schedule(*schedule);
+  if (augment) r.augment = parse_augment(*augment);
   c.recipe = r;
   c.seed = seed.value_or(run ? run->seed : 1);
   c.limit_train = limit_train.value_or(run ? run->limit_train : 0);
@@ -218,9 +218,9 @@ std::string describe_run(const TrainStart& s) {
   return fmt::format(
       "{}training {} on {} ({}, {} test) for {}: {}, batch {}, {}, {} augmentation; device {}, {}", where,
       c.model_name, s.data_name, count_of(s.train_images, "training image"), fmt::group_digits(s.test_images),
-      count_of(r.epochs, "epoch"), describe_optimizer(r), r.batch_size,
-      r.schedule == "none" ? std::string("constant lr") : r.schedule + " schedule",
-      r.augment == "none" ? "no" : r.augment, c.device.str(), count_of(num_threads(), "thread"));
+      count_of(r.epochs, "epoch"), describe_optimizer(r), r.batch_size, describe_schedule(r.schedule),
+      r.augment == Augment::None ? "no" : augment_name(r.augment), c.device.str(),
+      count_of(num_threads(), "thread"));
 }
 
 namespace {

@@ -15,7 +15,7 @@
 #include <minicnn/check.h>
 #include <minicnn/checkpoint.h>
 #include <minicnn/file_io.h>
-#include <minicnn/optimizer.h>
+#include <minicnn/optimizer_factory.h>
 #include <minicnn/pool2d.h>
 #include <minicnn/pool2d_coverage.h>
 #include <minicnn/registry.h>
@@ -311,12 +311,12 @@ StudyRecord read_study_record(const std::string& dir) {
   r.epochs = r.cfg.at("epochs").get<int64_t>();
   r.input_chw = Shape(r.cfg.at("input_shape").get<std::vector<int64_t>>());
   r.spec = r.cfg.at("spec").get<std::string>();
-  r.recipe.optimizer = r.cfg.at("optimizer").get<std::string>();
+  r.recipe.optimizer = parse_optimizer(r.cfg.at("optimizer").get<std::string>());
   r.recipe.lr = r.cfg.at("lr").get<double>();
   r.recipe.momentum = r.cfg.at("momentum").get<double>();
   r.recipe.weight_decay = r.cfg.at("weight_decay").get<double>();
-  r.recipe.schedule = r.cfg.at("schedule").get<std::string>();
-  r.recipe.augment = r.cfg.at("augment").get<std::string>();
+  r.recipe.schedule = parse_schedule(r.cfg.at("schedule").get<std::string>());
+  r.recipe.augment = parse_augment(r.cfg.at("augment").get<std::string>());
   r.recipe.batch_size = r.cfg.at("batch_size").get<int64_t>();
   r.recipe.epochs = r.epochs;
   return r;
@@ -460,8 +460,9 @@ std::string report_header(const StudyRecord& study, const StudySummary& summary)
       "augmentation, batch {}{}.\n\n",
       cfg.at("dataset").get<std::string>(), cfg.at("model").get<std::string>(), study.spec,
       count_of(study.epochs, "epoch", "epochs"), seeds_text(study.seeds), describe_optimizer(study.recipe),
-      study.recipe.schedule == "none" ? std::string("constant lr") : study.recipe.schedule + " schedule",
-      study.recipe.augment == "none" ? "no" : study.recipe.augment, study.recipe.batch_size,
+      describe_schedule(study.recipe.schedule),
+      study.recipe.augment == Augment::None ? "no" : augment_name(study.recipe.augment),
+      study.recipe.batch_size,
       cfg.at("limit_train").get<int64_t>() > 0
           ? fmt::format(", {} training images", cfg.at("limit_train").get<int64_t>())
           : std::string());

@@ -24,12 +24,12 @@ std::string TrainConfig::to_json() const {
               {"model", model_name},
               {"spec", spec},
               {"input_shape", input_chw.dims()},
-              {"optimizer", recipe.optimizer},
+              {"optimizer", optimizer_name(recipe.optimizer)},
               {"lr", recipe.lr},
               {"momentum", recipe.momentum},
               {"weight_decay", recipe.weight_decay},
-              {"schedule", recipe.schedule},
-              {"augment", recipe.augment},
+              {"schedule", schedule_name(recipe.schedule)},
+              {"augment", augment_name(recipe.augment)},
               {"batch_size", recipe.batch_size},
               {"epochs", recipe.epochs},
               {"seed", seed},
@@ -57,12 +57,12 @@ TrainConfig TrainConfig::from_json(const std::string& config, const std::string&
     c.model_name = j.at("model").get<std::string>();
     c.spec = j.at("spec").get<std::string>();
     c.input_chw = Shape(j.at("input_shape").get<std::vector<int64_t>>());
-    c.recipe.optimizer = j.at("optimizer").get<std::string>();
+    c.recipe.optimizer = parse_optimizer(j.at("optimizer").get<std::string>());
     c.recipe.lr = j.at("lr").get<double>();
     c.recipe.momentum = j.at("momentum").get<double>();
     c.recipe.weight_decay = j.at("weight_decay").get<double>();
-    c.recipe.schedule = j.at("schedule").get<std::string>();
-    c.recipe.augment = j.at("augment").get<std::string>();
+    c.recipe.schedule = parse_schedule(j.at("schedule").get<std::string>());
+    c.recipe.augment = parse_augment(j.at("augment").get<std::string>());
     c.recipe.batch_size = j.at("batch_size").get<int64_t>();
     c.recipe.epochs = j.at("epochs").get<int64_t>();
     c.seed = j.at("seed").get<uint64_t>();
@@ -95,6 +95,10 @@ std::vector<std::string> config_differences(const TrainConfig& run, const TrainC
   auto differ = [&](const char* field, const auto& a, const auto& b) {
     if (a != b) out.push_back(fmt::format("{}: {} in the run, {} now", field, a, b));
   };
+  // A recipe's choices compare as kinds and print as their recorded names.
+  auto differ_choice = [&](const char* field, auto a, auto b, const auto& name) {
+    if (a != b) out.push_back(fmt::format("{}: {} in the run, {} now", field, name(a), name(b)));
+  };
   differ("dataset", run.dataset, now.dataset);
   if (run.model_name != now.model_name) {
     differ("model", run.model_name, now.model_name);
@@ -102,13 +106,13 @@ std::vector<std::string> config_differences(const TrainConfig& run, const TrainC
     out.push_back(fmt::format("model: '{}' in the run, '{}' now", run.spec, now.spec));
   }
   differ("input shape", run.input_chw.str(), now.input_chw.str());
-  differ("optimizer", run.recipe.optimizer, now.recipe.optimizer);
+  differ_choice("optimizer", run.recipe.optimizer, now.recipe.optimizer, optimizer_name);
   differ("lr", run.recipe.lr, now.recipe.lr);
-  if (run.recipe.optimizer == "sgd")
+  if (run.recipe.optimizer == OptimizerKind::SGD)
     differ("momentum", run.recipe.momentum, now.recipe.momentum);  // Adam has none
   differ("weight decay", run.recipe.weight_decay, now.recipe.weight_decay);
-  differ("schedule", run.recipe.schedule, now.recipe.schedule);
-  differ("augment", run.recipe.augment, now.recipe.augment);
+  differ_choice("schedule", run.recipe.schedule, now.recipe.schedule, schedule_name);
+  differ_choice("augment", run.recipe.augment, now.recipe.augment, augment_name);
   differ("batch size", run.recipe.batch_size, now.recipe.batch_size);
   differ("seed", run.seed, now.seed);
   differ("limit-train", run.limit_train, now.limit_train);

@@ -16,9 +16,8 @@
 #include <minicnn/file_io.h>
 #include <minicnn/loader.h>
 #include <minicnn/loss.h>
-#include <minicnn/lr_scheduler.h>
+#include <minicnn/optimizer_factory.h>
 #include <minicnn/training_memory.h>
-#include <minicnn/optimizer.h>
 #include <minicnn/registry.h>
 #include <minicnn/run_dir.h>
 #include <minicnn/runtime.h>
@@ -76,14 +75,6 @@ void check_recipe(const TrainConfig& config, const DatasetSplit& data) {
                 " (C, H, W), but the data set '", data.train.name, "' has ", data_chw);
 }
 
-// Whether a schedule planned for `planned` epochs gives the same learning rates to the epochs done so
-// far when planned for `wanted` instead (then extending a run equals having asked for `wanted` at first).
-bool schedule_extends(const std::string& schedule, int64_t planned, int64_t wanted) {
-  if (schedule == "none") return true;
-  if (schedule == "step") return std::max<int64_t>(1, planned / 3) == std::max<int64_t>(1, wanted / 3);
-  return planned == wanted;
-}
-
 // The checkpoint a Resume continues from, after refusing a command that would not continue the same
 // run; nullopt when there is none yet (the run starts from the beginning).
 std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const std::string& path) {
@@ -99,9 +90,9 @@ std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const 
   MINICNN_CHECK(wanted >= done, "train: --epochs ", wanted, " is fewer than the ", epochs(done),
                 " the run in '", config.out_dir, "' has done; give --epochs ", done, " or more");
   MINICNN_CHECK(
-      wanted <= run.recipe.epochs || schedule_extends(run.recipe.schedule, run.recipe.epochs, wanted),
+      wanted <= run.recipe.epochs || schedule_extends(run.recipe, wanted),
       "train: --epochs ", wanted, " would extend the run in '", config.out_dir, "', planned for ",
-      epochs(run.recipe.epochs), ", but its ", run.recipe.schedule,
+      epochs(run.recipe.epochs), ", but its ", schedule_name(run.recipe.schedule),
       " schedule set the learning rate of every epoch from that number, so the epochs already done "
       "would not be those of a ",
       wanted, "-epoch run; start a new run with --epochs ", wanted,
@@ -173,7 +164,7 @@ void build_model(Session& s) {
   s.model.to(config.device);
   s.optimizer = make_optimizer(config.recipe, s.model.parameters());
   s.optimizer->to(config.device);
-  s.schedule = make_scheduler(config.recipe.schedule, config.recipe.lr, config.recipe.epochs);
+  s.schedule = make_scheduler(config.recipe);
 }
 
 void build_loader(Session& s) {
@@ -182,7 +173,7 @@ void build_loader(Session& s) {
   options.batch_size = config.recipe.batch_size;
   options.shuffle = true;
   options.seed = config.seed;
-  options.augment = parse_augment(config.recipe.augment);
+  options.augment = config.recipe.augment;
   options.normalization = s.normalization;
   std::vector<int64_t> subset;
   if (config.limit_train > 0) subset = random_subset(s.data.train.size(), config.limit_train, config.seed);
@@ -340,12 +331,12 @@ json summary_json(const Session& s, const EpochMetrics& m, const EvalResult& tes
           {"limit_train", config.limit_train},
           {"pool", config.pool_variant},
           {"recipe",
-           {{"optimizer", recipe.optimizer},
+           {{"optimizer", optimizer_name(recipe.optimizer)},
             {"lr", recipe.lr},
             {"momentum", recipe.momentum},
             {"weight_decay", recipe.weight_decay},
-            {"schedule", recipe.schedule},
-            {"augment", recipe.augment},
+            {"schedule", schedule_name(recipe.schedule)},
+            {"augment", augment_name(recipe.augment)},
             {"batch_size", recipe.batch_size}}}};
 }
 

@@ -120,7 +120,7 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
 /// optimizer's state, plus per image the layer outputs, what backward keeps and their gradients, plus the
 /// convolutions' column buffers. `train` refuses to start when this exceeds the available memory.
 double estimate_training_bytes(const Model& model, const Shape& input_chw, int64_t batch,
-                               const std::string& optimizer);
+                               OptimizerKind optimizer);
 
 /// Peak resident memory of this process in MiB.
 double peak_rss_mib();

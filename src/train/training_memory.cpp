@@ -32,13 +32,13 @@ std::string gib(double bytes) {
 }  // namespace
 
 double estimate_training_bytes(const Model& model, const Shape& input_chw, int64_t batch,
-                               const std::string& optimizer) {
+                               OptimizerKind optimizer) {
   // Parameters with their gradients and optimizer state.
   int64_t params = 0;
   for (size_t i = 0; i < model.size(); ++i) {
     for (Parameter* p : const_cast<Layer&>(model.layer(i)).parameters()) params += p->value.numel();
   }
-  const double state = optimizer == "sgd" ? 1 : 2;
+  const double state = optimizer == OptimizerKind::SGD ? 1 : 2;
   double bytes = static_cast<double>(params) * 4.0 * (2.0 + state);
   // Activations: each layer's output, what backward keeps of it and a gradient of the same size, per image;
   // plus the convolutions' column buffers (per thread, 2 per backward).
@@ -58,8 +58,8 @@ double estimate_training_bytes(const Model& model, const Shape& input_chw, int64
   return bytes + per_image * static_cast<double>(batch) + columns * num_threads();
 }
 
-void check_training_memory(const Model& model, const Shape& input_chw, int64_t batch,
-                           const std::string& optimizer, const std::string& model_name) {
+void check_training_memory(const Model& model, const Shape& input_chw, int64_t batch, OptimizerKind optimizer,
+                           const std::string& model_name) {
   const double need = estimate_training_bytes(model, input_chw, batch, optimizer);
   const double have = available_memory_bytes();
   if (have <= 0 || need <= have) return;

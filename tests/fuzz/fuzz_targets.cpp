@@ -232,7 +232,7 @@ void model_spec(const uint8_t* data, size_t size) {
       }
       expect(again.summary_rows(input).back().output_shape == rows.back().output_shape,
              "model_to_spec: the spec reads back to another output shape");
-      if (estimate_training_bytes(model, input, 2, "sgd") <= kMaxForwardBytes &&
+      if (estimate_training_bytes(model, input, 2, OptimizerKind::SGD) <= kMaxForwardBytes &&
           forward_macs(model, rows) <= kMaxForwardMacs) {
         Tensor x = Tensor::empty(Shape{2, input[0], input[1], input[2]});
         for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>((i * 7919) % 23) - 11.0f;

@@ -1,0 +1,75 @@
+// The optimizer and schedule of a recipe: which classes, with which of its settings, and how they read.
+#include <minicnn/optimizer_factory.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include <minicnn/adam.h>
+#include <minicnn/check.h>
+#include <minicnn/sgd.h>
+
+namespace minicnn {
+namespace {
+
+int64_t step_size(int64_t epochs) {
+  return std::max<int64_t>(1, epochs / 3);
+}
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, std::vector<Parameter*> params) {
+  switch (recipe.optimizer) {
+    case OptimizerKind::SGD:
+      return std::make_unique<SGD>(
+          std::move(params),
+          SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weight_decay));
+    case OptimizerKind::Adam:
+      return std::make_unique<Adam>(std::move(params),
+                                    AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
+    case OptimizerKind::AdamW:
+      return std::make_unique<AdamW>(std::move(params),
+                                     AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
+  }
+  detail::throw_internal(__FILE__, __LINE__, "a known optimizer", "");
+}
+
+std::string describe_optimizer(const Recipe& recipe) {
+  if (recipe.optimizer == OptimizerKind::SGD) {
+    return fmt::format("SGD lr {:g}, momentum {:g}, weight decay {:g}", recipe.lr, recipe.momentum,
+                       recipe.weight_decay);
+  }
+  return fmt::format("{} lr {:g}, betas (0.9, 0.999), weight decay {:g}",
+                     recipe.optimizer == OptimizerKind::AdamW ? "AdamW" : "Adam", recipe.lr,
+                     recipe.weight_decay);
+}
+
+std::unique_ptr<LRScheduler> make_scheduler(const Recipe& recipe) {
+  switch (recipe.schedule) {
+    case ScheduleKind::None:
+      return std::make_unique<ConstantLR>(recipe.lr);
+    case ScheduleKind::Step:
+      return std::make_unique<StepLR>(recipe.lr, step_size(recipe.epochs), 0.1);
+    case ScheduleKind::Cosine:
+      return std::make_unique<CosineAnnealingLR>(recipe.lr, std::max<int64_t>(1, recipe.epochs));
+  }
+  detail::throw_internal(__FILE__, __LINE__, "a known schedule", "");
+}
+
+bool schedule_extends(const Recipe& recipe, int64_t epochs) {
+  switch (recipe.schedule) {
+    case ScheduleKind::None:
+      return true;
+    case ScheduleKind::Step:
+      return step_size(recipe.epochs) == step_size(epochs);
+    case ScheduleKind::Cosine:
+      return recipe.epochs == epochs;
+  }
+  detail::throw_internal(__FILE__, __LINE__, "a known schedule", "");
+}
+
+std::string describe_schedule(ScheduleKind schedule) {
+  return schedule == ScheduleKind::None ? "constant lr" : fmt::format("{} schedule", schedule_name(schedule));
+}
+
+}  // namespace minicnn

@@ -1,0 +1,35 @@
+// The optimizer and the learning-rate schedule a recipe names, as the trainer builds and describes them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <minicnn/layer.h>
+#include <minicnn/lr_scheduler.h>
+#include <minicnn/optimizer.h>
+#include <minicnn/recipe.h>
+
+namespace minicnn {
+
+/// The optimizer a recipe names: SGD (lr, momentum, weight_decay), Adam or AdamW (lr, weight_decay; betas
+/// 0.9, 0.999).
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, std::vector<Parameter*> params);
+
+/// What the recipe's optimizer uses, for people: "SGD lr 0.01, momentum 0.9, weight decay 0" or "Adam lr
+/// 0.001, betas (0.9, 0.999), weight decay 0" (Adam has no momentum to show).
+std::string describe_optimizer(const Recipe& recipe);
+
+/// The recipe's schedule from its lr over its epochs: constant, StepLR (step_size max(1, epochs / 3),
+/// gamma 0.1) or CosineAnnealingLR (T_max = epochs).
+std::unique_ptr<LRScheduler> make_scheduler(const Recipe& recipe);
+
+/// Whether the schedule `recipe` plans over its epochs gives the epochs done so far the same learning
+/// rates when planned for `epochs` instead (then extending a run equals having asked for `epochs` at first).
+bool schedule_extends(const Recipe& recipe, int64_t epochs);
+
+/// The schedule for people: "constant lr", "step schedule" or "cosine schedule".
+std::string describe_schedule(ScheduleKind schedule);
+
+}  // namespace minicnn
