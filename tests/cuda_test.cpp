@@ -34,7 +34,9 @@
 namespace minicnn {
 namespace {
 
+using testing::close_values;
 using testing::error_of;
+using testing::same_values;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -43,54 +45,12 @@ Device gpu() {
   return Device::cuda(0);
 }
 
-// ---- Comparisons.
+// ---- Comparisons: tensors through test_util.h (same_values, close_values), scalars by their bits.
 
 uint32_t bits_of(float v) {
   uint32_t b;
   std::memcpy(&b, &v, sizeof b);
   return b;
-}
-
-::testing::AssertionResult same_bits(const Tensor& expected, const Tensor& actual) {
-  if (expected.shape() != actual.shape()) {
-    return ::testing::AssertionFailure() << "shape " << actual.shape() << ", expected " << expected.shape();
-  }
-  if (expected.dtype() == DType::Int32) {
-    const auto e = expected.to_vector_i32(), a = actual.to_vector_i32();
-    for (size_t i = 0; i < e.size(); ++i) {
-      if (e[i] != a[i])
-        return ::testing::AssertionFailure() << "index " << i << ": " << a[i] << ", expected " << e[i];
-    }
-    return ::testing::AssertionSuccess();
-  }
-  // Any NaN matches any NaN: arithmetic on a NaN keeps its payload on x86 but gives the canonical NaN on
-  // the GPU (Dropout's x * mask), and neither is a rule of the layers.
-  const auto e = expected.to_vector(), a = actual.to_vector();
-  for (size_t i = 0; i < e.size(); ++i) {
-    if (bits_of(e[i]) != bits_of(a[i]) && !(std::isnan(e[i]) && std::isnan(a[i]))) {
-      return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << ", expected " << e[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-// Agreement up to `abs` plus `rel` times the tensor's largest magnitude: the error of a float sum (a GEMM,
-// a pooling window) scales with its terms, not with the result, which may cancel to near zero.
-::testing::AssertionResult close_to(const Tensor& expected, const Tensor& actual, double rel,
-                                    double abs = 1e-6) {
-  if (expected.shape() != actual.shape()) {
-    return ::testing::AssertionFailure() << "shape " << actual.shape() << ", expected " << expected.shape();
-  }
-  const auto e = expected.to_vector(), a = actual.to_vector();
-  double scale = 0.0;
-  for (float v : e) scale = std::max(scale, std::abs(static_cast<double>(v)));
-  for (size_t i = 0; i < e.size(); ++i) {
-    const double err = std::abs(static_cast<double>(e[i]) - a[i]);
-    if (!(err <= abs + rel * scale)) {
-      return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << ", expected " << e[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 // Values from {-2, -1, 0, 1, 2} with some -inf, NaN and arbitrary values: ties everywhere.
@@ -380,8 +340,9 @@ TEST(CudaHost, Im2colAndCol2imMatchTheCpuConvolution) {
                     bits_of(col2im_at<int64_t>(dcol.data(), g, nn, i)));
         }
       }
-      EXPECT_TRUE(close_to(y, Tensor::from_vector(y.shape(), ye), 1e-5, 1e-5)) << "forward, chunks of " << nn;
-      EXPECT_TRUE(close_to(dx, Tensor::from_vector(dx.shape(), dxe), 1e-5, 1e-5))
+      EXPECT_TRUE(close_values(Tensor::from_vector(y.shape(), ye), y, {.abs = 1e-5, .rel = 1e-5}))
+          << "forward, chunks of " << nn;
+      EXPECT_TRUE(close_values(Tensor::from_vector(dx.shape(), dxe), dx, {.abs = 1e-5, .rel = 1e-5}))
           << "input gradient, chunks of " << nn;
     }
   }
@@ -527,12 +488,12 @@ void expect_max_pool_matches_cpu(const MaxPool2dOptions& options, const Tensor& 
   auto [y, idx] = cpu_pool.forward_with_indices(x);
   auto [gy, gidx] = gpu_pool.forward_with_indices(x.to(gpu()));
   ASSERT_TRUE(gy.is_cuda() && gidx.is_cuda()) << what;
-  EXPECT_TRUE(same_bits(y, gy)) << what << ": forward";
-  EXPECT_TRUE(same_bits(idx, gidx)) << what << ": indices";
+  EXPECT_TRUE(same_values(gy, y)) << what << ": forward";
+  EXPECT_TRUE(same_values(gidx, idx)) << what << ": indices";
   const Tensor dy = testing::uniform_values(y.shape(), 99);
   const Tensor gdx = gpu_pool.backward(dy.to(gpu()));
   ASSERT_TRUE(gdx.is_cuda());
-  EXPECT_TRUE(same_bits(cpu_pool.backward(dy), gdx)) << what << ": backward";
+  EXPECT_TRUE(same_values(gdx, cpu_pool.backward(dy))) << what << ": backward";
 }
 
 class CudaPool2d : public CudaTest {};
@@ -558,9 +519,9 @@ TEST_F(CudaPool2d, AvgPoolingMatchesTheCpuBitForBit) {
       AvgPool2d cpu_pool(o), gpu_pool(o);
       const Tensor x = testing::uniform_values(c.x, seed++);
       const Tensor y = cpu_pool.forward(x, Mode::Train), gy = gpu_pool.forward(x.to(gpu()), Mode::Train);
-      EXPECT_TRUE(same_bits(y, gy)) << c.name << " variant " << variant << ": forward";
+      EXPECT_TRUE(same_values(gy, y)) << c.name << " variant " << variant << ": forward";
       const Tensor dy = testing::uniform_values(y.shape(), seed++);
-      EXPECT_TRUE(same_bits(cpu_pool.backward(dy), gpu_pool.backward(dy.to(gpu()))))
+      EXPECT_TRUE(same_values(gpu_pool.backward(dy.to(gpu())), cpu_pool.backward(dy)))
           << c.name << " variant " << variant << ": backward";
     }
   }
@@ -626,9 +587,9 @@ TEST_F(CudaPool2d, SixtyFourBitIndexingGivesTheSameBits) {
     const Tensor dx32 = narrow.backward(dy);
     cuda::force_64bit_indexing_for_testing(true);
     auto [y64, i64] = wide.forward_with_indices(x);
-    EXPECT_TRUE(same_bits(y32, y64)) << c.name;
-    EXPECT_TRUE(same_bits(i32, i64)) << c.name;
-    EXPECT_TRUE(same_bits(dx32, wide.backward(dy))) << c.name;
+    EXPECT_TRUE(same_values(y64, y32)) << c.name;
+    EXPECT_TRUE(same_values(i64, i32)) << c.name;
+    EXPECT_TRUE(same_values(wide.backward(dy), dx32)) << c.name;
   }
 }
 
@@ -647,7 +608,7 @@ TEST_F(CudaPool2d, BackwardIsDeterministic) {
     const Tensor y = a->forward(x, Mode::Train);
     b->forward(x, Mode::Train);
     const Tensor dy = testing::uniform_values(y.shape(), 3).to(gpu());
-    EXPECT_TRUE(same_bits(a->backward(dy), b->backward(dy))) << (max ? "max" : "avg");
+    EXPECT_TRUE(same_values(b->backward(dy), a->backward(dy))) << (max ? "max" : "avg");
   }
 }
 
@@ -690,12 +651,12 @@ TEST_F(CudaCudnn, MatchesNativeOnTieFreeInputs) {
       }
       const Tensor y = native->forward(gx, Mode::Train), cy = cudnn->forward(gx, Mode::Train);
       if (max) {
-        EXPECT_TRUE(same_bits(y, cy)) << c.name << ": max forward";
+        EXPECT_TRUE(same_values(cy, y)) << c.name << ": max forward";
       } else {
-        EXPECT_TRUE(close_to(y, cy, 1e-6)) << c.name << ": avg forward";
+        EXPECT_TRUE(close_values(cy, y, {.abs = 1e-6, .rel = 1e-6})) << c.name << ": avg forward";
       }
       const Tensor dy = testing::uniform_values(y.shape(), seed++).to(gpu());
-      EXPECT_TRUE(close_to(native->backward(dy), cudnn->backward(dy), 1e-6, 1e-6))
+      EXPECT_TRUE(close_values(cudnn->backward(dy), native->backward(dy), {.abs = 1e-6, .rel = 1e-6}))
           << c.name << (max ? ": max" : ": avg") << " backward";
     }
   }
@@ -707,11 +668,11 @@ TEST_F(CudaCudnn, MatchesNativeForwardValuesOnTies) {
   for (const PoolCase& c : cudnn_cases()) {
     if (!(c.p == IntPair(0))) continue;  // padding: see AllNegativePaddedInput
     const Tensor x = tie_heavy(c.x, seed++, false).to(gpu());
-    EXPECT_TRUE(same_bits(MaxPool2d(max_options(c)).forward(x, Mode::Eval),
-                          MaxPool2d(max_options(c).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval)))
+    EXPECT_TRUE(same_values(MaxPool2d(max_options(c).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval),
+                            MaxPool2d(max_options(c)).forward(x, Mode::Eval)))
         << c.name;
-    EXPECT_TRUE(close_to(AvgPool2d(avg_options(c)).forward(x, Mode::Eval),
-                         AvgPool2d(avg_options(c).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval), 1e-6))
+    EXPECT_TRUE(close_values(AvgPool2d(avg_options(c).impl(PoolImpl::Cudnn)).forward(x, Mode::Eval),
+                             AvgPool2d(avg_options(c)).forward(x, Mode::Eval), {.abs = 1e-6, .rel = 1e-6}))
         << c.name;
   }
 }
@@ -732,7 +693,7 @@ TEST_F(CudaCudnn, AllNegativePaddedInputRecordsHowCudnnPads) {
   const Tensor zero =
       MaxPool2d(MaxPool2dOptions(2).stride(2)).forward(Tensor::from_vector({1, 1, 6, 6}, padded), Mode::Eval);
   const Tensor got = MaxPool2d(MaxPool2dOptions(opts).impl(PoolImpl::Cudnn)).forward(x.to(gpu()), Mode::Eval);
-  const bool as_minus_inf = same_bits(minus_inf, got), as_zero = same_bits(zero, got);
+  const bool as_minus_inf = same_values(got, minus_inf), as_zero = same_values(got, zero);
   const char* finding = as_minus_inf ? "-inf (as PyTorch and minicnn)"
                         : as_zero    ? "0 (unlike PyTorch)"
                                      : "neither";
@@ -753,17 +714,18 @@ void expect_layer_matches_cpu(Layer& cpu_layer, Layer& gpu_layer, const Tensor& 
   for (Parameter* p : gpu_layer.parameters()) p->grad = Tensor::full(p->value.shape(), 0.25f, gpu());
   const Tensor y = cpu_layer.forward(x, Mode::Train), gy = gpu_layer.forward(x.to(gpu()), Mode::Train);
   ASSERT_TRUE(gy.is_cuda()) << what;
-  EXPECT_TRUE(close_to(y, gy, rel, rel)) << what << ": forward";
+  EXPECT_TRUE(close_values(gy, y, {.abs = rel, .rel = rel})) << what << ": forward";
   const Tensor dy = testing::uniform_values(y.shape(), 31);
   const Tensor dx = cpu_layer.backward(dy), gdx = gpu_layer.backward(dy.to(gpu()));
   ASSERT_EQ(dx.defined(), gdx.defined()) << what;
   if (dx.defined()) {
     ASSERT_TRUE(gdx.is_cuda()) << what;
-    EXPECT_TRUE(close_to(dx, gdx, rel, rel)) << what << ": input gradient";
+    EXPECT_TRUE(close_values(gdx, dx, {.abs = rel, .rel = rel})) << what << ": input gradient";
   }
   const auto cp = cpu_layer.parameters(), gp = gpu_layer.parameters();
   for (size_t i = 0; i < cp.size(); ++i) {
-    EXPECT_TRUE(close_to(cp[i]->grad, gp[i]->grad, rel, rel)) << what << ": gradient of " << cp[i]->name;
+    EXPECT_TRUE(close_values(gp[i]->grad, cp[i]->grad, {.abs = rel, .rel = rel}))
+        << what << ": gradient of " << cp[i]->name;
   }
 }
 
@@ -829,9 +791,9 @@ TEST_F(CudaLayers, ReLUDropoutAndFlattenMatchTheCpuExactly) {
   {
     ReLU cpu_relu, gpu_relu;
     const Tensor y = cpu_relu.forward(x, Mode::Train), gy = gpu_relu.forward(x.to(gpu()), Mode::Train);
-    EXPECT_TRUE(same_bits(y, gy));
+    EXPECT_TRUE(same_values(gy, y));
     const Tensor dy = testing::uniform_values(x.shape(), 9);
-    EXPECT_TRUE(same_bits(cpu_relu.backward(dy), gpu_relu.backward(dy.to(gpu()))));
+    EXPECT_TRUE(same_values(gpu_relu.backward(dy.to(gpu())), cpu_relu.backward(dy)));
   }
   {
     Dropout cpu_drop(0.3f), gpu_drop(0.3f);
@@ -839,9 +801,9 @@ TEST_F(CudaLayers, ReLUDropoutAndFlattenMatchTheCpuExactly) {
     gpu_drop.reseed(17);
     for (int call = 0; call < 2; ++call) {  // the seed advances per call on both
       const Tensor y = cpu_drop.forward(x, Mode::Train), gy = gpu_drop.forward(x.to(gpu()), Mode::Train);
-      EXPECT_TRUE(same_bits(y, gy)) << "call " << call;
+      EXPECT_TRUE(same_values(gy, y)) << "call " << call;
       const Tensor dy = testing::uniform_values(x.shape(), 10 + call);
-      EXPECT_TRUE(same_bits(cpu_drop.backward(dy), gpu_drop.backward(dy.to(gpu())))) << "call " << call;
+      EXPECT_TRUE(same_values(gpu_drop.backward(dy.to(gpu())), cpu_drop.backward(dy))) << "call " << call;
     }
   }
   {
@@ -851,7 +813,7 @@ TEST_F(CudaLayers, ReLUDropoutAndFlattenMatchTheCpuExactly) {
     EXPECT_EQ(gy.shape(), Shape({4, 75}));
     const Tensor gdx = flat.backward(gy);
     EXPECT_TRUE(gdx.is_cuda());
-    EXPECT_TRUE(same_bits(x, gdx));
+    EXPECT_TRUE(same_values(gdx, x));
   }
 }
 
@@ -865,7 +827,7 @@ TEST_F(CudaLayers, CrossEntropyLossGivesTheGradientOnTheLogitsDevice) {
   EXPECT_EQ(r.correct, gr.correct);
   const Tensor g = gpu_loss.backward();
   EXPECT_TRUE(g.is_cuda());
-  EXPECT_TRUE(same_bits(cpu_loss.backward(), g));
+  EXPECT_TRUE(same_values(g, cpu_loss.backward()));
 }
 
 TEST_F(CudaLayers, OptimizersMatchTheCpu) {
@@ -897,8 +859,8 @@ TEST_F(CudaLayers, OptimizersMatchTheCpu) {
     const auto [w, b] = run(Device::cpu(), which);
     const auto [gw, gb] = run(gpu(), which);
     EXPECT_TRUE(gw.is_cuda());
-    EXPECT_TRUE(close_to(w, gw, 1e-5, 1e-6)) << "optimizer " << which;
-    EXPECT_TRUE(close_to(b, gb, 1e-5, 1e-6)) << "optimizer " << which;
+    EXPECT_TRUE(close_values(gw, w, {.abs = 1e-6, .rel = 1e-5})) << "optimizer " << which;
+    EXPECT_TRUE(close_values(gb, b, {.abs = 1e-6, .rel = 1e-5})) << "optimizer " << which;
   }
 }
 
@@ -907,10 +869,10 @@ TEST_F(CudaLayers, TensorsOnTheGpu) {
   EXPECT_EQ(Tensor::zeros({5}, DType::Float32, gpu()).to_vector(), std::vector<float>(5, 0.0f));
   const Tensor x = testing::uniform_values({7, 9}, 3);
   const Tensor g = x.to(gpu());
-  EXPECT_TRUE(same_bits(x, g.clone()));
+  EXPECT_TRUE(same_values(g.clone(), x));
   Tensor h = Tensor::empty({7, 9}, DType::Float32, gpu());
   h.copy_from(x);
-  EXPECT_TRUE(same_bits(x, h));
+  EXPECT_TRUE(same_values(h, x));
   // The caching allocator hands a freed block of the same size back.
   const void* p = Tensor::empty({1000}, DType::Float32, gpu()).raw_data();
   EXPECT_EQ(p, Tensor::empty({1000}, DType::Float32, gpu()).raw_data());
@@ -998,7 +960,8 @@ TEST_F(CudaTraining, AShortRunMatchesTheCpu) {
   for (size_t s = 0; s < cpu.losses.size(); ++s)
     EXPECT_NEAR(cpu.losses[s], gpu_run.losses[s], 1e-4) << "step " << s;
   for (size_t i = 0; i < cpu.params.size(); ++i) {
-    EXPECT_TRUE(close_to(cpu.params[i], gpu_run.params[i], 1e-3, 1e-4)) << "parameter " << i;
+    EXPECT_TRUE(close_values(gpu_run.params[i], cpu.params[i], {.abs = 1e-4, .rel = 1e-3}))
+        << "parameter " << i;
   }
 }
 
@@ -1006,7 +969,7 @@ TEST_F(CudaTraining, TwoRunsGiveTheSameBits) {
   const TrainResult a = train_steps(gpu(), PoolImpl::Native, 3), b = train_steps(gpu(), PoolImpl::Native, 3);
   EXPECT_EQ(a.losses, b.losses);
   for (size_t i = 0; i < a.params.size(); ++i)
-    EXPECT_TRUE(same_bits(a.params[i], b.params[i])) << "parameter " << i;
+    EXPECT_TRUE(same_values(b.params[i], a.params[i])) << "parameter " << i;
 }
 
 TEST_F(CudaTraining, TheCudnnPoolingPathTrainsLikeTheNativeOne) {

@@ -15,6 +15,7 @@
 #include <minicnn/npy.h>
 #include <minicnn/registry.h>
 #include <minicnn/sgd.h>
+#include "test_util.h"
 
 namespace minicnn {
 namespace {
@@ -28,23 +29,6 @@ nlohmann::json read_manifest() {
 }
 
 Tensor golden(const std::string& relative) { return load_npy(kLenetDir + relative); }
-
-// Largest |a - b| over two float tensors of one shape; reports a shape mismatch as a failure.
-void expect_close(const Tensor& actual, const Tensor& expected, double abs_tol, const std::string& what) {
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  const std::vector<float> a = actual.to_vector(), e = expected.to_vector();
-  double worst = 0.0;
-  size_t worst_at = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::fabs(static_cast<double>(a[i]) - e[i]);
-    if (!(d <= worst)) {  // also catches NaN
-      worst = d;
-      worst_at = i;
-    }
-  }
-  EXPECT_LE(worst, abs_tol) << what << ": largest difference at flat index " << worst_at << " (minicnn "
-                            << a[worst_at] << ", torch " << e[worst_at] << ")";
-}
 
 void expect_relative(double actual, double expected, double rel_tol, const std::string& what) {
   EXPECT_LE(std::fabs(actual - expected), rel_tol * std::fabs(expected))
@@ -94,7 +78,8 @@ class LenetGolden : public ::testing::Test {
 
   void expect_weights(Model& model, const std::string& folder) {
     for (auto& [name, p] : model.named_parameters()) {
-      expect_close(p->value, golden(folder + "/" + name + ".npy"), 1e-4, folder + " weights " + name);
+      EXPECT_TRUE(testing::close_values(p->value, golden(folder + "/" + name + ".npy"), {.abs = 1e-4}))
+          << folder << " weights " << name;
     }
   }
 
@@ -117,7 +102,7 @@ TEST_F(LenetGolden, ForwardLossAndEveryGradientMatchTorch) {
   Model model = fresh_model();
   model.zero_grad();
   const Tensor logits = model.forward(x_, Mode::Train);
-  expect_close(logits, golden("logits.npy"), 1e-5, "logits");
+  EXPECT_TRUE(testing::close_values(logits, golden("logits.npy"), {.abs = 1e-5})) << "logits";
 
   CrossEntropyLoss ce;
   const LossResult r = ce.forward(logits, targets_);
@@ -126,7 +111,8 @@ TEST_F(LenetGolden, ForwardLossAndEveryGradientMatchTorch) {
 
   model.backward(ce.backward());
   for (auto& [name, p] : model.named_parameters()) {
-    expect_close(p->grad, golden("grad/" + name + ".npy"), 1e-4, "gradient of " + name);
+    EXPECT_TRUE(testing::close_values(p->grad, golden("grad/" + name + ".npy"), {.abs = 1e-4}))
+        << "gradient of " << name;
   }
 }
 

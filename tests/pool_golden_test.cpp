@@ -4,8 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cmath>
-#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -13,9 +11,13 @@
 
 #include <minicnn/npy.h>
 #include <minicnn/pool2d.h>
+#include "test_util.h"
 
 namespace minicnn {
 namespace {
+
+using testing::close_values;
+using testing::same_values;
 
 const std::string kPoolDir = std::string(MINICNN_SOURCE_DIR) + "/tests/golden/pool/";
 
@@ -83,53 +85,6 @@ MaxUnpool2dOptions unpool_options(const nlohmann::json& o) {
   return opt;
 }
 
-// ---- Comparisons; `what` names the case and the tensor.
-
-// Bit-for-bit equal values, where any NaN equals any NaN.
-void expect_same_values(const Tensor& actual, const Tensor& expected, const std::string& what) {
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  const std::vector<float> a = actual.to_vector(), e = expected.to_vector();
-  int64_t mismatches = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const bool same = (std::isnan(a[i]) && std::isnan(e[i])) || std::memcmp(&a[i], &e[i], sizeof(float)) == 0;
-    if (!same && mismatches++ == 0) {
-      ADD_FAILURE() << what << ": first mismatch at flat index " << i << ": minicnn " << a[i] << ", torch " << e[i];
-    }
-  }
-  EXPECT_EQ(mismatches, 0) << what << ": values that differ from torch";
-}
-
-void expect_same_indices(const Tensor& actual, const Tensor& expected, const std::string& what) {
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  ASSERT_EQ(actual.dtype(), DType::Int32) << what;
-  ASSERT_EQ(expected.dtype(), DType::Int32) << what;
-  const std::vector<int32_t> a = actual.to_vector_i32(), e = expected.to_vector_i32();
-  int64_t mismatches = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != e[i] && mismatches++ == 0) {
-      ADD_FAILURE() << what << ": first mismatch at flat index " << i << ": minicnn " << a[i] << ", torch " << e[i];
-    }
-  }
-  EXPECT_EQ(mismatches, 0) << what << ": indices that differ from torch";
-}
-
-void expect_close(const Tensor& actual, const Tensor& expected, double abs_tol, const std::string& what) {
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  const std::vector<float> a = actual.to_vector(), e = expected.to_vector();
-  double worst = 0.0;
-  size_t worst_at = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const bool both_nan = std::isnan(a[i]) && std::isnan(e[i]);
-    const double d = both_nan ? 0.0 : std::fabs(static_cast<double>(a[i]) - e[i]);
-    if (!(d <= worst)) {  // also catches a NaN on one side only
-      worst = d;
-      worst_at = i;
-    }
-  }
-  EXPECT_LE(worst, abs_tol) << what << ": largest difference at flat index " << worst_at << " (minicnn "
-                            << a[worst_at] << ", torch " << e[worst_at] << ")";
-}
-
 // ---- The suite.
 
 TEST(PoolGoldenManifest, ListsAtLeastFortyCasesMadeByTorch) {
@@ -150,32 +105,37 @@ TEST_P(PoolGolden, MatchesTorch) {
   auto file = [&](const char* key) { return load_npy(kPoolDir + c["files"][key].get<std::string>()); };
   const std::string at = name + " (" + op + ")";
   const Tensor x = file("x"), y_ref = file("y"), dy = file("dy"), dx_ref = file("dx");
+  // Indices are int32 (half of torch's bytes), equal to torch's int64 ones as read from the file.
+  auto expect_indices = [&](const Tensor& idx) {
+    EXPECT_EQ(idx.dtype(), DType::Int32) << at << " indices";
+    EXPECT_TRUE(same_values(idx, file("indices"))) << at << " indices";
+  };
 
   if (op == "MaxPool2d") {
     MaxPool2d pool(max_options(o));
     auto [y, idx] = pool.forward_with_indices(x);
-    expect_same_values(y, y_ref, at + " output");
-    expect_same_indices(idx, file("indices"), at + " indices");
-    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+    EXPECT_TRUE(same_values(y, y_ref)) << at << " output";
+    expect_indices(idx);
+    EXPECT_TRUE(close_values(pool.backward(dy), dx_ref, {.abs = 1e-6})) << at << " grad input";
   } else if (op == "AvgPool2d") {
     AvgPool2d pool(avg_options(o));
-    expect_close(pool.forward(x, Mode::Train), y_ref, 1e-6, at + " output");
-    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+    EXPECT_TRUE(close_values(pool.forward(x, Mode::Train), y_ref, {.abs = 1e-6})) << at << " output";
+    EXPECT_TRUE(close_values(pool.backward(dy), dx_ref, {.abs = 1e-6})) << at << " grad input";
   } else if (op == "AdaptiveAvgPool2d") {
     AdaptiveAvgPool2d pool(adaptive_size_of(o.at("output_size")));
-    expect_close(pool.forward(x, Mode::Train), y_ref, 1e-6, at + " output");
-    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+    EXPECT_TRUE(close_values(pool.forward(x, Mode::Train), y_ref, {.abs = 1e-6})) << at << " output";
+    EXPECT_TRUE(close_values(pool.backward(dy), dx_ref, {.abs = 1e-6})) << at << " grad input";
   } else if (op == "AdaptiveMaxPool2d") {
     AdaptiveMaxPool2d pool(adaptive_size_of(o.at("output_size")));
-    expect_same_values(pool.forward(x, Mode::Train), y_ref, at + " output");
-    expect_same_indices(pool.indices(), file("indices"), at + " indices");
-    expect_close(pool.backward(dy), dx_ref, 1e-6, at + " grad input");
+    EXPECT_TRUE(same_values(pool.forward(x, Mode::Train), y_ref)) << at << " output";
+    expect_indices(pool.indices());
+    EXPECT_TRUE(close_values(pool.backward(dy), dx_ref, {.abs = 1e-6})) << at << " grad input";
   } else if (op == "MaxUnpool2d") {
     MaxUnpool2d unpool(unpool_options(o));
     std::optional<IntPair> size;
     if (has(o, "output_size")) size = pair_of(o["output_size"]);
-    expect_same_values(unpool.forward(x, file("indices"), size), y_ref, at + " output");
-    expect_same_values(unpool.backward(dy), dx_ref, at + " grad input");
+    EXPECT_TRUE(same_values(unpool.forward(x, file("indices"), size), y_ref)) << at << " output";
+    EXPECT_TRUE(same_values(unpool.backward(dy), dx_ref)) << at << " grad input";
   } else {
     FAIL() << at << ": unknown op in the manifest";
   }

@@ -1,4 +1,4 @@
-// Test helpers: temporary directories, .npy and synthetic IDX files, and running the CLI.
+// Test helpers: tensor comparisons, temporary directories, .npy and synthetic IDX files, and running the CLI.
 #include "test_util.h"
 
 #include <fmt/format.h>
@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include <minicnn/check.h>
@@ -16,6 +18,75 @@
 namespace minicnn::testing {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+::testing::AssertionResult same_layout(const Tensor& actual, const Tensor& expected) {
+  if (actual.shape() != expected.shape()) {
+    return ::testing::AssertionFailure() << "shape " << actual.shape() << ", expected " << expected.shape();
+  }
+  if (actual.dtype() != expected.dtype()) {
+    return ::testing::AssertionFailure()
+           << "dtype " << dtype_name(actual.dtype()) << ", expected " << dtype_name(expected.dtype());
+  }
+  return ::testing::AssertionSuccess();
+}
+
+bool same_float(float a, float e) {
+  return std::memcmp(&a, &e, sizeof(float)) == 0 || (std::isnan(a) && std::isnan(e));
+}
+
+// Every element pair through `same`, reporting how many differ and the first of them.
+template <typename T, typename Same>
+::testing::AssertionResult same_elements(const std::vector<T>& a, const std::vector<T>& e, Same same) {
+  size_t differ = 0, first = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!same(a[i], e[i]) && differ++ == 0) first = i;
+  }
+  if (differ == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << differ << " of " << a.size() << " elements differ, the first at flat index " << first << ": "
+         << a[first] << ", expected " << e[first];
+}
+
+}  // namespace
+
+::testing::AssertionResult same_values(const Tensor& actual, const Tensor& expected) {
+  if (auto layout = same_layout(actual, expected); !layout) return layout;
+  if (actual.dtype() == DType::Int32) {
+    return same_elements(actual.to_vector_i32(), expected.to_vector_i32(), std::equal_to<int32_t>());
+  }
+  return same_elements(actual.to_vector(), expected.to_vector(), same_float);
+}
+
+::testing::AssertionResult close_values(const Tensor& actual, const Tensor& expected, Tolerance tol) {
+  if (auto layout = same_layout(actual, expected); !layout) return layout;
+  if (actual.dtype() != DType::Float32)
+    return ::testing::AssertionFailure() << "close_values compares float32 tensors";
+  const std::vector<float> a = actual.to_vector(), e = expected.to_vector();
+  double scale = 0.0;
+  for (float v : e) {
+    if (std::isfinite(v)) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  }
+  const double allowed = tol.abs + tol.rel * scale;
+  double worst = 0.0;
+  size_t worst_at = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - e[i]);
+    if (std::isnan(d)) {  // a NaN on either side, or infinities of one sign
+      return ::testing::AssertionFailure() << "flat index " << i << ": " << a[i] << ", expected " << e[i]
+                                           << " (no tolerance covers a NaN or an infinity)";
+    }
+    if (d > worst) {
+      worst = d;
+      worst_at = i;
+    }
+  }
+  if (worst <= allowed) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "largest difference " << worst << " (allowed " << allowed << ") at flat index " << worst_at
+         << ": " << a[worst_at] << ", expected " << e[worst_at];
+}
 
 std::string error_of(const std::function<void()>& f) {
   try {

@@ -1,6 +1,8 @@
-// Helpers shared by the tests: capturing an Error's sentence, temporary directories, .npy files of any dtype,
-// tiny IDX data sets, and running the `minicnn` command.
+// Helpers shared by the tests: comparing tensors, capturing an Error's sentence, temporary directories, .npy
+// files of any dtype, tiny IDX data sets, and running the `minicnn` command.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -8,7 +10,28 @@
 #include <string>
 #include <vector>
 
+#include <minicnn/tensor.h>
+
 namespace minicnn::testing {
+
+/// Exact agreement: the same shape and dtype, int32 elements equal, float32 elements equal bit for bit,
+/// except that any NaN equals any NaN. Where a NaN must propagate (max pooling's rule) it has to be there,
+/// but its payload is no rule: arithmetic keeps it on x86 and gives the canonical NaN on the GPU.
+/// Example: EXPECT_TRUE(same_values(pool.forward(x, Mode::Eval), y_torch)) << "output";
+::testing::AssertionResult same_values(const Tensor& actual, const Tensor& expected);
+
+/// Allowed difference per element: abs + rel * (the largest finite |expected| of the tensor).
+struct Tolerance {
+  double abs = 0.0;
+  double rel = 0.0;
+};
+
+/// Agreement of float32 tensors of one shape within `tol`. The relative part scales with the tensor's
+/// largest magnitude, not each element's: the error of a float sum (a GEMM, a pooling window) scales with
+/// its terms, not with the result, which may cancel to near zero. A NaN or an infinity on either side is a
+/// failure, even against the same value: tolerances are for finite arithmetic, and a NaN that should
+/// propagate is checked with same_values. Example: EXPECT_TRUE(close_values(dx, dx_torch, {.abs = 1e-6}));
+::testing::AssertionResult close_values(const Tensor& actual, const Tensor& expected, Tolerance tol);
 
 /// Whether `text` holds `part`. Example: EXPECT_TRUE(contains(r.output, "test accuracy: ")) << r.output;
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
