@@ -382,6 +382,11 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
 
 namespace {
 
+// The output shape of geometry g for an input of rank 3 (C, H, W) or 4 (N, C, H, W).
+Shape output_shape_of(const Conv2dGeometry& g, int64_t rank) {
+  return rank == 3 ? Shape{g.OC, g.OH, g.OW} : Shape{g.N, g.OC, g.OH, g.OW};
+}
+
 // ---- Device dispatch: the one place that knows which backends this build has.
 
 void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, const Conv2dGeometry& g, bool relu) {
@@ -468,8 +473,7 @@ Conv2dGeometry Conv2d::geometry(const Shape& in) const {
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
-  const Conv2dGeometry g = geometry(in);
-  return in.rank() == 3 ? Shape{g.OC, g.OH, g.OW} : Shape{g.N, g.OC, g.OH, g.OW};
+  return output_shape_of(geometry(in), in.rank());
 }
 
 void Conv2d::materialize(const Shape& in) {
@@ -518,12 +522,7 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Conv2d::backward(const Tensor& dy) {
-  MINICNN_CHECK(input_.defined(), type_name(), ": backward() called without a Train-mode forward() before it");
-  const Shape expected = output_shape(input_.shape());
-  MINICNN_CHECK(dy.shape() == expected, type_name(), ": expected a gradient of shape ", expected, ", but got ",
-                dy.shape());
-  MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
-                ", but got it on ", dy.device().str());
+  check_backward(type_name(), input_, dy, output_shape_of(geometry_, input_.dim()));
   Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
   backward_on(input_, weight_.value.data(), dy, output_, dx.defined() ? dx.data() : nullptr, weight_.grad.data(),
               options_.bias_ ? bias_.grad.data() : nullptr, geometry_);

@@ -15,6 +15,13 @@ namespace {
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatMap = Eigen::Map<RowMat>;
 using ConstMatMap = Eigen::Map<const RowMat>;
+
+// The output shape for an input `in` already validated: its last dimension becomes out_features.
+Shape output_shape_of(const Shape& in, int64_t out_features) {
+  std::vector<int64_t> dims = in.dims();
+  if (!dims.empty()) dims.back() = out_features;
+  return Shape(dims);
+}
 }  // namespace
 
 Linear::Linear(LinearOptions options) : options_(options) {
@@ -42,7 +49,7 @@ Shape Linear::output_shape(const Shape& in) const {
                 options_.in_features_, " input features (in_features), but got ", features, " from input shape ",
                 in, "; use Linear(", features, ", ", options_.out_features_, ") or LazyLinear(",
                 options_.out_features_, ")");
-  return in.rank() == 1 ? Shape{options_.out_features_} : Shape{in[0], options_.out_features_};
+  return output_shape_of(in, options_.out_features_);
 }
 
 void Linear::materialize(const Shape& in) {
@@ -96,13 +103,8 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Linear::backward(const Tensor& dy) {
-  MINICNN_CHECK(input_.defined(), type_name(), ": backward() called without a Train-mode forward() before it");
-  const Shape expected = output_shape(input_.shape());
-  MINICNN_CHECK(dy.shape() == expected, type_name(), ": expected a gradient of shape ", expected, ", but got ",
-                dy.shape());
+  check_backward(type_name(), input_, dy, output_shape_of(input_.shape(), options_.out_features_));
   const int64_t N = input_.dim() == 1 ? 1 : input_.size(0), in = options_.in_features_, out = options_.out_features_;
-  MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
-                ", but got it on ", dy.device().str());
   Tensor g = dy;  // with a fused ReLU: dy where the output is > 0
 #if MINICNN_CUDA
   if (dy.is_cuda()) {  // device dispatch
