@@ -43,9 +43,19 @@ class Linear : public Layer {
   bool relu_ = false;
 };
 
+namespace cpu {
+/// y (N, out) = x (N, in) w^T + b, with weight w (out, in) and bias b (out) or null; then max(y, 0) when
+/// `relu` (a fused ReLU).
+void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in,
+                    int64_t out, bool relu = false);
+/// Adds dy^T x into dw and dy's column sums into db (db may be null); writes dx = dy w when dx is not null.
+/// With `relu_out` (a fused ReLU's output) dy counts only where relu_out > 0.
+void linear_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
+                     float* dw, float* db, int64_t N, int64_t in, int64_t out);
+}  // namespace cpu
+
 namespace cuda {
-// Linear on device buffers (layers/linear.cu), x (N, in), weight (out, in), bias (out) or null; backward adds
-// into dw and db and writes dx when it is not null. The CPU path is Eigen, inline in linear.cpp.
+// The same on device buffers (layers/linear.cu), without the fused ReLU.
 void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out);
 void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int64_t N,
                      int64_t in, int64_t out);
