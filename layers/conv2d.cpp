@@ -392,26 +392,19 @@ Shape output_shape_of(const Conv2dGeometry& g, int64_t rank) {
 void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, const Conv2dGeometry& g, bool relu) {
 #if MINICNN_CUDA
   if (x.is_cuda()) {
-    cuda::conv2d_forward(x.data(), w, b, y.data(), g);
-    if (relu) cuda::relu_forward(y.data(), y.data(), y.numel());
-    return;
+    MINICNN_ASSERT(!relu, "a ReLU fused into a layer on CUDA (Model fuses on the CPU only)");
+    return cuda::conv2d_forward(x.data(), w, b, y.data(), g);
   }
 #endif
   cpu::conv2d_forward(x.data(), w, b, y.data(), g, relu);
 }
 
-// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined.
+// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined; ReLUs are fused on the CPU
+// only (Model::fuse_relus), so the CUDA path knows none.
 void backward_on(const Tensor& x, const float* w, const Tensor& dy, const Tensor& relu_out, float* dx, float* dw,
                  float* db, const Conv2dGeometry& g) {
 #if MINICNN_CUDA
-  if (x.is_cuda()) {
-    Tensor masked = dy;
-    if (relu_out.defined()) {
-      masked = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-      cuda::relu_backward(relu_out.data(), dy.data(), masked.data(), dy.numel());
-    }
-    return cuda::conv2d_backward(x.data(), w, masked.data(), dx, dw, db, g);
-  }
+  if (x.is_cuda()) return cuda::conv2d_backward(x.data(), w, dy.data(), dx, dw, db, g);
 #endif
   cpu::conv2d_backward(x.data(), w, dy.data(), relu_out.defined() ? relu_out.data() : nullptr, dx, dw, db, g);
 }

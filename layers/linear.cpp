@@ -58,26 +58,19 @@ void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, int6
                 int64_t out, bool relu) {
 #if MINICNN_CUDA
   if (x.is_cuda()) {
-    cuda::linear_forward(x.data(), w, b, y.data(), N, in, out);
-    if (relu) cuda::relu_forward(y.data(), y.data(), y.numel());
-    return;
+    MINICNN_ASSERT(!relu, "a ReLU fused into a layer on CUDA (Model fuses on the CPU only)");
+    return cuda::linear_forward(x.data(), w, b, y.data(), N, in, out);
   }
 #endif
   cpu::linear_forward(x.data(), w, b, y.data(), N, in, out, relu);
 }
 
-// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined.
+// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined; ReLUs are fused on the CPU
+// only (Model::fuse_relus), so the CUDA path knows none.
 void backward_on(const Tensor& x, const float* w, const Tensor& dy, const Tensor& relu_out, float* dx,
                  float* dw, float* db, int64_t N, int64_t in, int64_t out) {
 #if MINICNN_CUDA
-  if (x.is_cuda()) {
-    Tensor masked = dy;
-    if (relu_out.defined()) {
-      masked = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-      cuda::relu_backward(relu_out.data(), dy.data(), masked.data(), dy.numel());
-    }
-    return cuda::linear_backward(x.data(), w, masked.data(), dx, dw, db, N, in, out);
-  }
+  if (x.is_cuda()) return cuda::linear_backward(x.data(), w, dy.data(), dx, dw, db, N, in, out);
 #endif
   cpu::linear_backward(x.data(), w, dy.data(), relu_out.defined() ? relu_out.data() : nullptr, dx, dw, db, N,
                        in, out);

@@ -16,7 +16,7 @@ struct LinearOptions {
 };
 
 /// Fully connected layer on (N, in_features) input (or (in_features) unbatched); weight (out, in), bias (out).
-class Linear : public Layer {
+class Linear : public Layer, public ReLUFuser {
  public:
   explicit Linear(LinearOptions options);
   std::string type_name() const override { return options_.in_features_ < 0 ? "LazyLinear" : "Linear"; }
@@ -28,7 +28,7 @@ class Linear : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   bool mixes_spatial() const override { return true; }
-  bool fuse_relu() override { return relu_ = true; }
+  void set_fused_relu(bool fused) override { relu_ = fused; }
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
@@ -40,7 +40,7 @@ class Linear : public Layer {
   Parameter bias_{"bias", {}, {}};
   Tensor input_;
   Tensor output_;  // kept only with a fused ReLU (backward masks dy with it)
-  bool relu_ = false;
+  bool relu_ = false;  // a fused ReLU (Model::fuse_relus, on the CPU only)
 };
 
 namespace cpu {
@@ -55,7 +55,7 @@ void linear_backward(const float* x, const float* w, const float* dy, const floa
 }  // namespace cpu
 
 namespace cuda {
-// The same on device buffers (layers/linear.cu), without the fused ReLU.
+// The same on device buffers (layers/linear.cu); no fused ReLU (fusion is CPU-only).
 void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out);
 void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int64_t N,
                      int64_t in, int64_t out);
