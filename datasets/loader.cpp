@@ -4,23 +4,14 @@
 #include <algorithm>
 
 #include <minicnn/check.h>
+#include <minicnn/mix.h>
 #include <minicnn/random.h>
 
 namespace minicnn {
-namespace {
-
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t z = a + 0x9E3779B97F4A7C15ull * (b + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 std::vector<int64_t> random_subset(int64_t total, int64_t n, uint64_t seed) {
   MINICNN_CHECK(n > 0 && n <= total, "limit-train: expected a count between 1 and ", total, ", but got ", n);
-  Generator gen(mix(seed, 0x5b5e7));
+  Generator gen(splitmix64(seed, 0x5b5e7));
   std::vector<int64_t> perm = random_permutation(total, gen);
   perm.resize(static_cast<size_t>(n));
   std::sort(perm.begin(), perm.end());
@@ -51,7 +42,7 @@ void DataLoader::set_epoch(int64_t epoch) {
   epoch_ = epoch;
   order_ = indices_;
   if (options_.shuffle) {
-    Generator gen(mix(options_.seed, static_cast<uint64_t>(epoch)));
+    Generator gen(splitmix64(options_.seed, static_cast<uint64_t>(epoch)));
     const std::vector<int64_t> perm = random_permutation(size(), gen);
     for (int64_t i = 0; i < size(); ++i) order_[static_cast<size_t>(i)] = indices_[static_cast<size_t>(perm[static_cast<size_t>(i)])];
   }
@@ -80,7 +71,8 @@ Batch DataLoader::batch(int64_t b) {
     bool flip = false;
     if (augment) {
       // Draws depend on (seed, epoch, image), not on the thread or batch layout.
-      const uint64_t r = mix(mix(options_.seed, static_cast<uint64_t>(epoch_) + 0x100000), static_cast<uint64_t>(index));
+      const uint64_t r = splitmix64(splitmix64(options_.seed, static_cast<uint64_t>(epoch_) + 0x100000),
+                                    static_cast<uint64_t>(index));
       dy = static_cast<int64_t>(r % 9) - 4;
       dx = static_cast<int64_t>((r >> 8) % 9) - 4;
       flip = ((r >> 16) & 1) != 0;

@@ -156,9 +156,7 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor BatchNorm2d::backward(const Tensor& dy) {
-  MINICNN_CHECK(xhat_.defined(), type_name(), ": backward() called without a Train-mode forward() before it");
-  MINICNN_CHECK(dy.shape() == xhat_.shape(), type_name(), ": expected a gradient of shape ", xhat_.shape(),
-                ", but got ", dy.shape());
+  check_backward(type_name(), xhat_, dy);
   const int64_t N = dy.size(0), C = dy.size(1), HW = dy.size(2) * dy.size(3);
   const double M = static_cast<double>(N * HW);
   Tensor dx = Tensor::empty(dy.shape());

@@ -27,7 +27,7 @@ struct BatchNorm2dOptions {
 /// biased variance, and running_mean/running_var updated with the unbiased variance; Eval mode uses the
 /// running statistics. Parameters weight (1s) and bias (0s); buffers running_mean, running_var,
 /// num_batches_tracked.
-class BatchNorm2d : public Layer {
+class BatchNorm2d : public Layer, public ReLUFuser {
  public:
   explicit BatchNorm2d(BatchNorm2dOptions options);
   std::string type_name() const override { return options_.num_features_ < 0 ? "LazyBatchNorm2d" : "BatchNorm2d"; }
@@ -39,7 +39,7 @@ class BatchNorm2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   std::vector<Buffer*> buffers() override;
-  bool fuse_relu() override { return relu_ = true; }
+  void set_fused_relu(bool fused) override { relu_ = fused; }
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
@@ -58,7 +58,7 @@ class BatchNorm2d : public Layer {
   Tensor inv_std_;  // (C)
   Tensor output_;   // kept only with a fused ReLU (backward masks dy with it)
   bool batch_stats_ = true;
-  bool relu_ = false;
+  bool relu_ = false;  // a fused ReLU (Model::fuse_relus)
 };
 
 }  // namespace minicnn

@@ -382,31 +382,29 @@ void conv2d_backward(const float* x, const float* w, const float* dy, const floa
 
 namespace {
 
+// The output shape of geometry g for an input of rank 3 (C, H, W) or 4 (N, C, H, W).
+Shape output_shape_of(const Conv2dGeometry& g, int64_t rank) {
+  return rank == 3 ? Shape{g.OC, g.OH, g.OW} : Shape{g.N, g.OC, g.OH, g.OW};
+}
+
 // ---- Device dispatch: the one place that knows which backends this build has.
 
 void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, const Conv2dGeometry& g, bool relu) {
 #if MINICNN_CUDA
   if (x.is_cuda()) {
-    cuda::conv2d_forward(x.data(), w, b, y.data(), g);
-    if (relu) cuda::relu_forward(y.data(), y.data(), y.numel());
-    return;
+    MINICNN_ASSERT(!relu, "a ReLU fused into a layer on CUDA (Model fuses on the CPU only)");
+    return cuda::conv2d_forward(x.data(), w, b, y.data(), g);
   }
 #endif
   cpu::conv2d_forward(x.data(), w, b, y.data(), g, relu);
 }
 
-// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined.
+// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined; ReLUs are fused on the CPU
+// only (Model::fuse_relus), so the CUDA path knows none.
 void backward_on(const Tensor& x, const float* w, const Tensor& dy, const Tensor& relu_out, float* dx, float* dw,
                  float* db, const Conv2dGeometry& g) {
 #if MINICNN_CUDA
-  if (x.is_cuda()) {
-    Tensor masked = dy;
-    if (relu_out.defined()) {
-      masked = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-      cuda::relu_backward(relu_out.data(), dy.data(), masked.data(), dy.numel());
-    }
-    return cuda::conv2d_backward(x.data(), w, masked.data(), dx, dw, db, g);
-  }
+  if (x.is_cuda()) return cuda::conv2d_backward(x.data(), w, dy.data(), dx, dw, db, g);
 #endif
   cpu::conv2d_backward(x.data(), w, dy.data(), relu_out.defined() ? relu_out.data() : nullptr, dx, dw, db, g);
 }
@@ -468,8 +466,7 @@ Conv2dGeometry Conv2d::geometry(const Shape& in) const {
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
-  const Conv2dGeometry g = geometry(in);
-  return in.rank() == 3 ? Shape{g.OC, g.OH, g.OW} : Shape{g.N, g.OC, g.OH, g.OW};
+  return output_shape_of(geometry(in), in.rank());
 }
 
 void Conv2d::materialize(const Shape& in) {
@@ -518,12 +515,7 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Conv2d::backward(const Tensor& dy) {
-  MINICNN_CHECK(input_.defined(), type_name(), ": backward() called without a Train-mode forward() before it");
-  const Shape expected = output_shape(input_.shape());
-  MINICNN_CHECK(dy.shape() == expected, type_name(), ": expected a gradient of shape ", expected, ", but got ",
-                dy.shape());
-  MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
-                ", but got it on ", dy.device().str());
+  check_backward(type_name(), input_, dy, output_shape_of(geometry_, input_.dim()));
   Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
   backward_on(input_, weight_.value.data(), dy, output_, dx.defined() ? dx.data() : nullptr, weight_.grad.data(),
               options_.bias_ ? bias_.grad.data() : nullptr, geometry_);

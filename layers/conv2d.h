@@ -33,7 +33,7 @@ struct Conv2dGeometry {
 
 /// y = conv(x, weight) + bias with weight (OC, C, KH, KW), bias (OC); output size
 /// floor((H + 2P - D(K-1) - 1) / S) + 1 per axis.
-class Conv2d : public Layer {
+class Conv2d : public Layer, public ReLUFuser {
  public:
   explicit Conv2d(Conv2dOptions options);
   std::string type_name() const override { return options_.in_channels_ < 0 ? "LazyConv2d" : "Conv2d"; }
@@ -45,7 +45,7 @@ class Conv2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   std::optional<Window2d> window() const override;
-  bool fuse_relu() override { return relu_ = true; }
+  void set_fused_relu(bool fused) override { relu_ = fused; }
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
@@ -59,7 +59,7 @@ class Conv2d : public Layer {
   Parameter bias_{"bias", {}, {}};
   Tensor input_;   // (N, C, H, W) of the last Train forward
   Tensor output_;  // its output, kept only with a fused ReLU (backward masks dy with it)
-  bool relu_ = false;
+  bool relu_ = false;  // a fused ReLU (Model::fuse_relus, on the CPU only)
   Conv2dGeometry geometry_{};
 };
 
@@ -101,7 +101,8 @@ void conv2d_backward_winograd(const float* x, const float* w, const float* dy, c
 }  // namespace cpu
 
 namespace cuda {
-// The same on device buffers (layers/conv2d.cu): im2col and one cuBLAS SGEMM per chunk of images.
+// The same on device buffers (layers/conv2d.cu): im2col and one cuBLAS SGEMM per chunk of images; no
+// fused ReLU (fusion is CPU-only).
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g);
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
                      const Conv2dGeometry& g);

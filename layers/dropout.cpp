@@ -4,14 +4,47 @@
 #include <fmt/format.h>
 
 #include <minicnn/check.h>
+#include <minicnn/mix.h>
+#include "dropout_mask.h"
 
 namespace minicnn {
+
+namespace cpu {
+
+void dropout_forward(const float* x, float* y, float* mask, int64_t n, uint64_t base, uint32_t threshold,
+                     float keep_scale) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    mask[i] = dropout_mask_at(base, static_cast<uint64_t>(i), threshold, keep_scale);
+    y[i] = x[i] * mask[i];
+  }
+}
+
+void dropout_backward(const float* dy, const float* mask, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * mask[i];
+}
+
+}  // namespace cpu
+
 namespace {
 
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+// ---- Device dispatch: the one place that knows which backends this build has.
+
+void forward_on(const Tensor& x, Tensor& y, Tensor& mask, uint64_t base, uint32_t threshold,
+                float keep_scale) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) {
+    return cuda::dropout_forward(x.data(), y.data(), mask.data(), x.numel(), base, threshold, keep_scale);
+  }
+#endif
+  cpu::dropout_forward(x.data(), y.data(), mask.data(), x.numel(), base, threshold, keep_scale);
+}
+
+void backward_on(const Tensor& dy, const Tensor& mask, Tensor& dx) {
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return cuda::dropout_backward(dy.data(), mask.data(), dx.data(), dy.numel());
+#endif
+  cpu::dropout_backward(dy.data(), mask.data(), dx.data(), dy.numel());
 }
 
 }  // namespace
@@ -27,50 +60,23 @@ Tensor Dropout::forward(const Tensor& x, Mode mode) {
     mask_ = Tensor();
     return x;
   }
-  const int64_t n = x.numel();
   Tensor y = inplace_ ? x : Tensor::empty(x.shape(), DType::Float32, x.device());
   mask_ = Tensor::empty(x.shape(), DType::Float32, x.device());
   const float keep_scale = p_ >= 1.0f ? 0.0f : 1.0f / (1.0f - p_);
   // Keep when the top 24 bits of the hash, as a fraction of 1, are >= p.
   const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(p_) * 16777216.0);
-  const float* xp = x.data();
-  float* yp = y.data();
-  float* mp = mask_.data();
-  const uint64_t base = mix64(seed_);
+  const uint64_t base = splitmix64_mix(seed_);
   // The seed advances per call so successive forwards (without reseed) draw fresh masks.
-  seed_ = mix64(seed_ + 0x9E3779B97F4A7C15ull);
-#if MINICNN_CUDA
-  if (x.is_cuda()) {  // device dispatch
-    cuda::dropout_forward(xp, yp, mp, n, base, threshold, keep_scale);
-    return y;
-  }
-#endif
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t r = static_cast<uint32_t>(mix64(base + static_cast<uint64_t>(i)) >> 40);
-    mp[i] = r >= threshold ? keep_scale : 0.0f;
-    yp[i] = xp[i] * mp[i];
-  }
+  seed_ = splitmix64(seed_, 0);
+  forward_on(x, y, mask_, base, threshold, keep_scale);
   return y;
 }
 
 Tensor Dropout::backward(const Tensor& dy) {
-  if (!mask_.defined()) return dy;
-  MINICNN_CHECK(dy.shape() == mask_.shape(), "Dropout: expected a gradient of shape ", mask_.shape(), ", but got ",
-                dy.shape());
-  MINICNN_CHECK(dy.device() == mask_.device(), "Dropout: expected the gradient on ", mask_.device().str(),
-                ", but got it on ", dy.device().str());
+  if (!mask_.defined()) return dy;  // an Eval or p=0 forward passed x through unchanged
+  check_backward(type_name(), mask_, dy);
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-#if MINICNN_CUDA
-  if (dy.is_cuda()) {  // device dispatch
-    cuda::dropout_backward(dy.data(), mask_.data(), dx.data(), dy.numel());
-    return dx;
-  }
-#endif
-  const float* g = dy.data();
-  const float* m = mask_.data();
-  float* d = dx.data();
-  for (int64_t i = 0; i < dy.numel(); ++i) d[i] = g[i] * m[i];
+  backward_on(dy, mask_, dx);
   return dx;
 }
 

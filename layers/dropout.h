@@ -25,6 +25,14 @@ class Dropout : public Layer {
   Tensor mask_;  // scale factor per element: 0 or 1/(1-p)
 };
 
+namespace cpu {
+/// Dropout on host buffers: mask[i] = dropout_mask_at(base, i, threshold, keep_scale) (layers/dropout_mask.h)
+/// and y = x * mask (y may be x); the backward is dx = dy * mask.
+void dropout_forward(const float* x, float* y, float* mask, int64_t n, uint64_t base, uint32_t threshold,
+                     float keep_scale);
+void dropout_backward(const float* dy, const float* mask, float* dx, int64_t n);
+}  // namespace cpu
+
 namespace cuda {
 // Dropout on device buffers (layers/dropout.cu), with the CPU's masks (layers/dropout_mask.h): element i
 // of a call is kept, scaled by keep_scale, when the top 24 bits of hash(base + i) are >= threshold.

@@ -24,13 +24,16 @@ Shape Flatten::output_shape(const Shape& in) const {
 }
 
 Tensor Flatten::forward(const Tensor& x, Mode mode) {
-  (void)mode;
-  input_shape_ = x.shape();
-  return x.reshape(output_shape(x.shape()));
+  Tensor y = x.reshape(output_shape(x.shape()));
+  if (mode == Mode::Train) {
+    input_shape_ = x.shape();
+    output_ = y;
+  }
+  return y;
 }
 
 Tensor Flatten::backward(const Tensor& dy) {
-  MINICNN_CHECK(input_shape_.rank() > 0, "Flatten: backward() called without a forward() before it");
+  check_backward(type_name(), output_, dy);
   return dy.reshape(input_shape_);
 }
 

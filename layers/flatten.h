@@ -18,7 +18,10 @@ class Flatten : public Layer {
 
  private:
   int64_t start_dim_, end_dim_;
+  // Of the last Train forward: the shape backward restores, and the output (a view of the input, so
+  // keeping it costs no memory) whose shape dy must have.
   Shape input_shape_;
+  Tensor output_;
 };
 
 }  // namespace minicnn

@@ -17,6 +17,67 @@ using MatMap = Eigen::Map<RowMat>;
 using ConstMatMap = Eigen::Map<const RowMat>;
 }  // namespace
 
+namespace cpu {
+
+void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in,
+                    int64_t out, bool relu) {
+  gemm(false, true, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);  // (N, out)
+  MatMap ym(y, N, out);
+  if (b) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(b, out);
+  if (relu) relu_forward(y, y, N * out);
+}
+
+void linear_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
+                     float* dw, float* db, int64_t N, int64_t in, int64_t out) {
+  Tensor masked;  // with a fused ReLU: dy where the output is > 0
+  if (relu_out) {
+    masked = Tensor::empty({N, out});
+    relu_backward(relu_out, dy, masked.data(), N * out);
+    dy = masked.data();
+  }
+  // dW (out, in) += dy^T x
+  gemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  if (db) Eigen::Map<Eigen::RowVectorXf>(db, out) += ConstMatMap(dy, N, out).colwise().sum();
+  if (dx) gemm(false, false, N, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);  // dy W
+}
+
+}  // namespace cpu
+
+namespace {
+
+// The output shape for an input `in` already validated: its last dimension becomes out_features.
+Shape output_shape_of(const Shape& in, int64_t out_features) {
+  std::vector<int64_t> dims = in.dims();
+  if (!dims.empty()) dims.back() = out_features;
+  return Shape(dims);
+}
+
+// ---- Device dispatch: the one place that knows which backends this build has.
+
+void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, int64_t N, int64_t in,
+                int64_t out, bool relu) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) {
+    MINICNN_ASSERT(!relu, "a ReLU fused into a layer on CUDA (Model fuses on the CPU only)");
+    return cuda::linear_forward(x.data(), w, b, y.data(), N, in, out);
+  }
+#endif
+  cpu::linear_forward(x.data(), w, b, y.data(), N, in, out, relu);
+}
+
+// `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined; ReLUs are fused on the CPU
+// only (Model::fuse_relus), so the CUDA path knows none.
+void backward_on(const Tensor& x, const float* w, const Tensor& dy, const Tensor& relu_out, float* dx,
+                 float* dw, float* db, int64_t N, int64_t in, int64_t out) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::linear_backward(x.data(), w, dy.data(), dx, dw, db, N, in, out);
+#endif
+  cpu::linear_backward(x.data(), w, dy.data(), relu_out.defined() ? relu_out.data() : nullptr, dx, dw, db, N,
+                       in, out);
+}
+
+}  // namespace
+
 Linear::Linear(LinearOptions options) : options_(options) {
   MINICNN_CHECK(options_.in_features_ > 0 || options_.in_features_ == -1,
                 "Linear: in_features should be positive, but got ", options_.in_features_);
@@ -42,7 +103,7 @@ Shape Linear::output_shape(const Shape& in) const {
                 options_.in_features_, " input features (in_features), but got ", features, " from input shape ",
                 in, "; use Linear(", features, ", ", options_.out_features_, ") or LazyLinear(",
                 options_.out_features_, ")");
-  return in.rank() == 1 ? Shape{options_.out_features_} : Shape{in[0], options_.out_features_};
+  return output_shape_of(in, options_.out_features_);
 }
 
 void Linear::materialize(const Shape& in) {
@@ -72,22 +133,7 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
   MINICNN_CHECK(x.device() == weight_.value.device(), type_name(), ": the input is on ", x.device().str(),
                 " but the weight is on ", weight_.value.device().str());
   Tensor y = Tensor::empty(ys, DType::Float32, x.device());
-#if MINICNN_CUDA
-  if (x.is_cuda()) {  // device dispatch
-    cuda::linear_forward(x.data(), weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y.data(), N,
-                         in, out);
-    if (relu_) cuda::relu_forward(y.data(), y.data(), y.numel());
-    if (mode == Mode::Train) {
-      input_ = x;
-      output_ = relu_ ? y : Tensor();
-    }
-    return y;
-  }
-#endif
-  cpu::gemm(false, true, N, out, in, 1.0f, x.data(), in, weight_.value.data(), in, 0.0f, y.data(), out);  // (N, out)
-  MatMap ym(y.data(), N, out);
-  if (options_.bias_) ym.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_.value.data(), out);
-  if (relu_) cpu::relu_forward(y.data(), y.data(), y.numel());
+  forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y, N, in, out, relu_);
   if (mode == Mode::Train) {
     input_ = x;
     output_ = relu_ ? y : Tensor();
@@ -96,39 +142,11 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Linear::backward(const Tensor& dy) {
-  MINICNN_CHECK(input_.defined(), type_name(), ": backward() called without a Train-mode forward() before it");
-  const Shape expected = output_shape(input_.shape());
-  MINICNN_CHECK(dy.shape() == expected, type_name(), ": expected a gradient of shape ", expected, ", but got ",
-                dy.shape());
+  check_backward(type_name(), input_, dy, output_shape_of(input_.shape(), options_.out_features_));
   const int64_t N = input_.dim() == 1 ? 1 : input_.size(0), in = options_.in_features_, out = options_.out_features_;
-  MINICNN_CHECK(dy.device() == input_.device(), type_name(), ": expected the gradient on ", input_.device().str(),
-                ", but got it on ", dy.device().str());
-  Tensor g = dy;  // with a fused ReLU: dy where the output is > 0
-#if MINICNN_CUDA
-  if (dy.is_cuda()) {  // device dispatch
-    if (relu_) {
-      g = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-      cuda::relu_backward(output_.data(), dy.data(), g.data(), dy.numel());
-    }
-    Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
-    cuda::linear_backward(input_.data(), weight_.value.data(), g.data(), dx.defined() ? dx.data() : nullptr,
-                          weight_.grad.data(), options_.bias_ ? bias_.grad.data() : nullptr, N, in, out);
-    return dx;
-  }
-#endif
-  if (relu_) {
-    g = Tensor::empty(dy.shape());
-    cpu::relu_backward(output_.data(), dy.data(), g.data(), dy.numel());
-  }
-  ConstMatMap dym(g.data(), N, out);
-  // dW (out, in) += dy^T x
-  cpu::gemm(true, false, out, in, N, 1.0f, g.data(), out, input_.data(), in, 1.0f, weight_.grad.data(), in);
-  if (options_.bias_) {
-    Eigen::Map<Eigen::RowVectorXf>(bias_.grad.data(), out) += dym.colwise().sum();
-  }
-  if (!needs_input_grad_) return {};
-  Tensor dx = Tensor::empty(input_.shape(), DType::Float32, dy.device());
-  cpu::gemm(false, false, N, in, out, 1.0f, g.data(), out, weight_.value.data(), in, 0.0f, dx.data(), in);  // dy W
+  Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
+  backward_on(input_, weight_.value.data(), dy, output_, dx.defined() ? dx.data() : nullptr,
+              weight_.grad.data(), options_.bias_ ? bias_.grad.data() : nullptr, N, in, out);
   return dx;
 }
 

@@ -16,7 +16,7 @@ struct LinearOptions {
 };
 
 /// Fully connected layer on (N, in_features) input (or (in_features) unbatched); weight (out, in), bias (out).
-class Linear : public Layer {
+class Linear : public Layer, public ReLUFuser {
  public:
   explicit Linear(LinearOptions options);
   std::string type_name() const override { return options_.in_features_ < 0 ? "LazyLinear" : "Linear"; }
@@ -28,7 +28,7 @@ class Linear : public Layer {
   Tensor backward(const Tensor& dy) override;
   std::vector<Parameter*> parameters() override;
   bool mixes_spatial() const override { return true; }
-  bool fuse_relu() override { return relu_ = true; }
+  void set_fused_relu(bool fused) override { relu_ = fused; }
 
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
@@ -40,12 +40,22 @@ class Linear : public Layer {
   Parameter bias_{"bias", {}, {}};
   Tensor input_;
   Tensor output_;  // kept only with a fused ReLU (backward masks dy with it)
-  bool relu_ = false;
+  bool relu_ = false;  // a fused ReLU (Model::fuse_relus, on the CPU only)
 };
 
+namespace cpu {
+/// y (N, out) = x (N, in) w^T + b, with weight w (out, in) and bias b (out) or null; then max(y, 0) when
+/// `relu` (a fused ReLU).
+void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in,
+                    int64_t out, bool relu = false);
+/// Adds dy^T x into dw and dy's column sums into db (db may be null); writes dx = dy w when dx is not null.
+/// With `relu_out` (a fused ReLU's output) dy counts only where relu_out > 0.
+void linear_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
+                     float* dw, float* db, int64_t N, int64_t in, int64_t out);
+}  // namespace cpu
+
 namespace cuda {
-// Linear on device buffers (layers/linear.cu), x (N, in), weight (out, in), bias (out) or null; backward adds
-// into dw and db and writes dx when it is not null. The CPU path is Eigen, inline in linear.cpp.
+// The same on device buffers (layers/linear.cu); no fused ReLU (fusion is CPU-only).
 void linear_forward(const float* x, const float* w, const float* b, float* y, int64_t N, int64_t in, int64_t out);
 void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int64_t N,
                      int64_t in, int64_t out);

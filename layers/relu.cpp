@@ -1,8 +1,6 @@
 // ReLU on the CPU: vectorisable element-wise loops over OpenMP chunks.
 #include <minicnn/relu.h>
 
-#include <minicnn/check.h>
-
 namespace minicnn {
 
 namespace cpu {
@@ -49,11 +47,7 @@ Tensor ReLU::forward(const Tensor& x, Mode mode) {
 
 Tensor ReLU::backward(const Tensor& dy) {
   if (fused_) return dy;
-  MINICNN_CHECK(output_.defined(), "ReLU: backward() called without a Train-mode forward() before it");
-  MINICNN_CHECK(dy.shape() == output_.shape(), "ReLU: expected a gradient of shape ", output_.shape(),
-                ", but got ", dy.shape());
-  MINICNN_CHECK(dy.device() == output_.device(), "ReLU: expected the gradient on ", output_.device().str(),
-                ", but got it on ", dy.device().str());
+  check_backward(type_name(), output_, dy);
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
   backward_on(output_, dy, dx);
   return dx;

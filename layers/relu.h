@@ -7,7 +7,7 @@
 namespace minicnn {
 
 /// Example: ReLU relu; Tensor y = relu.forward(x, Mode::Eval);
-class ReLU : public Layer {
+class ReLU : public Layer, public FusableReLU {
  public:
   explicit ReLU(bool inplace = false) : inplace_(inplace) {}
   std::string type_name() const override { return "ReLU"; }
@@ -15,11 +15,11 @@ class ReLU : public Layer {
   Shape output_shape(const Shape& in) const override { return in; }
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  void mark_fused() override { fused_ = true; }
+  void set_fused(bool fused) override { fused_ = fused; }
 
  private:
   bool inplace_;
-  bool fused_ = false;  // the layer before applies this ReLU (Model::build fuses Conv2d/Linear/BatchNorm2d + ReLU)
+  bool fused_ = false;  // the layer before applies this ReLU (Model::fuse_relus, on the CPU only)
   Tensor output_;  // backward passes dy where output > 0
 };
 

@@ -24,6 +24,7 @@
 #include "gradcheck.h"
 #include <minicnn/linear.h>
 #include <minicnn/loss.h>
+#include <minicnn/mix.h>
 #include <minicnn/model.h>
 #include <minicnn/pool2d.h>
 #include <minicnn/random.h>
@@ -353,7 +354,7 @@ TEST(CudaHost, DropoutMasksMatchTheCpuLayer) {
     Dropout drop(p);
     drop.reseed(1234);
     const Tensor y = drop.forward(Tensor::full({3, 1000}, 1.0f), Mode::Train);
-    const uint64_t base = dropout_mix64(1234);
+    const uint64_t base = splitmix64_mix(1234);
     const uint32_t threshold = static_cast<uint32_t>(static_cast<double>(p) * 16777216.0);
     const float keep_scale = 1.0f / (1.0f - p);
     for (int64_t i = 0; i < y.numel(); ++i) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include <minicnn/batchnorm2d.h>
 #include <minicnn/check.h>
 #include <minicnn/conv2d.h>
 #include <minicnn/dropout.h>
@@ -13,6 +14,7 @@
 #include "gradcheck.h"
 #include <minicnn/linear.h>
 #include <minicnn/relu.h>
+#include "test_util.h"
 
 namespace minicnn {
 namespace {
@@ -286,6 +288,46 @@ TEST(Dropout, ReseedingRepeatsTheMask) {
   const auto c = drop.forward(x, Mode::Train).to_vector();
   EXPECT_EQ(a, c);
   EXPECT_NE(a, b);
+}
+
+TEST(Dropout, BackwardPassesTheGradientThroughAfterAnEvalOrZeroPForward) {
+  const Tensor x = Tensor::full({2, 3}, 1.0f), dy = Tensor::full({2, 3}, 2.0f);
+  Dropout drop(0.5f);
+  drop.forward(x, Mode::Eval);
+  EXPECT_TRUE(drop.backward(dy).shares_storage_with(dy));
+  Dropout none(0.0f);
+  none.forward(x, Mode::Train);
+  EXPECT_TRUE(none.backward(dy).shares_storage_with(dy));
+}
+
+// Every layer's backward starts with check_backward: a Train-mode forward first (an Eval one caches
+// nothing), then a gradient shaped like that forward's output.
+TEST(Layers, BackwardNeedsATrainForwardAndAGradientShapedLikeItsOutput) {
+  Conv2d conv(Conv2dOptions(1, 2, 3));
+  Linear fc(LinearOptions(4, 3));
+  BatchNorm2d bn(BatchNorm2dOptions(2));
+  ReLU relu;
+  Flatten flat;
+  Dropout drop(0.5f);
+  struct Case {
+    Layer& layer;
+    Shape x, y;
+  };
+  for (const Case& c : {Case{conv, {2, 1, 5, 5}, {2, 2, 3, 3}}, Case{fc, {2, 4}, {2, 3}},
+                        Case{bn, {2, 2, 3, 3}, {2, 2, 3, 3}}, Case{relu, {2, 3}, {2, 3}},
+                        Case{flat, {2, 3, 2}, {2, 6}}, Case{drop, {2, 3}, {2, 3}}}) {
+    const std::string name = c.layer.type_name();
+    const Tensor x = testing::spaced_values(c.x, 1);
+    c.layer.forward(x, Mode::Eval);
+    if (name != "Dropout") {  // after an Eval forward Dropout passes dy through, as it passed x
+      EXPECT_EQ(testing::error_of([&] { c.layer.backward(Tensor::zeros(c.y)); }),
+                name + ": backward() called without a Train-mode forward() before it");
+    }
+    c.layer.forward(x, Mode::Train);
+    EXPECT_EQ(testing::error_of([&] { c.layer.backward(Tensor::zeros({7})); }),
+              name + ": expected a gradient of shape " + c.y.str() + ", but got [7]");
+    EXPECT_EQ(c.layer.backward(Tensor::zeros(c.y)).shape(), c.x) << name;
+  }
 }
 
 TEST(Flatten, MergesTheGivenDimensions) {

@@ -42,6 +42,8 @@ struct Window2d {
 /// - backward(dy): requires the forward of the same batch in Train mode; returns dL/dx (undefined when
 ///   needs_input_grad() is false) and ADDS dL/dparam into each Parameter::grad.
 /// - parameters(): stable order, weight then bias.
+/// ReLU fusion is not part of this contract: it is Model's CPU-only optimisation, through the two small
+/// interfaces below, so a layer neither knows nor asks which layer follows it.
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -64,11 +66,6 @@ class Layer {
   virtual bool mixes_spatial() const { return false; }
   /// Moves parameters and buffers to `device`.
   virtual void to(Device device);
-  /// Asks the layer to apply the ReLU that follows it to its own output (the same numbers, one pass over
-  /// memory less); returns whether it did. The model then calls mark_fused() on that ReLU.
-  virtual bool fuse_relu() { return false; }
-  /// Tells a ReLU that the layer before it applies it: forward and backward pass tensors through unchanged.
-  virtual void mark_fused() {}
   /// Sets the random stream of a stochastic layer (Dropout); the trainer reseeds every step from
   /// (seed, step), so a resumed run draws the same masks as an uninterrupted one.
   virtual void reseed(uint64_t seed) { (void)seed; }
@@ -82,6 +79,29 @@ class Layer {
  protected:
   bool needs_input_grad_ = true;
   Device device_;
+};
+
+/// ReLU fusion, a CPU-only optimisation of Model (see Model::fuse_relus): on the CPU a layer that writes
+/// its output in a loop of its own applies the ReLU that follows it in that loop, the same numbers with
+/// one pass over memory less, and that ReLU passes tensors through. On CUDA nothing would be fused (the
+/// layer would launch the ReLU's kernel itself), so there every ReLU runs as its own layer. The core
+/// knows no layer: Model finds the pairs with dynamic_cast to these interfaces.
+///
+/// Implemented by a layer that can apply the ReLU after it (Conv2d, Linear, BatchNorm2d).
+class ReLUFuser {
+ public:
+  virtual ~ReLUFuser() = default;
+  /// While true (only ever on the CPU), forward() returns max(y, 0) and backward() lets dy through only
+  /// where that output is > 0.
+  virtual void set_fused_relu(bool fused) = 0;
+};
+
+/// Implemented by ReLU, so Model can hand it to the ReLUFuser before it.
+class FusableReLU {
+ public:
+  virtual ~FusableReLU() = default;
+  /// While true, forward() and backward() pass tensors through unchanged: the layer before applies it.
+  virtual void set_fused(bool fused) = 0;
 };
 
 /// The check every backward() starts with (requires of the contract above): a Train-mode forward() came

@@ -72,10 +72,7 @@ void Model::build(const Shape& input_chw, uint64_t seed) {
   Generator gen(seed);
   for (auto& layer : layers_) layer->reset_parameters(gen);
   for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->set_needs_input_grad(i != 0);
-  // A ReLU right after a layer that can apply it in its own output loop is fused into that layer.
-  for (size_t i = 0; i + 1 < layers_.size(); ++i) {
-    if (layers_[i + 1]->type_name() == "ReLU" && layers_[i]->fuse_relu()) layers_[i + 1]->mark_fused();
-  }
+  fuse_relus(device_.is_cpu());
   input_chw_ = input_chw;
   built_ = true;
 }
@@ -161,6 +158,20 @@ void Model::to(Device device) {
   for (auto& layer : layers_) layer->to(device);
   if (device != device_) stream_ = stream_for(device);
   device_ = device;
+  fuse_relus(device_.is_cpu());
+}
+
+void Model::fuse_relus(bool fuse) {
+  MINICNN_CHECK(!fuse || device_.is_cpu(), "Model: ReLU fusion runs on the CPU only, but the model is on ",
+                device_.str());
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) {
+    auto* fuser = dynamic_cast<ReLUFuser*>(layers_[i].get());
+    auto* relu = dynamic_cast<FusableReLU*>(layers_[i + 1].get());
+    if (fuser && relu) {
+      fuser->set_fused_relu(fuse);
+      relu->set_fused(fuse);
+    }
+  }
 }
 
 std::vector<LayerSummary> Model::summary_rows(const Shape& input_chw) const {

@@ -44,8 +44,8 @@ class Model {
 
   Model& add(std::unique_ptr<Layer> layer);
   /// Infers every shape for per-image input `input_chw` (C, H, W), materialises lazy layers and
-  /// initialises parameters from `seed` as torch.nn does by default. Throws Error naming the layer's
-  /// position when a shape does not fit.
+  /// initialises parameters from `seed` as torch.nn does by default; on the CPU it fuses ReLUs
+  /// (fuse_relus). Throws Error naming the layer's position when a shape does not fit.
   void build(const Shape& input_chw, uint64_t seed);
   bool built() const { return built_; }
   const Shape& input_shape() const { return input_chw_; }
@@ -66,7 +66,15 @@ class Model {
   std::vector<NamedTensor> state_dict();
   int64_t num_parameters();
   void zero_grad();
+  /// Moves every layer to `device`; fuses ReLUs on the CPU and unfuses them on CUDA (fuse_relus).
   void to(Device device);
+  /// ReLU fusion, a CPU-only optimisation: with `fuse`, each ReLU right after a layer that can apply it in
+  /// its own output loop (a ReLUFuser: Conv2d, Linear, BatchNorm2d) is applied there and passes tensors
+  /// through, the same numbers with one pass over memory less; without, every ReLU runs as its own layer.
+  /// build() and to() call it with fuse = (the model is on the CPU): on CUDA the layer would only launch
+  /// the ReLU's kernel itself, so nothing is gained and the layers' CUDA paths know no ReLU. Fusing a
+  /// model on CUDA is refused.
+  void fuse_relus(bool fuse);
   /// Reseeds every stochastic layer from `seed` (layer i gets a stream derived from seed and i).
   void reseed(uint64_t seed);
   Device device() const { return device_; }

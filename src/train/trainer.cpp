@@ -16,6 +16,7 @@
 #include <minicnn/file_io.h>
 #include <minicnn/loader.h>
 #include <minicnn/loss.h>
+#include <minicnn/mix.h>
 #include <minicnn/optimizer_factory.h>
 #include <minicnn/training_memory.h>
 #include <minicnn/registry.h>
@@ -36,10 +37,13 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+// The SplitMix64 stream the per-step Dropout seeds come from: a number above any the loader hashes with the
+// same seed (epochs, 0x5b5e7, 0x100000 + epoch), so the two never draw the same value.
+constexpr uint64_t kStepSeedStream = uint64_t{1} << 40;
+
+// Step `step`'s Dropout seed, a hash of (seed, step): a resumed run draws the masks of an uninterrupted one.
 uint64_t step_seed(uint64_t seed, int64_t step) {
-  uint64_t z = seed * 0xD1B54A32D192ED03ull + static_cast<uint64_t>(step) + 1;
-  z = (z ^ (z >> 31)) * 0x9E3779B97F4A7C15ull;
-  return z ^ (z >> 29);
+  return splitmix64(splitmix64(seed, kStepSeedStream), static_cast<uint64_t>(step));
 }
 
 // The first parameter whose gradient holds a NaN or infinity, as "layer 3 (Conv2d), 3.weight". A sum
