@@ -222,9 +222,9 @@ void avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g, Av
         const float* dyp = dy + plane * plane_out;
         for (int64_t o = 0; o < plane_out; ++o) gv[static_cast<size_t>(o)] = dyp[o] / divisor[static_cast<size_t>(o)];
         if (g.SW == 1) {
-          gather_backward_plane<1, false>(gv.data(), nullptr, dx + plane * plane_in, g);
+          gather_backward_plane<1>(gv.data(), dx + plane * plane_in, g);
         } else {
-          gather_backward_plane<2, false>(gv.data(), nullptr, dx + plane * plane_in, g);
+          gather_backward_plane<2>(gv.data(), dx + plane * plane_in, g);
         }
       }
     }

@@ -19,7 +19,8 @@ constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
 // One max-pooling window at the border of a row, by the rules every backend shares (max_pool2d_at).
 template <bool kIdx>
-inline void max_window(const float* xp, const Pool2dGeometry& g, int64_t oh, int64_t ow, float* y, int32_t* idx) {
+inline void max_window(const float* xp, const Pool2dGeometry& g, int64_t oh, int64_t ow, float* y,
+                       int32_t* idx) {
   const int64_t best_i = max_pool2d_at(xp, g, oh, ow, y);
   if (kIdx) *idx = static_cast<int32_t>(best_i);
 }
@@ -85,9 +86,10 @@ template <int S>
 void avg_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, int64_t h0, int64_t h1,
              float row_div, const float* col_div, float* y);
 
-// dx of one plane by gathering what each covering output sends (see gather_backward_fits).
-template <int S, bool kMax>
-void gather_backward_plane(const float* gv, const int32_t* idx, float* dxp, const Pool2dGeometry& g);
+// dx of one plane of average pooling by gathering gv = dy / divisor over the covering outputs (see
+// gather_backward_fits).
+template <int S>
+void gather_backward_plane(const float* gv, float* dxp, const Pool2dGeometry& g);
 
 // Whether the gather backward applies.
 bool gather_backward_fits(const Pool2dGeometry& g);

@@ -317,13 +317,12 @@ void avg_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks,
   }
 }
 
-// dx of one plane by gathering (dilation 1, column stride S in {1, 2}): every input pixel sums, over the
-// outputs whose windows cover it in output order (rows, then columns, ascending), the value `gv` holds
-// for that output: dy/divisor for average pooling; for max pooling dy, counted only when the output's
-// index names this pixel. That is the order in which torch's scatter adds them, so the sums are
-// bit-identical, and each dx element is written once, without a memset or a scatter.
-template <int S, bool kMax>
-void gather_backward_plane(const float* gv, const int32_t* idx, float* dxp, const Pool2dGeometry& g) {
+// dx of one plane of average pooling by gathering (dilation 1, column stride S in {1, 2}): every input pixel
+// sums, over the outputs whose windows cover it in output order (rows, then columns, ascending), the value
+// `gv` holds for that output, dy/divisor. That is the order in which torch's scatter adds them, so the
+// sums are bit-identical, and each dx element is written once, without a memset or a scatter.
+template <int S>
+void gather_backward_plane(const float* gv, float* dxp, const Pool2dGeometry& g) {
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const int shift = S == 2 ? 1 : 0;
   const int64_t taps = (g.KW + S - 1) / S;  // at most this many windows of a row cover a pixel
@@ -341,22 +340,14 @@ void gather_backward_plane(const float* gv, const int32_t* idx, float* dxp, cons
           _mm512_min_epi32(last_ow, _mm512_srai_epi32(_mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(g.PW))), shift));
       const int64_t base = std::max<int64_t>(0, (w + g.PW - g.KW + S) >> shift);  // ow_lo of lane 0
       const __mmask16 lo_mask = lanes_in(0, g.OW, base), hi_mask = lanes_in(0, g.OW, base + 16);
-      const __m512i target = _mm512_add_epi32(col, _mm512_set1_epi32(static_cast<int32_t>(h * g.W)));
       __m512 acc = _mm512_setzero_ps();
       for (int64_t oh = rows.k0; oh < rows.k1; ++oh) {
         const float* gr = gv + oh * g.OW + base;
         const __m512 ga = _mm512_maskz_loadu_ps(lo_mask, gr), gb = _mm512_maskz_loadu_ps(hi_mask, gr + 16);
-        __m512i ia = _mm512_setzero_si512(), ib = _mm512_setzero_si512();
-        if constexpr (kMax) {
-          const int32_t* ir = idx + oh * g.OW + base;
-          ia = _mm512_maskz_loadu_epi32(lo_mask, ir);
-          ib = _mm512_maskz_loadu_epi32(hi_mask, ir + 16);
-        }
         for (int64_t j = 0; j < taps; ++j) {
           const __m512i ow = _mm512_add_epi32(ow_lo, _mm512_set1_epi32(static_cast<int32_t>(j)));
-          __mmask16 use = out_mask & _mm512_cmple_epi32_mask(ow, ow_hi);
+          const __mmask16 use = out_mask & _mm512_cmple_epi32_mask(ow, ow_hi);
           const __m512i rel = _mm512_sub_epi32(ow, _mm512_set1_epi32(static_cast<int32_t>(base)));
-          if constexpr (kMax) use &= _mm512_cmpeq_epi32_mask(_mm512_permutex2var_epi32(ia, rel, ib), target);
           acc = _mm512_mask_add_ps(acc, use, acc, _mm512_permutex2var_ps(ga, rel, gb));
         }
       }
@@ -402,8 +393,8 @@ template void avg_row<1>(const float*, const Pool2dGeometry&, const TapMasks<1>&
                          const float*, float*);
 template void avg_row<2>(const float*, const Pool2dGeometry&, const TapMasks<2>&, int64_t, int64_t, float,
                          const float*, float*);
-template void gather_backward_plane<1, false>(const float*, const int32_t*, float*, const Pool2dGeometry&);
-template void gather_backward_plane<2, false>(const float*, const int32_t*, float*, const Pool2dGeometry&);
+template void gather_backward_plane<1>(const float*, float*, const Pool2dGeometry&);
+template void gather_backward_plane<2>(const float*, float*, const Pool2dGeometry&);
 
 }  // namespace minicnn::cpu
 
