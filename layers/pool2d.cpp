@@ -107,14 +107,6 @@ void check_impl_device(const char* op, PoolImpl impl, const Tensor& x) {
                 "; use impl=native on the CPU");
 }
 
-void check_grad_shape(const char* op, const Tensor& saved, const Tensor& dy) {
-  MINICNN_CHECK(saved.defined(), op, ": backward() called without a Train-mode forward() before it");
-  MINICNN_CHECK(dy.shape() == saved.shape(), op, ": expected a gradient of shape ", saved.shape(),
-                " (the output of the last forward), but got ", dy.shape());
-  MINICNN_CHECK(dy.device() == saved.device(), op, ": expected the gradient on ", saved.device().str(),
-                ", but got it on ", dy.device().str());
-}
-
 // impl=cudnn: what cuDNN's pooling cannot express is refused, never silently changed.
 void check_cudnn_max_options(const MaxPool2dOptions& o, bool wants_indices) {
   const Pool2dArgs& a = o.args_;
@@ -254,15 +246,14 @@ std::pair<Tensor, Tensor> MaxPool2d::forward_with_indices(const Tensor& x) {
 }
 
 Tensor MaxPool2d::backward(const Tensor& dy) {
-  if (options_.impl_ == PoolImpl::Cudnn) {
-    check_grad_shape("MaxPool2d", cudnn_y_, dy);
-    Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
-    cudnn_backward_on(cudnn_x_, cudnn_y_, dy, dx, geometry_, nullptr);
-    return dx;
-  }
-  check_grad_shape("MaxPool2d", indices_, dy);
+  const bool cudnn = options_.impl_ == PoolImpl::Cudnn;
+  check_backward("MaxPool2d", cudnn ? cudnn_y_ : indices_, dy);
   Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
-  max_backward_on(dy, indices_, dx, geometry_);
+  if (cudnn) {
+    cudnn_backward_on(cudnn_x_, cudnn_y_, dy, dx, geometry_, nullptr);
+  } else {
+    max_backward_on(dy, indices_, dx, geometry_);
+  }
   return dx;
 }
 
@@ -313,26 +304,21 @@ Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {
   } else {
     avg_forward_on(x, y, g, divisor_);
   }
+  output_ = mode == Mode::Train ? y : Tensor();
   cudnn_x_ = cudnn && mode == Mode::Train ? x : Tensor();
-  cudnn_y_ = cudnn && mode == Mode::Train ? y : Tensor();
   geometry_ = g;
   input_shape_ = x.shape();
   return y;
 }
 
 Tensor AvgPool2d::backward(const Tensor& dy) {
-  MINICNN_CHECK(input_shape_.rank() > 0, "AvgPool2d: backward() called without a forward() before it");
-  const Shape expected = pool2d_output_shape(input_shape_, geometry_);
-  MINICNN_CHECK(dy.shape() == expected, "AvgPool2d: expected a gradient of shape ", expected,
-                " (the output of the last forward), but got ", dy.shape());
-  if (options_.impl_ == PoolImpl::Cudnn) {
-    check_grad_shape("AvgPool2d", cudnn_y_, dy);
-    Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
-    cudnn_backward_on(cudnn_x_, cudnn_y_, dy, dx, geometry_, &divisor_);
-    return dx;
-  }
+  check_backward("AvgPool2d", output_, dy);
   Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
-  avg_backward_on(dy, dx, geometry_, divisor_);
+  if (options_.impl_ == PoolImpl::Cudnn) {
+    cudnn_backward_on(cudnn_x_, output_, dy, dx, geometry_, &divisor_);
+  } else {
+    avg_backward_on(dy, dx, geometry_, divisor_);
+  }
   return dx;
 }
 
@@ -387,7 +373,6 @@ Shape AdaptiveAvgPool2d::output_shape(const Shape& in) const {
 }
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x, Mode mode) {
-  (void)mode;
   MINICNN_CHECK(!x.is_cuda(), "AdaptiveAvgPool2d: runs on the CPU only, but got a tensor on ", x.device().str());
   const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", x.shape(), size_);
   Tensor y = Tensor::empty(unbatched_like(x.shape(), g.N, g.C, g.OH, g.OW));
@@ -402,15 +387,13 @@ Tensor AdaptiveAvgPool2d::forward(const Tensor& x, Mode mode) {
     yp[plane * g.OH * g.OW + o] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
   });
   input_shape_ = x.shape();
+  output_ = mode == Mode::Train ? y : Tensor();
   return y;
 }
 
 Tensor AdaptiveAvgPool2d::backward(const Tensor& dy) {
-  MINICNN_CHECK(input_shape_.rank() > 0, "AdaptiveAvgPool2d: backward() called without a forward() before it");
+  check_backward("AdaptiveAvgPool2d", output_, dy);
   const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", input_shape_, size_);
-  const Shape expected = unbatched_like(input_shape_, g.N, g.C, g.OH, g.OW);
-  MINICNN_CHECK(dy.shape() == expected, "AdaptiveAvgPool2d: expected a gradient of shape ", expected,
-                ", but got ", dy.shape());
   Tensor dx = Tensor::zeros(input_shape_);
   const float* dyp = dy.data();
   float* dxp = dx.data();
@@ -469,7 +452,7 @@ Tensor AdaptiveMaxPool2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor AdaptiveMaxPool2d::backward(const Tensor& dy) {
-  check_grad_shape("AdaptiveMaxPool2d", indices_, dy);
+  check_backward("AdaptiveMaxPool2d", indices_, dy);
   const Pool2dGeometry g = adaptive_geometry("AdaptiveMaxPool2d", input_shape_, size_);
   Tensor dx = Tensor::empty(input_shape_);
   cpu::max_pool2d_backward(dy.data(), indices_.data_i32(), dx.data(), g);
@@ -511,11 +494,12 @@ Tensor MaxUnpool2d::forward(const Tensor& x, const Tensor& indices, std::optiona
   }
   indices_ = indices;
   input_shape_ = x.shape();
+  output_shape_ = y.shape();
   return y;
 }
 
 Tensor MaxUnpool2d::backward(const Tensor& dy) {
-  MINICNN_CHECK(indices_.defined(), "MaxUnpool2d: backward() called without a forward() before it");
+  check_backward("MaxUnpool2d", indices_, dy, output_shape_);
   const auto [N, C, H, W] = nchw_of("MaxUnpool2d", input_shape_);
   const int64_t plane_out = dy.size(-1) * dy.size(-2);
   Tensor dx = Tensor::empty(input_shape_);

@@ -126,7 +126,8 @@ class AvgPool2d : public Layer {
   AvgDivisor divisor_;
   Pool2dGeometry geometry_{};
   Shape input_shape_;
-  Tensor cudnn_x_, cudnn_y_;  // impl=cudnn only: cuDNN's backward needs the input and the output
+  Tensor output_;   // of the last Train-mode forward: backward checks dy against it (and cuDNN's reads it)
+  Tensor cudnn_x_;  // impl=cudnn only: cuDNN's backward needs the input as well
 };
 
 /// Output size of an adaptive pooling layer; -1 keeps that input dimension (torch's None).
@@ -149,6 +150,7 @@ class AdaptiveAvgPool2d : public Layer {
  private:
   AdaptiveSize size_;
   Shape input_shape_;
+  Tensor output_;  // of the last Train-mode forward, for backward's check of dy
 };
 
 /// Adaptive max pooling (torch.nn.AdaptiveMaxPool2d) with int32 indices and the max-pooling tie rules.
@@ -191,7 +193,7 @@ class MaxUnpool2d {
  private:
   MaxUnpool2dOptions options_;
   Tensor indices_;
-  Shape input_shape_;
+  Shape input_shape_, output_shape_;
 };
 
 namespace cpu {

@@ -275,7 +275,16 @@ TEST(MaxPool2d, RejectsAGradientOfTheWrongShape) {
   MaxPool2d pool(MaxPool2dOptions(2));
   pool.forward(one_to_sixteen(), Mode::Train);
   EXPECT_EQ(error_of([&] { pool.backward(Tensor::zeros({1, 1, 3, 3})); }),
-            "MaxPool2d: expected a gradient of shape [1, 1, 2, 2] (the output of the last forward), but got [1, 1, 3, 3]");
+            "MaxPool2d: expected a gradient of shape [1, 1, 2, 2], but got [1, 1, 3, 3]");
+}
+
+TEST(MaxUnpool2d, RejectsAGradientOfTheWrongShape) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  auto [y, idx] = pool.forward_with_indices(one_to_sixteen());
+  MaxUnpool2d unpool(MaxUnpool2dOptions(2));
+  unpool.forward(y, idx);
+  EXPECT_EQ(error_of([&] { unpool.backward(Tensor::zeros({1, 1, 2, 2})); }),
+            "MaxUnpool2d: expected a gradient of shape [1, 1, 4, 4], but got [1, 1, 2, 2]");
 }
 
 TEST(AvgPool2d, RejectsPaddingLargerThanHalfTheKernel) {
