@@ -7,7 +7,7 @@
 #include <utility>
 
 #include <minicnn/layer.h>
-#include <minicnn/pool2d_window.h>
+#include <minicnn/pool2d_geometry.h>
 
 namespace minicnn {
 

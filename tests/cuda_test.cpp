@@ -26,6 +26,8 @@
 #include <minicnn/loss.h>
 #include <minicnn/model.h>
 #include <minicnn/pool2d.h>
+#include "pool2d_cuda_fixed.h"
+#include <minicnn/pool2d_window.h>
 #include <minicnn/random.h>
 #include <minicnn/relu.h>
 #include <minicnn/sgd.h>

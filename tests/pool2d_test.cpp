@@ -8,6 +8,7 @@
 #include <minicnn/check.h>
 #include "gradcheck.h"
 #include <minicnn/pool2d.h>
+#include <minicnn/pool2d_window.h>
 #include "test_util.h"
 
 namespace minicnn {
