@@ -13,9 +13,6 @@
 
 namespace minicnn {
 
-std::string IntPair::str() const { return h == w ? std::to_string(h) : pair_str(); }
-std::string IntPair::pair_str() const { return fmt::format("({}, {})", h, w); }
-
 PoolImpl parse_pool_impl(const std::string& text) {
   if (text == "native") return PoolImpl::Native;
   if (text == "cudnn") return PoolImpl::Cudnn;
@@ -26,16 +23,11 @@ const char* pool_impl_name(PoolImpl impl) { return impl == PoolImpl::Native ? "n
 
 namespace {
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
 const char* py_bool(bool b) { return b ? "True" : "False"; }
 
 // (C, H, W) is treated as one image; returns {N, C, H, W}.
 std::array<int64_t, 4> nchw_of(const char* op, const Shape& x) {
-  MINICNN_CHECK(x.rank() == 3 || x.rank() == 4, op,
-                ": expected 3D (C, H, W) or 4D (N, C, H, W) input, but got shape ", x);
-  const int64_t off = x.rank() - 3;
-  const int64_t N = off ? x[0] : 1, C = x[off], H = x[off + 1], W = x[off + 2];
+  const auto [N, C, H, W] = window_input_nchw(op, x);
   MINICNN_CHECK(C > 0 && H > 0 && W > 0, op, ": expected non-empty channel, height and width, but got shape ",
                 x);
   return {N, C, H, W};
@@ -45,51 +37,33 @@ Shape unbatched_like(const Shape& x, int64_t N, int64_t C, int64_t OH, int64_t O
   return x.rank() == 3 ? Shape{C, OH, OW} : Shape{N, C, OH, OW};
 }
 
-}  // namespace
-
-int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-  int64_t out = floor_div(in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
-  // With ceil_mode, the last window must start inside the input or the left padding.
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
-  return out;
+Window2d window_of(const Pool2dArgs& a) {
+  const IntPair s = a.stride.value_or(a.kernel_size);
+  return {a.kernel_size.h, a.kernel_size.w, s.h, s.w, a.padding.h, a.padding.w, a.dilation.h, a.dilation.w};
 }
 
+}  // namespace
+
 Pool2dGeometry pool2d_geometry(const char* op, const Shape& x, const Pool2dArgs& a) {
+  const Window2d window = window_of(a);
+  check_window(op, window);
   const IntPair k = a.kernel_size, s = a.stride.value_or(a.kernel_size), p = a.padding, d = a.dilation;
-  MINICNN_CHECK(k.h > 0 && k.w > 0, op, ": kernel_size should be greater than zero, but got kernel_size=",
-                k.pair_str());
-  MINICNN_CHECK(s.h > 0 && s.w > 0, op, ": stride should be greater than zero, but got stride=", s.pair_str());
-  MINICNN_CHECK(d.h > 0 && d.w > 0, op, ": dilation should be greater than zero, but got dilation=",
-                d.pair_str());
-  MINICNN_CHECK(p.h >= 0 && p.w >= 0, op, ": padding should be non-negative, but got padding=", p.pair_str());
-  // Sizes stay far from int64 overflow when every option fits in int32 (the arithmetic below multiplies them).
-  constexpr int64_t kMaxOption = std::numeric_limits<int32_t>::max();
-  MINICNN_CHECK(k.h <= kMaxOption && k.w <= kMaxOption && s.h <= kMaxOption && s.w <= kMaxOption &&
-                    p.h <= kMaxOption && p.w <= kMaxOption && d.h <= kMaxOption && d.w <= kMaxOption,
-                op, ": kernel_size, stride, padding and dilation should be at most 2147483647, but got kernel_size=",
-                k.pair_str(), ", stride=", s.pair_str(), ", padding=", p.pair_str(), ", dilation=", d.pair_str());
   // P <= effective kernel / 2, with effective kernel D*(K-1)+1 (for average pooling D = 1: P <= K/2).
   MINICNN_CHECK(p.h <= (d.h * (k.h - 1) + 1) / 2 && p.w <= (d.w * (k.w - 1) + 1) / 2, op,
                 ": padding should be at most half of effective kernel size, but got padding=", p.pair_str(),
                 ", kernel_size=", k.pair_str(), ", dilation=", d.pair_str());
   const auto [N, C, H, W] = nchw_of(op, x);
-  const int64_t OH = pool_output_size(H, k.h, s.h, p.h, d.h, a.ceil_mode);
-  const int64_t OW = pool_output_size(W, k.w, s.w, p.w, d.w, a.ceil_mode);
-  if (OH < 1 || OW < 1) {
-    const int64_t min_h = d.h * (k.h - 1) + 1 - 2 * p.h, min_w = d.w * (k.w - 1) + 1 - 2 * p.w;
-    detail::throw_error(fmt::format(
-        "{}: output size is too small: input {} with kernel_size={}, stride={}, padding={}, dilation={} gives "
-        "{}x{}; the input must be at least {}x{} (use a smaller kernel_size, add padding, or pool fewer times)",
-        op, x.str(), k.pair_str(), s.pair_str(), p.pair_str(), d.pair_str(), OH, OW, std::max<int64_t>(min_h, 1),
-        std::max<int64_t>(min_w, 1)));
-  }
-  if (H > kMaxOption || W > kMaxOption || H * W > kMaxOption) {
+  const IntPair out = window_output_hw(op, x, window, a.ceil_mode,
+                                       "use a smaller kernel_size, add padding, or pool fewer times");
+  constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max();
+  if (H > kMaxIndex || W > kMaxIndex || H * W > kMaxIndex) {
     // H, W <= 2^31 keeps H * W inside int64.
-    detail::throw_error(fmt::format("{}: an input plane of {}x{}{} elements is too large for int32 indices (at most "
-                                    "2147483647)",
-                                    op, H, W, H <= kMaxOption && W <= kMaxOption ? fmt::format(" = {}", H * W) : ""));
+    detail::throw_error(
+        fmt::format("{}: an input plane of {}x{}{} elements is too large for int32 indices (at most "
+                    "2147483647)",
+                    op, H, W, H <= kMaxIndex && W <= kMaxIndex ? fmt::format(" = {}", H * W) : ""));
   }
-  return {N, C, H, W, OH, OW, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
+  return {N, C, H, W, out.h, out.w, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
 }
 
 Shape pool2d_output_shape(const Shape& x, const Pool2dGeometry& g) {
@@ -207,12 +181,7 @@ Shape MaxPool2d::output_shape(const Shape& in) const {
   return pool2d_output_shape(in, pool2d_geometry("MaxPool2d", in, options_.args_));
 }
 
-std::optional<Window2d> MaxPool2d::window() const {
-  const Pool2dArgs& a = options_.args_;
-  const IntPair s = a.stride.value_or(a.kernel_size);
-  return Window2d{a.kernel_size.h, a.kernel_size.w, s.h, s.w, a.padding.h, a.padding.w, a.dilation.h,
-                  a.dilation.w};
-}
+std::optional<Window2d> MaxPool2d::window() const { return window_of(options_.args_); }
 
 Tensor MaxPool2d::run_forward(const Tensor& x, bool keep_indices) {
   const bool cudnn = options_.impl_ == PoolImpl::Cudnn;
@@ -287,11 +256,7 @@ Shape AvgPool2d::output_shape(const Shape& in) const {
   return pool2d_output_shape(in, pool2d_geometry("AvgPool2d", in, options_.args_));
 }
 
-std::optional<Window2d> AvgPool2d::window() const {
-  const Pool2dArgs& a = options_.args_;
-  const IntPair s = a.stride.value_or(a.kernel_size);
-  return Window2d{a.kernel_size.h, a.kernel_size.w, s.h, s.w, a.padding.h, a.padding.w, 1, 1};
-}
+std::optional<Window2d> AvgPool2d::window() const { return window_of(options_.args_); }
 
 Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {
   const bool cudnn = options_.impl_ == PoolImpl::Cudnn;

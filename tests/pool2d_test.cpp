@@ -70,13 +70,13 @@ TEST(MaxPool2d, StrideDefaultsToKernelSize) {
 // ---- Output size.
 
 TEST(Pool2dGeometry, OutputSizeFloorsByDefault) {
-  EXPECT_EQ(pool_output_size(6, 3, 2, 0, 1, false), 2);  // (6 - 3) / 2 + 1
-  EXPECT_EQ(pool_output_size(16, 4, 2, 1, 1, false), 8);  // the tutorial's quiz
-  EXPECT_EQ(pool_output_size(7, 3, 1, 0, 2, false), 3);  // effective kernel 5
+  EXPECT_EQ(window_output_size(6, 3, 2, 0, 1, false), 2);  // (6 - 3) / 2 + 1
+  EXPECT_EQ(window_output_size(16, 4, 2, 1, 1, false), 8);  // the tutorial's quiz
+  EXPECT_EQ(window_output_size(7, 3, 1, 0, 2, false), 3);  // effective kernel 5
 }
 
 TEST(Pool2dGeometry, CeilModeRoundsUp) {
-  EXPECT_EQ(pool_output_size(6, 3, 2, 0, 1, true), 3);
+  EXPECT_EQ(window_output_size(6, 3, 2, 0, 1, true), 3);
   MaxPool2d pool(MaxPool2dOptions(3).stride(2).ceil_mode(true));
   EXPECT_EQ(pool.output_shape({1, 1, 6, 6}), Shape({1, 1, 3, 3}));
 }
@@ -84,9 +84,9 @@ TEST(Pool2dGeometry, CeilModeRoundsUp) {
 // H=5, K=2, S=2, P=1: rounding up gives 4 windows, but the 4th would start at 6 - 1 = 5, inside the
 // bottom padding, so PyTorch drops it and the output has 3.
 TEST(Pool2dGeometry, CeilModeDropsAWindowStartingInThePadding) {
-  EXPECT_EQ(pool_output_size(5, 2, 2, 1, 1, true), 3);
-  EXPECT_EQ(pool_output_size(5, 2, 2, 1, 1, false), 3);
-  EXPECT_EQ(pool_output_size(4, 2, 2, 1, 1, true), 3);
+  EXPECT_EQ(window_output_size(5, 2, 2, 1, 1, true), 3);
+  EXPECT_EQ(window_output_size(5, 2, 2, 1, 1, false), 3);
+  EXPECT_EQ(window_output_size(4, 2, 2, 1, 1, true), 3);
 }
 
 TEST(MaxPool2d, PaddingAtMostHalfTheEffectiveKernel) {
@@ -334,7 +334,7 @@ TEST(Pool2dWindow, CoveringOutputsMatchBruteForce) {
       for (int64_t S = 1; S <= 3; ++S) {
         for (int64_t D = 1; D <= 2; ++D) {
           for (int64_t P = 0; P <= (D * (K - 1) + 1) / 2; ++P) {
-            const int64_t out = pool_output_size(in, K, S, P, D, true);
+            const int64_t out = window_output_size(in, K, S, P, D, true);
             if (out < 1) continue;
             for (int64_t i = 0; i < in; ++i) {
               const TapRange r = covering_outputs(i, K, S, P, D, out);
