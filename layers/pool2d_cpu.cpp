@@ -87,22 +87,20 @@ void max_pool2d_forward_impl(const float* x, float* y, int32_t* indices, const P
         }
         continue;
       }
+      if (whole_rows) {
+        if (g.SW == 1) {
+          max_plane_rows<1, kIdx>(xp, g, masks1, yp, ip);
+        } else {
+          max_plane_rows<2, kIdx>(xp, g, masks2, yp, ip);
+        }
+        continue;
+      }
 #endif
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         const int64_t h0 = oh * g.SH - g.PH;
         const TapRange th = valid_taps(h0, g.DH, g.KH, g.H);
         float* yr = yp + oh * g.OW;
         int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
-#if defined(__AVX512F__)
-        if (whole_rows && th.k0 < th.k1) {
-          if (g.SW == 1) {
-            max_row<1, kIdx>(xp, g, masks1, oh, th, yr, ir);
-          } else {
-            max_row<2, kIdx>(xp, g, masks2, oh, th, yr, ir);
-          }
-          continue;
-        }
-#endif
         const int64_t lo = th.k0 < th.k1 ? inside.k0 : g.OW, hi_col = th.k0 < th.k1 ? inside.k1 : g.OW;
         for (int64_t ow = 0; ow < lo; ++ow) max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
         if (lo < hi_col) {
@@ -176,21 +174,20 @@ void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDi
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     const float* xp = x + plane * plane_in;
     float* yp = y + plane * plane_out;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0), h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
-      float* yr = yp + oh * g.OW;
 #if defined(__AVX512F__)
-      if (whole_rows && h0 < h1) {
-        const float row_div = d.divisor_override > 0 ? static_cast<float>(d.divisor_override)
-                                                     : static_cast<float>(avg_pool_divisor(axis_h, d, oh, 0));
-        if (g.SW == 1) {
-          avg_row<1>(xp, g, masks1, h0, h1, row_div, col_div.data(), yr);
-        } else {
-          avg_row<2>(xp, g, masks2, h0, h1, row_div, col_div.data(), yr);
-        }
-        continue;
+    if (whole_rows) {
+      if (g.SW == 1) {
+        avg_plane_rows<1>(xp, g, d, masks1, axis_h, col_div.data(), yp);
+      } else {
+        avg_plane_rows<2>(xp, g, d, masks2, axis_h, col_div.data(), yp);
       }
+      continue;
+    }
 #endif
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0),
+                    h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
+      float* yr = yp + oh * g.OW;
       const int64_t lo = h0 < h1 ? inside.k0 : g.OW, hi = h0 < h1 ? inside.k1 : g.OW;
       for (int64_t ow = 0; ow < lo; ++ow) yr[ow] = avg_pool2d_at(xp, g, d, oh, ow);
       if (lo < hi) {

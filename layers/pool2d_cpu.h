@@ -54,10 +54,10 @@ struct TapMasks {
   __mmask16 hi_of(int64_t ow, int64_t kw) const { return hi[static_cast<size_t>(ow / 16 * KW + kw)]; }
 };
 
-// One whole output row `oh` of max pooling (dilation 1, stride S in {1, 2}) over its valid row taps `th`.
+// Max pooling of a plane (dilation 1, stride S in {1, 2}) by whole output rows, 16 outputs per step.
 template <int S, bool kIdx>
-void max_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, int64_t oh,
-             const TapRange& th, float* y, int32_t* idx);
+void max_plane_rows(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, float* yp,
+                    int32_t* ip);
 
 // Max pooling of a plane whose windows overlap vertically (KH > SH), each input row reduced once into a
 // ring of KH rows (hv, hi) of `stride` entries.
@@ -81,10 +81,11 @@ template <bool kIdx, bool kExact>
 bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const std::vector<Strip3x3s2>& strips,
                      float* yp, int32_t* ip, float* carry_v, int32_t* carry_vi);
 
-// One whole output row of average pooling (stride S in {1, 2}) over its valid input rows [h0, h1).
+// Average pooling of a plane (stride S in {1, 2}) by whole output rows, 16 outputs per step; window
+// (oh, ow) divides by col_div[ow] times its row factor (avg_pool_divisor over `axis_h`, KW = 1).
 template <int S>
-void avg_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, int64_t h0, int64_t h1,
-             float row_div, const float* col_div, float* y);
+void avg_plane_rows(const float* xp, const Pool2dGeometry& g, AvgDivisor d, const TapMasks<S>& masks,
+                    const Pool2dGeometry& axis_h, const float* col_div, float* yp);
 
 // dx of one plane of average pooling by gathering gv = dy / divisor over the covering outputs (see
 // gather_backward_fits).

@@ -76,8 +76,6 @@ inline void max_block(const float* xp, const Pool2dGeometry& g, const TapMasks<S
   if constexpr (kIdx) _mm512_mask_storeu_epi32(idx + ow, out_mask, best_i[0]);
 }
 
-}  // namespace
-
 // One whole output row of max pooling (dilation 1, stride S in {1, 2}), 16 outputs per step; the taps
 // kh in [th.k0, th.k1) are the row's valid ones.
 template <int S, bool kIdx>
@@ -92,6 +90,25 @@ void max_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks,
       case 3: max_block<S, kIdx, 3>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
       case 4: max_block<S, kIdx, 4>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
       default: max_block<S, kIdx, 0>(xp, g, masks, top, rows, ow, out_mask, y, idx); break;
+    }
+  }
+}
+
+}  // namespace
+
+template <int S, bool kIdx>
+void max_plane_rows(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks, float* yp,
+                    int32_t* ip) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const TapRange th = valid_taps(oh * g.SH - g.PH, g.DH, g.KH, g.H);
+    float* yr = yp + oh * g.OW;
+    int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
+    if (th.k0 < th.k1) {
+      max_row<S, kIdx>(xp, g, masks, oh, th, yr, ir);
+    } else {  // a window with no valid row (the shared rule gives -inf and index -1)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        max_window<kIdx>(xp, g, oh, ow, yr + ow, kIdx ? ir + ow : nullptr);
+      }
     }
   }
 }
@@ -128,7 +145,7 @@ void max_plane_shared_rows(const float* xp, const Pool2dGeometry& g, const TapMa
   };
   int64_t next = 0;  // the next input row to reduce
   for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const TapRange th = valid_taps(oh * g.SH - g.PH, 1, g.KH, g.H);
+    const TapRange th = valid_taps(oh * g.SH - g.PH, g.DH, g.KH, g.H);
     float* yr = yp + oh * g.OW;
     int32_t* ir = kIdx ? ip + oh * g.OW : nullptr;
     if (th.k0 >= th.k1) {  // a window with no valid row (the shared rule gives -inf and index -1)
@@ -299,6 +316,8 @@ bool max_plane_3x3s2(const float* xp, const Pool2dGeometry& g, const std::vector
   return nan != 0;
 }
 
+namespace {
+
 // One whole output row of average pooling (stride S in {1, 2}): taps over the row's valid input rows
 // [h0, h1), columns outside the input read 0 (adding +0.0 leaves a sum that never is -0.0 unchanged),
 // summed in torch's row-major order and divided by the window's divisor, col_div[ow] * row_div.
@@ -314,6 +333,25 @@ void avg_row(const float* xp, const Pool2dGeometry& g, const TapMasks<S>& masks,
     }
     const __m512 div = _mm512_mul_ps(_mm512_maskz_loadu_ps(out_mask, col_div + ow), _mm512_set1_ps(row_div));
     _mm512_mask_storeu_ps(y + ow, out_mask, _mm512_div_ps(sum, div));
+  }
+}
+
+}  // namespace
+
+template <int S>
+void avg_plane_rows(const float* xp, const Pool2dGeometry& g, AvgDivisor d, const TapMasks<S>& masks,
+                    const Pool2dGeometry& axis_h, const float* col_div, float* yp) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const int64_t h0 = std::max<int64_t>(oh * g.SH - g.PH, 0),
+                  h1 = std::min<int64_t>(oh * g.SH - g.PH + g.KH, g.H);
+    float* yr = yp + oh * g.OW;
+    if (h0 < h1) {
+      const float row_div = d.divisor_override > 0 ? static_cast<float>(d.divisor_override)
+                                                   : static_cast<float>(avg_pool_divisor(axis_h, d, oh, 0));
+      avg_row<S>(xp, g, masks, h0, h1, row_div, col_div, yr);
+    } else {  // a window holding no input element (the shared rule gives 0)
+      for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] = avg_pool2d_at(xp, g, d, oh, ow);
+    }
   }
 }
 
@@ -362,14 +400,14 @@ bool gather_backward_fits(const Pool2dGeometry& g) {
   return g.DH == 1 && g.DW == 1 && (g.SW == 1 || g.SW == 2) && g.KW <= 16 && g.H * g.W < (int64_t{1} << 30);
 }
 
-template void max_row<1, false>(const float*, const Pool2dGeometry&, const TapMasks<1>&, int64_t,
-                                const TapRange&, float*, int32_t*);
-template void max_row<1, true>(const float*, const Pool2dGeometry&, const TapMasks<1>&, int64_t,
-                               const TapRange&, float*, int32_t*);
-template void max_row<2, false>(const float*, const Pool2dGeometry&, const TapMasks<2>&, int64_t,
-                                const TapRange&, float*, int32_t*);
-template void max_row<2, true>(const float*, const Pool2dGeometry&, const TapMasks<2>&, int64_t,
-                               const TapRange&, float*, int32_t*);
+template void max_plane_rows<1, false>(const float*, const Pool2dGeometry&, const TapMasks<1>&, float*,
+                                       int32_t*);
+template void max_plane_rows<1, true>(const float*, const Pool2dGeometry&, const TapMasks<1>&, float*,
+                                      int32_t*);
+template void max_plane_rows<2, false>(const float*, const Pool2dGeometry&, const TapMasks<2>&, float*,
+                                       int32_t*);
+template void max_plane_rows<2, true>(const float*, const Pool2dGeometry&, const TapMasks<2>&, float*,
+                                      int32_t*);
 template void max_plane_shared_rows<1, false>(const float*, const Pool2dGeometry&, const TapMasks<1>&, float*,
                                               int32_t*, float*, int32_t*, int64_t);
 template void max_plane_shared_rows<1, true>(const float*, const Pool2dGeometry&, const TapMasks<1>&, float*,
@@ -389,10 +427,10 @@ template bool max_plane_3x3s2<true, false>(const float*, const Pool2dGeometry&,
                                            int32_t*);
 template bool max_plane_3x3s2<true, true>(const float*, const Pool2dGeometry&, const std::vector<Strip3x3s2>&,
                                           float*, int32_t*, float*, int32_t*);
-template void avg_row<1>(const float*, const Pool2dGeometry&, const TapMasks<1>&, int64_t, int64_t, float,
-                         const float*, float*);
-template void avg_row<2>(const float*, const Pool2dGeometry&, const TapMasks<2>&, int64_t, int64_t, float,
-                         const float*, float*);
+template void avg_plane_rows<1>(const float*, const Pool2dGeometry&, AvgDivisor, const TapMasks<1>&,
+                                const Pool2dGeometry&, const float*, float*);
+template void avg_plane_rows<2>(const float*, const Pool2dGeometry&, AvgDivisor, const TapMasks<2>&,
+                                const Pool2dGeometry&, const float*, float*);
 template void gather_backward_plane<1>(const float*, float*, const Pool2dGeometry&);
 template void gather_backward_plane<2>(const float*, float*, const Pool2dGeometry&);
 
