@@ -1,6 +1,4 @@
-// Pooling layers (MaxPool2d, AvgPool2d, their adaptive forms, MaxUnpool2d), their shared geometry and
-// validation (mirrors ATen's Pool.h rules), and the dispatch to each backend's kernels (the CPU's in
-// pool2d_cpu*.cpp).
+// The pooling layers, their geometry and validation (ATen's Pool.h rules), and their dispatch to backends.
 #include <minicnn/pool2d.h>
 
 #include <fmt/format.h>

@@ -1,6 +1,4 @@
-// The CPU pooling kernels (max and average, forward and backward): one OpenMP task per (n, c) plane, so
-// every plane is written by one thread (deterministic); portable paths here, AVX-512 ones in
-// pool2d_cpu_avx512.cpp where the compiler targets it.
+// The CPU pooling kernels, max and average, forward and backward, with their portable paths.
 #include "pool2d_cpu.h"
 
 #include <omp.h>
@@ -8,6 +6,9 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
+
+// One OpenMP task per (n, c) plane, so every plane is written by one thread (deterministic). Where the
+// compiler targets AVX-512, the fast paths of pool2d_cpu_avx512.cpp take the geometries they handle.
 
 namespace minicnn::cpu {
 namespace {

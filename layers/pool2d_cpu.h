@@ -1,5 +1,4 @@
-// The CPU pooling kernels' shared pieces: what the portable kernels (pool2d_cpu.cpp) and their AVX-512 fast
-// paths (pool2d_cpu_avx512.cpp, built only where the compiler targets AVX-512) both use.
+// What the CPU pooling kernels (pool2d_cpu.cpp) and their AVX-512 fast paths (pool2d_cpu_avx512.cpp) share.
 #pragma once
 
 #include <cstdint>

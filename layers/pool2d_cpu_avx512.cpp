@@ -1,8 +1,9 @@
-// The AVX-512 fast paths of the CPU pooling kernels: max pooling by whole rows, by planes sharing input rows
-// and by 3x3/s2 strips, average pooling by whole rows, and the gather backward. Empty where the compiler
-// does not target AVX-512 (pool2d_cpu.cpp then takes its portable paths).
+// The AVX-512 fast paths of the CPU pooling kernels (empty where the compiler does not target AVX-512).
 #include "pool2d_cpu.h"
 
+// Max pooling by whole rows, by planes sharing input rows and by 3x3/s2 strips, average pooling by whole
+// rows, and the average backward's gather. Without AVX-512 this file compiles to nothing and pool2d_cpu.cpp
+// takes its portable paths.
 #if defined(__AVX512F__)
 
 #include <algorithm>

@@ -1,7 +1,4 @@
-// The GPU pooling kernels' fast paths for square 2x2 and 3x3 windows (K and S known at compile time,
-// dilation 1): one output or input element in 32-bit arithmetic, and four consecutive ones at a time. Each
-// gives what the general rules of pool2d_window.h give, bit for bit; used by pool2d.cu and the CUDA host
-// tests (tests/cuda_test.cpp) only.
+// The GPU pooling kernels' fast paths for square 2x2 and 3x3 windows (pool2d.cu and the CUDA tests only).
 #pragma once
 
 #include <cmath>
@@ -11,6 +8,10 @@
 #include <minicnn/pool2d_window.h>
 
 namespace minicnn {
+
+// K and S known at compile time, dilation 1: one output or input element in 32-bit arithmetic, and four
+// consecutive ones at a time. Each gives what the general rules of pool2d_window.h give, bit for bit;
+// tests/cuda_test.cpp checks them on the host against the CPU kernels.
 
 /// Four floats from a 16-byte aligned address: one vector load on the device.
 MINICNN_HD void load4(const float* p, float* out) {

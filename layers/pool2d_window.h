@@ -1,5 +1,4 @@
-// Pooling index arithmetic shared by the CPU kernels, the CUDA kernels and the host self-test: one output
-// or one input element of each pooling rule.
+// Pooling index arithmetic shared by the CPU kernels, the CUDA kernels and the host self-test.
 #pragma once
 
 #include <cmath>

@@ -1,5 +1,4 @@
-// The sliding window of convolution and pooling: (h, w) option pairs, the window, the output size along one
-// axis, and the checks of the options, the input and the output size, worded like torch's.
+// The sliding window that convolution and pooling share: its options, its output size and their checks.
 #pragma once
 
 #include <array>
