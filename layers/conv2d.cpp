@@ -11,7 +11,6 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#include <limits>
 #include <vector>
 
 #include <minicnn/check.h>
@@ -387,6 +386,11 @@ Shape output_shape_of(const Conv2dGeometry& g, int64_t rank) {
   return rank == 3 ? Shape{g.OC, g.OH, g.OW} : Shape{g.N, g.OC, g.OH, g.OW};
 }
 
+Window2d window_of(const Conv2dOptions& o) {
+  return {o.kernel_size_.h, o.kernel_size_.w, o.stride_.h, o.stride_.w,
+          o.padding_.h,     o.padding_.w,     o.dilation_.h, o.dilation_.w};
+}
+
 // ---- Device dispatch: the one place that knows which backends this build has.
 
 void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, const Conv2dGeometry& g, bool relu) {
@@ -416,20 +420,7 @@ Conv2d::Conv2d(Conv2dOptions options) : options_(options) {
   MINICNN_CHECK(o.in_channels_ > 0 || o.in_channels_ == -1, "Conv2d: in_channels should be positive, but got ",
                 o.in_channels_);
   MINICNN_CHECK(o.out_channels_ > 0, type_name(), ": out_channels should be positive, but got ", o.out_channels_);
-  MINICNN_CHECK(o.kernel_size_.h > 0 && o.kernel_size_.w > 0, type_name(),
-                ": kernel_size should be greater than zero, but got kernel_size=", o.kernel_size_.pair_str());
-  MINICNN_CHECK(o.stride_.h > 0 && o.stride_.w > 0, type_name(),
-                ": stride should be greater than zero, but got stride=", o.stride_.pair_str());
-  MINICNN_CHECK(o.dilation_.h > 0 && o.dilation_.w > 0, type_name(),
-                ": dilation should be greater than zero, but got dilation=", o.dilation_.pair_str());
-  MINICNN_CHECK(o.padding_.h >= 0 && o.padding_.w >= 0, type_name(),
-                ": padding should be non-negative, but got padding=", o.padding_.pair_str());
-  // Larger options would overflow the size arithmetic of geometry() (as in pooling).
-  MINICNN_CHECK(std::max({o.kernel_size_.h, o.kernel_size_.w, o.stride_.h, o.stride_.w, o.padding_.h, o.padding_.w,
-                          o.dilation_.h, o.dilation_.w}) <= std::numeric_limits<int32_t>::max(),
-                type_name(), ": kernel_size, stride, padding and dilation should be at most 2147483647, but got "
-                "kernel_size=", o.kernel_size_.pair_str(), ", stride=", o.stride_.pair_str(), ", padding=",
-                o.padding_.pair_str(), ", dilation=", o.dilation_.pair_str());
+  check_window(type_name(), window_of(o));
   if (o.in_channels_ > 0) materialize(Shape{1, o.in_channels_, 1, 1});
 }
 
@@ -446,23 +437,12 @@ std::string Conv2d::repr() const {
 
 Conv2dGeometry Conv2d::geometry(const Shape& in) const {
   const Conv2dOptions& o = options_;
-  MINICNN_CHECK(in.rank() == 3 || in.rank() == 4, type_name(),
-                ": expected 3D (C, H, W) or 4D (N, C, H, W) input, but got shape ", in);
-  const int64_t off = in.rank() - 3;
-  const int64_t N = off ? in[0] : 1, C = in[off], H = in[off + 1], W = in[off + 2];
+  const auto [N, C, H, W] = window_input_nchw(type_name(), in);
   MINICNN_CHECK(o.in_channels_ < 0 || C == o.in_channels_, type_name(), ": expected input with ", o.in_channels_,
                 " channels (in_channels), but got ", C, " channels in shape ", in);
-  const IntPair k = o.kernel_size_, s = o.stride_, p = o.padding_, d = o.dilation_;
-  const int64_t OH = pool_output_size(H, k.h, s.h, p.h, d.h, false);
-  const int64_t OW = pool_output_size(W, k.w, s.w, p.w, d.w, false);
-  if (OH < 1 || OW < 1) {
-    detail::throw_error(fmt::format(
-        "{}: output size is too small: input {} with kernel_size={}, stride={}, padding={}, dilation={} gives "
-        "{}x{}; the input must be at least {}x{} (use a smaller kernel_size or add padding)",
-        type_name(), in.str(), k.pair_str(), s.pair_str(), p.pair_str(), d.pair_str(), OH, OW,
-        d.h * (k.h - 1) + 1 - 2 * p.h, d.w * (k.w - 1) + 1 - 2 * p.w));
-  }
-  return {N, C, H, W, o.out_channels_, OH, OW, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
+  const Window2d w = window_of(o);
+  const IntPair out = window_output_hw(type_name(), in, w, false, "use a smaller kernel_size or add padding");
+  return {N, C, H, W, o.out_channels_, out.h, out.w, w.KH, w.KW, w.SH, w.SW, w.PH, w.PW, w.DH, w.DW};
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
@@ -493,11 +473,7 @@ std::vector<Parameter*> Conv2d::parameters() {
   return {&weight_};
 }
 
-std::optional<Window2d> Conv2d::window() const {
-  const Conv2dOptions& o = options_;
-  return Window2d{o.kernel_size_.h, o.kernel_size_.w, o.stride_.h, o.stride_.w,
-                  o.padding_.h,     o.padding_.w,     o.dilation_.h, o.dilation_.w};
-}
+std::optional<Window2d> Conv2d::window() const { return window_of(options_); }
 
 Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   MINICNN_CHECK(weight_.value.defined(), type_name(), ": forward() before the model was built (in_channels unknown)");

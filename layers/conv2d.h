@@ -3,7 +3,7 @@
 #pragma once
 
 #include <minicnn/layer.h>
-#include <minicnn/pool2d.h>
+#include <minicnn/window.h>
 
 namespace minicnn {
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <minicnn/conv2d.h>
+#include <minicnn/host_device.h>
 
 namespace minicnn {
 

@@ -1,5 +1,6 @@
 // MaxPool2d and AvgPool2d on CUDA: threads over outputs (forward) and over input elements (backward, a
-// gather: deterministic without atomics), over the shared functions of pool2d_window.h.
+// gather: deterministic without atomics), over the shared rules of pool2d_window.h and their fixed-size
+// fast paths (pool2d_cuda_fixed.h).
 #include <cstdint>
 
 #include <minicnn/cuda/check.h>
@@ -7,6 +8,8 @@
 #include <minicnn/cuda/elementwise.h>
 #include <minicnn/cuda/grid.h>
 #include <minicnn/pool2d.h>
+#include "pool2d_cuda_fixed.h"
+#include <minicnn/pool2d_window.h>
 
 namespace minicnn::cuda {
 namespace {

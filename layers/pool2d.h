@@ -7,21 +7,10 @@
 #include <utility>
 
 #include <minicnn/layer.h>
-#include <minicnn/pool2d_window.h>
+#include <minicnn/pool2d_geometry.h>
+#include <minicnn/window.h>
 
 namespace minicnn {
-
-/// A (height, width) pair; a single number means both, as in torch.nn.
-struct IntPair {
-  int64_t h, w;
-  IntPair(int64_t both = 0) : h(both), w(both) {}  // NOLINT(google-explicit-constructor): mirrors torch
-  IntPair(int64_t h_, int64_t w_) : h(h_), w(w_) {}
-  bool operator==(const IntPair&) const = default;
-  /// "2" when both are equal, else "(2, 3)", as torch prints a layer's options.
-  std::string str() const;
-  /// Always "(2, 3)", as torch's error messages print them.
-  std::string pair_str() const;
-};
 
 /// Which kernels run a pooling layer on a CUDA tensor: minicnn's own, or cuDNN's (comparison path).
 enum class PoolImpl { Native, Cudnn };
@@ -39,10 +28,9 @@ struct Pool2dArgs {
 
 /// Validates `a` against input shape `x` ((C, H, W) or (N, C, H, W)) and returns the geometry, with
 /// output size floor((H + 2P - D(K-1) - 1) / S) + 1 (with ceil_mode rounded up, then a last window that
-/// would start in the bottom/right padding dropped). Throws Error worded like torch's, starting with `op`.
+/// would start in the bottom/right padding dropped: window_output_size). Throws Error worded like torch's,
+/// starting with `op`.
 Pool2dGeometry pool2d_geometry(const char* op, const Shape& x, const Pool2dArgs& a);
-/// One axis of the output-size rule above (no validation).
-int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode);
 /// The output shape for geometry `g`, unbatched when the input was.
 Shape pool2d_output_shape(const Shape& x, const Pool2dGeometry& g);
 
@@ -126,7 +114,8 @@ class AvgPool2d : public Layer {
   AvgDivisor divisor_;
   Pool2dGeometry geometry_{};
   Shape input_shape_;
-  Tensor cudnn_x_, cudnn_y_;  // impl=cudnn only: cuDNN's backward needs the input and the output
+  Tensor output_;   // of the last Train-mode forward: backward checks dy against it (and cuDNN's reads it)
+  Tensor cudnn_x_;  // impl=cudnn only: cuDNN's backward needs the input as well
 };
 
 /// Output size of an adaptive pooling layer; -1 keeps that input dimension (torch's None).
@@ -149,6 +138,7 @@ class AdaptiveAvgPool2d : public Layer {
  private:
   AdaptiveSize size_;
   Shape input_shape_;
+  Tensor output_;  // of the last Train-mode forward, for backward's check of dy
 };
 
 /// Adaptive max pooling (torch.nn.AdaptiveMaxPool2d) with int32 indices and the max-pooling tie rules.
@@ -191,7 +181,7 @@ class MaxUnpool2d {
  private:
   MaxUnpool2dOptions options_;
   Tensor indices_;
-  Shape input_shape_;
+  Shape input_shape_, output_shape_;
 };
 
 namespace cpu {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include <minicnn/pool2d_window.h>
+#include <minicnn/pool2d_geometry.h>
 
 namespace minicnn {
 

@@ -17,6 +17,7 @@
 #include <minicnn/runtime.h>
 #include <minicnn/safetensors.h>
 #include <minicnn/tensor.h>
+#include <minicnn/window.h>
 
 // Level 1: layers and the spec parser, optimizers and schedules, data sets and the loader.
 #include <minicnn/batchnorm2d.h>
@@ -26,6 +27,7 @@
 #include <minicnn/linear.h>
 #include <minicnn/pool2d.h>
 #include <minicnn/pool2d_coverage.h>
+#include <minicnn/pool2d_window.h>
 #include <minicnn/registry.h>
 #include <minicnn/relu.h>
 

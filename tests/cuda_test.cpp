@@ -27,6 +27,8 @@
 #include <minicnn/mix.h>
 #include <minicnn/model.h>
 #include <minicnn/pool2d.h>
+#include "pool2d_cuda_fixed.h"
+#include <minicnn/pool2d_window.h>
 #include <minicnn/random.h>
 #include <minicnn/relu.h>
 #include <minicnn/sgd.h>
@@ -297,8 +299,8 @@ TEST(CudaHost, Im2colAndCol2imMatchTheCpuConvolution) {
   uint64_t seed = 77;
   for (const Case& c : cases) {
     const int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3];
-    const int64_t OH = pool_output_size(H, c.k.h, c.s.h, c.p.h, c.d.h, false);
-    const int64_t OW = pool_output_size(W, c.k.w, c.s.w, c.p.w, c.d.w, false);
+    const int64_t OH = window_output_size(H, c.k.h, c.s.h, c.p.h, c.d.h, false);
+    const int64_t OW = window_output_size(W, c.k.w, c.s.w, c.p.w, c.d.w, false);
     const Conv2dGeometry g{N, C, H, W, c.OC, OH, OW, c.k.h, c.k.w, c.s.h, c.s.w, c.p.h, c.p.w, c.d.h, c.d.w};
     const int64_t K = C * c.k.h * c.k.w, P = OH * OW;
     const Tensor x = testing::uniform_values(c.x, seed++), w = testing::uniform_values({c.OC, K}, seed++);

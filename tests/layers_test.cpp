@@ -244,6 +244,20 @@ TEST(Conv2d, RejectsTheWrongNumberOfChannels) {
   }
 }
 
+// The sentence pooling uses (<minicnn/window.h>); the smallest input is at least 1 along an axis that fits.
+TEST(Conv2d, RejectsAnInputSmallerThanItsWindowAndNamesTheSmallestSize) {
+  Conv2d conv(Conv2dOptions(1, 1, IntPair(3, 1)).padding(IntPair(0, 1)));
+  try {
+    conv.output_shape({1, 1, 2, 5});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "Conv2d: output size is too small: input [1, 1, 2, 5] with kernel_size=(3, 1), stride=(1, 1), "
+                 "padding=(0, 1), dilation=(1, 1) gives 0x7; the input must be at least 3x1 (use a smaller "
+                 "kernel_size or add padding)");
+  }
+}
+
 TEST(Linear, ForwardIsXTimesWeightTransposedPlusBias) {
   Linear fc(LinearOptions(3, 2));
   fc.weight().value = Tensor::from_vector({2, 3}, {1, 2, 3, 4, 5, 6});

@@ -8,6 +8,7 @@
 #include <minicnn/check.h>
 #include "gradcheck.h"
 #include <minicnn/pool2d.h>
+#include <minicnn/pool2d_window.h>
 #include "test_util.h"
 
 namespace minicnn {
@@ -69,13 +70,13 @@ TEST(MaxPool2d, StrideDefaultsToKernelSize) {
 // ---- Output size.
 
 TEST(Pool2dGeometry, OutputSizeFloorsByDefault) {
-  EXPECT_EQ(pool_output_size(6, 3, 2, 0, 1, false), 2);  // (6 - 3) / 2 + 1
-  EXPECT_EQ(pool_output_size(16, 4, 2, 1, 1, false), 8);  // the tutorial's quiz
-  EXPECT_EQ(pool_output_size(7, 3, 1, 0, 2, false), 3);  // effective kernel 5
+  EXPECT_EQ(window_output_size(6, 3, 2, 0, 1, false), 2);  // (6 - 3) / 2 + 1
+  EXPECT_EQ(window_output_size(16, 4, 2, 1, 1, false), 8);  // the tutorial's quiz
+  EXPECT_EQ(window_output_size(7, 3, 1, 0, 2, false), 3);  // effective kernel 5
 }
 
 TEST(Pool2dGeometry, CeilModeRoundsUp) {
-  EXPECT_EQ(pool_output_size(6, 3, 2, 0, 1, true), 3);
+  EXPECT_EQ(window_output_size(6, 3, 2, 0, 1, true), 3);
   MaxPool2d pool(MaxPool2dOptions(3).stride(2).ceil_mode(true));
   EXPECT_EQ(pool.output_shape({1, 1, 6, 6}), Shape({1, 1, 3, 3}));
 }
@@ -83,9 +84,9 @@ TEST(Pool2dGeometry, CeilModeRoundsUp) {
 // H=5, K=2, S=2, P=1: rounding up gives 4 windows, but the 4th would start at 6 - 1 = 5, inside the
 // bottom padding, so PyTorch drops it and the output has 3.
 TEST(Pool2dGeometry, CeilModeDropsAWindowStartingInThePadding) {
-  EXPECT_EQ(pool_output_size(5, 2, 2, 1, 1, true), 3);
-  EXPECT_EQ(pool_output_size(5, 2, 2, 1, 1, false), 3);
-  EXPECT_EQ(pool_output_size(4, 2, 2, 1, 1, true), 3);
+  EXPECT_EQ(window_output_size(5, 2, 2, 1, 1, true), 3);
+  EXPECT_EQ(window_output_size(5, 2, 2, 1, 1, false), 3);
+  EXPECT_EQ(window_output_size(4, 2, 2, 1, 1, true), 3);
 }
 
 TEST(MaxPool2d, PaddingAtMostHalfTheEffectiveKernel) {
@@ -275,7 +276,16 @@ TEST(MaxPool2d, RejectsAGradientOfTheWrongShape) {
   MaxPool2d pool(MaxPool2dOptions(2));
   pool.forward(one_to_sixteen(), Mode::Train);
   EXPECT_EQ(error_of([&] { pool.backward(Tensor::zeros({1, 1, 3, 3})); }),
-            "MaxPool2d: expected a gradient of shape [1, 1, 2, 2] (the output of the last forward), but got [1, 1, 3, 3]");
+            "MaxPool2d: expected a gradient of shape [1, 1, 2, 2], but got [1, 1, 3, 3]");
+}
+
+TEST(MaxUnpool2d, RejectsAGradientOfTheWrongShape) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  auto [y, idx] = pool.forward_with_indices(one_to_sixteen());
+  MaxUnpool2d unpool(MaxUnpool2dOptions(2));
+  unpool.forward(y, idx);
+  EXPECT_EQ(error_of([&] { unpool.backward(Tensor::zeros({1, 1, 2, 2})); }),
+            "MaxUnpool2d: expected a gradient of shape [1, 1, 4, 4], but got [1, 1, 2, 2]");
 }
 
 TEST(AvgPool2d, RejectsPaddingLargerThanHalfTheKernel) {
@@ -324,7 +334,7 @@ TEST(Pool2dWindow, CoveringOutputsMatchBruteForce) {
       for (int64_t S = 1; S <= 3; ++S) {
         for (int64_t D = 1; D <= 2; ++D) {
           for (int64_t P = 0; P <= (D * (K - 1) + 1) / 2; ++P) {
-            const int64_t out = pool_output_size(in, K, S, P, D, true);
+            const int64_t out = window_output_size(in, K, S, P, D, true);
             if (out < 1) continue;
             for (int64_t i = 0; i < in; ++i) {
               const TapRange r = covering_outputs(i, K, S, P, D, out);

@@ -7,6 +7,7 @@
 
 #include <minicnn/random.h>
 #include <minicnn/tensor.h>
+#include <minicnn/window.h>
 
 namespace minicnn {
 
@@ -25,11 +26,6 @@ struct Parameter {
 struct Buffer {
   std::string name;
   Tensor value;
-};
-
-/// The sliding window of a spatial layer, used for receptive-field arithmetic.
-struct Window2d {
-  int64_t KH, KW, SH, SW, PH, PW, DH, DW;
 };
 
 /// The contract of a layer (requires / ensures):
