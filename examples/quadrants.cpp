@@ -26,6 +26,7 @@ int main() {
   CrossEntropyLoss loss;
   Generator gen(7);
   const int64_t N = 32;
+  int64_t last_correct = 0;
   for (int step = 1; step <= 60; ++step) {
     Tensor x = Tensor::zeros({N, 1, 16, 16});
     Tensor y = Tensor::empty({N}, DType::Int32);
@@ -43,6 +44,8 @@ int main() {
     model.backward(loss.backward());
     opt.step();
     if (step % 10 == 0) std::printf("step %2d  loss %.4f  accuracy %.2f\n", step, r.loss, double(r.correct) / N);
+    last_correct = r.correct;
   }
-  return 0;
+  // The blobs are easy to tell apart: a model that learned gets almost all of the last batch right.
+  return last_correct >= N * 3 / 4 ? 0 : 1;
 }
