@@ -106,7 +106,7 @@ void train_step(benchmark::State& state, const char* preset) {
   model.build({1, 28, 28}, 1);
   Recipe recipe;
   recipe.optimizer = OptimizerKind::SGD;
-  auto opt = make_optimizer(recipe, model.parameters());
+  auto opt = make_optimizer(recipe, model);
   CrossEntropyLoss loss;
   const Tensor x = random_tensor({batch, 1, 28, 28}, 4);
   Tensor targets = Tensor::empty({batch}, DType::Int32);

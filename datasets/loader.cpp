@@ -1,4 +1,5 @@
-// DataLoader: per-epoch permutations, parallel batch assembly from uint8, crop+flip augmentation.
+// DataLoader: per-epoch permutations, parallel batch assembly from uint8 through each image's view
+// (augmentation draws, or a fixed view for test-time augmentation).
 #include <minicnn/loader.h>
 
 #include <algorithm>
@@ -48,6 +49,77 @@ void DataLoader::set_epoch(int64_t epoch) {
   }
 }
 
+namespace {
+
+// A flip or shift of one axis: the source index of each output index, -1 for zero padding.
+void source_indices(int64_t n, int64_t shift, bool flip_after, bool reflect, bool flip_before, int64_t* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t j = (flip_after ? n - 1 - i : i) + shift;
+    if (j < 0 || j >= n) {
+      if (!reflect) {
+        out[i] = -1;
+        continue;
+      }
+      j = j < 0 ? -j : 2 * (n - 1) - j;  // torch's 'reflect': the edge is not repeated
+    }
+    out[i] = flip_before ? n - 1 - j : j;
+  }
+}
+
+}  // namespace
+
+Tensor view_images(const Tensor& images, const ImageView& view) {
+  MINICNN_CHECK(images.dim() == 4 && !images.is_cuda(), "view_images: expected (N, C, H, W) images on the CPU, but got ",
+                images.shape(), " on ", images.device().str());
+  const int64_t planes = images.size(0) * images.size(1), H = images.size(2), W = images.size(3);
+  std::vector<int64_t> rows(static_cast<size_t>(H)), cols(static_cast<size_t>(W));
+  source_indices(H, view.dy, false, view.reflect, false, rows.data());
+  source_indices(W, view.dx, view.flip_after, view.reflect, view.flip_before, cols.data());
+  Tensor out = Tensor::empty(images.shape());
+  const float* src = images.data();
+  float* dst = out.data();
+#pragma omp parallel for schedule(static) if (planes * H * W > 65536)
+  for (int64_t p = 0; p < planes; ++p) {
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t sh = rows[static_cast<size_t>(h)];
+      for (int64_t w = 0; w < W; ++w) {
+        const int64_t sw = cols[static_cast<size_t>(w)];
+        dst[(p * H + h) * W + w] = sh >= 0 && sw >= 0 ? src[(p * H + sh) * W + sw] : 0.0f;
+      }
+    }
+  }
+  return out;
+}
+
+ImageView DataLoader::view_of(int64_t index) const {
+  // Draws depend on (seed, epoch, image), not on the thread or batch layout.
+  const auto draw = [&](uint64_t stream) {
+    return splitmix64(splitmix64(options_.seed, stream), static_cast<uint64_t>(index));
+  };
+  ImageView v;
+  switch (options_.augment) {
+    case Augment::None:
+      return options_.view;
+    case Augment::CropFlip: {
+      const uint64_t r = draw(static_cast<uint64_t>(epoch_) + 0x100000);
+      v.dy = static_cast<int64_t>(r % 9) - 4;
+      v.dx = static_cast<int64_t>((r >> 8) % 9) - 4;
+      v.flip_after = ((r >> 16) & 1) != 0;
+      return v;
+    }
+    case Augment::FlipTranslate: {
+      const uint64_t r = draw(static_cast<uint64_t>(epoch_) + 0x100000);
+      v.dy = static_cast<int64_t>(r % 5) - 2;
+      v.dx = static_cast<int64_t>((r >> 8) % 5) - 2;
+      v.reflect = true;
+      v.flip_before = (draw(0x200000) & 1) != 0;  // once per image, the same in every epoch
+      v.flip_after = epoch_ % 2 == 1;              // every image, in every second epoch
+      return v;
+    }
+  }
+  return v;
+}
+
 Batch DataLoader::batch(int64_t b) {
   MINICNN_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(), " batches)");
   const int64_t start = b * options_.batch_size;
@@ -60,38 +132,34 @@ Batch DataLoader::batch(int64_t b) {
   }
   float* out = images_.data();
   int32_t* lab = labels_.data_i32();
-  const bool augment = options_.augment == Augment::CropFlip;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < B; ++i) {
     const int64_t index = order_[static_cast<size_t>(start + i)];
     lab[i] = data_.labels[static_cast<size_t>(index)];
     const uint8_t* src = data_.image(index);
     float* dst = out + i * C * plane;
-    int64_t dy = 0, dx = 0;
-    bool flip = false;
-    if (augment) {
-      // Draws depend on (seed, epoch, image), not on the thread or batch layout.
-      const uint64_t r = splitmix64(splitmix64(options_.seed, static_cast<uint64_t>(epoch_) + 0x100000),
-                                    static_cast<uint64_t>(index));
-      dy = static_cast<int64_t>(r % 9) - 4;
-      dx = static_cast<int64_t>((r >> 8) % 9) - 4;
-      flip = ((r >> 16) & 1) != 0;
+    const ImageView v = view_of(index);
+    std::vector<int64_t> rows, cols;
+    if (!v.identity()) {
+      rows.resize(static_cast<size_t>(H));
+      cols.resize(static_cast<size_t>(W));
+      source_indices(H, v.dy, false, v.reflect, false, rows.data());
+      source_indices(W, v.dx, v.flip_after, v.reflect, v.flip_before, cols.data());
     }
     for (int64_t c = 0; c < C; ++c) {
       const float scale = scale_[static_cast<size_t>(c)], shift = shift_[static_cast<size_t>(c)];
       const uint8_t* sp = src + c * plane;
       float* dp = dst + c * plane;
-      if (!augment) {
+      if (v.identity()) {
         for (int64_t k = 0; k < plane; ++k) dp[k] = static_cast<float>(sp[k]) * scale + shift;
         continue;
       }
-      // Output pixel (h, w) reads input (h + dy, w' + dx) with w' the possibly flipped column; outside is 0.
       for (int64_t h = 0; h < H; ++h) {
-        const int64_t sh = h + dy;
+        const int64_t sh = rows[static_cast<size_t>(h)];
         for (int64_t w = 0; w < W; ++w) {
-          const int64_t sw = (flip ? W - 1 - w : w) + dx;
-          const float v = (sh >= 0 && sh < H && sw >= 0 && sw < W) ? static_cast<float>(sp[sh * W + sw]) : 0.0f;
-          dp[h * W + w] = v * scale + shift;
+          const int64_t sw = cols[static_cast<size_t>(w)];
+          const float value = (sh >= 0 && sw >= 0) ? static_cast<float>(sp[sh * W + sw]) : 0.0f;
+          dp[h * W + w] = value * scale + shift;
         }
       }
     }

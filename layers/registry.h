@@ -55,7 +55,11 @@ struct PoolVariant {
 PoolVariant parse_pool_variant(const std::string& name);
 /// The spec (or preset) with every MaxPool2d and AvgPool2d replaced by the variant's layer, and the first
 /// Linear after a Flatten made lazy (LazyLinear with the same out_features) so it adapts to the new size.
-std::string apply_pool_variant(const std::string& spec_or_preset, const PoolVariant& variant);
+/// A pooling layer whose output is 1x1 for `input_chw` (a preset's own input shape when it is null and the
+/// spec is a preset's name) pools globally: it is the classifier's head (airbench94's MaxPool2d(3)) and is
+/// kept; without a shape every pooling layer is replaced.
+std::string apply_pool_variant(const std::string& spec_or_preset, const PoolVariant& variant,
+                               const Shape* input_chw = nullptr);
 
 /// The spec (or preset, expanded) with the out_features of its last Linear or LazyLinear set to `classes`,
 /// for a data set whose class count differs from the model's (a preset on a 3-class image folder).

@@ -28,10 +28,14 @@ struct AdamOptions {
 class Adam : public Optimizer {
  public:
   Adam(std::vector<Parameter*> params, AdamOptions options, bool decoupled_weight_decay = false);
+  /// Groups with their own lr and weight decay; `options` gives betas, eps and amsgrad.
+  Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled_weight_decay = false);
   void step() override;
   std::vector<std::pair<std::string, Tensor*>> state() override;
 
  private:
+  void step_on(size_t i, Parameter& p, const ParamGroup& group, double t);
+
   AdamOptions options_;
   bool decoupled_;
   std::vector<Tensor> exp_avg_, exp_avg_sq_, max_exp_avg_sq_;
@@ -41,6 +45,7 @@ class Adam : public Optimizer {
 class AdamW : public Adam {
  public:
   AdamW(std::vector<Parameter*> params, AdamOptions options) : Adam(std::move(params), options, true) {}
+  AdamW(std::vector<ParamGroup> groups, AdamOptions options) : Adam(std::move(groups), options, true) {}
 };
 
 namespace cpu {

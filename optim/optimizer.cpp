@@ -5,9 +5,23 @@
 
 namespace minicnn {
 
-Optimizer::Optimizer(std::vector<Parameter*> params, double lr) : params_(std::move(params)), lr_(lr) {
-  MINICNN_CHECK(lr >= 0.0, "Optimizer: lr should be >= 0, but got ", lr);
-  for (Parameter* p : params_) MINICNN_ASSERT(p != nullptr && p->value.defined() && p->grad.defined());
+Optimizer::Optimizer(std::vector<Parameter*> params, double lr, double weight_decay)
+    : Optimizer(std::vector<ParamGroup>{{std::move(params), lr, weight_decay}}) {}
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {
+  MINICNN_CHECK(!groups_.empty(), "Optimizer: expected at least one parameter group, but got none");
+  for (const ParamGroup& g : groups_) {
+    MINICNN_CHECK(g.lr >= 0.0, "Optimizer: lr should be >= 0, but got ", g.lr);
+    MINICNN_CHECK(g.weight_decay >= 0.0, "Optimizer: weight_decay should be >= 0, but got ", g.weight_decay);
+    for (Parameter* p : g.params) {
+      MINICNN_ASSERT(p != nullptr && p->value.defined() && p->grad.defined());
+      params_.push_back(p);
+    }
+  }
+}
+
+void Optimizer::set_lr(double lr) {
+  for (ParamGroup& g : groups_) g.lr = lr;
 }
 
 void Optimizer::zero_grad() {

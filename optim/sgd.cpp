@@ -36,7 +36,10 @@ void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float m
 
 }  // namespace cpu
 
-SGD::SGD(std::vector<Parameter*> params, SGDOptions options) : Optimizer(std::move(params), options.lr_), options_(options) {
+SGD::SGD(std::vector<Parameter*> params, SGDOptions options)
+    : SGD(std::vector<ParamGroup>{{std::move(params), options.lr_, options.weight_decay_}}, options) {}
+
+SGD::SGD(std::vector<ParamGroup> groups, SGDOptions options) : Optimizer(std::move(groups)), options_(options) {
   MINICNN_CHECK(options.momentum_ >= 0.0, "SGD: momentum should be >= 0, but got ", options.momentum_);
   MINICNN_CHECK(options.weight_decay_ >= 0.0, "SGD: weight_decay should be >= 0, but got ", options.weight_decay_);
   MINICNN_CHECK(!options.nesterov_ || (options.momentum_ > 0.0 && options.dampening_ == 0.0),
@@ -48,26 +51,32 @@ SGD::SGD(std::vector<Parameter*> params, SGDOptions options) : Optimizer(std::mo
 }
 
 void SGD::step() {
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Parameter& p = *params_[i];
-    MINICNN_CHECK(p.grad.device() == p.value.device() && (momentum_.empty() || momentum_[i].device() == p.value.device()),
-                  "SGD: parameter ", i, " is on ", p.value.device().str(),
-                  " but its gradient or momentum buffer is not; call the optimizer's to(device) after the model's");
-#if MINICNN_CUDA
-    if (p.value.is_cuda()) {  // device dispatch
-      cuda::sgd_step(p.value.data(), p.grad.data(), momentum_.empty() ? nullptr : momentum_[i].data(),
-                     p.value.numel(), static_cast<float>(lr_), static_cast<float>(options_.momentum_),
-                     static_cast<float>(options_.dampening_), static_cast<float>(options_.weight_decay_),
-                     options_.nesterov_, steps_ == 0);
-      continue;
+  size_t i = 0;  // the parameter's index across groups: its momentum buffer
+  for (const ParamGroup& group : groups_) {
+    for (Parameter* param : group.params) {
+      const size_t k = i++;
+      Parameter& p = *param;
+      if (!p.requires_grad) continue;
+      MINICNN_CHECK(p.grad.device() == p.value.device() && (momentum_.empty() || momentum_[k].device() == p.value.device()),
+                    "SGD: parameter ", k, " is on ", p.value.device().str(),
+                    " but its gradient or momentum buffer is not; call the optimizer's to(device) after the model's");
+      step_on(p, momentum_.empty() ? nullptr : &momentum_[k], group);
     }
-#endif
-    cpu::sgd_step(p.value.data(), p.grad.data(), momentum_.empty() ? nullptr : momentum_[i].data(), p.value.numel(),
-                  static_cast<float>(lr_), static_cast<float>(options_.momentum_),
-                  static_cast<float>(options_.dampening_), static_cast<float>(options_.weight_decay_),
-                  options_.nesterov_, steps_ == 0);
   }
   ++steps_;
+}
+
+void SGD::step_on(Parameter& p, Tensor* buf, const ParamGroup& group) {
+  const float lr = static_cast<float>(group.lr), momentum = static_cast<float>(options_.momentum_),
+              dampening = static_cast<float>(options_.dampening_), wd = static_cast<float>(group.weight_decay);
+#if MINICNN_CUDA
+  if (p.value.is_cuda()) {  // device dispatch
+    return cuda::sgd_step(p.value.data(), p.grad.data(), buf ? buf->data() : nullptr, p.value.numel(), lr, momentum,
+                          dampening, wd, options_.nesterov_, steps_ == 0);
+  }
+#endif
+  cpu::sgd_step(p.value.data(), p.grad.data(), buf ? buf->data() : nullptr, p.value.numel(), lr, momentum, dampening,
+                wd, options_.nesterov_, steps_ == 0);
 }
 
 std::vector<std::pair<std::string, Tensor*>> SGD::state() {

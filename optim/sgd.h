@@ -21,15 +21,21 @@ struct SGDOptions {
 };
 
 /// g = grad + wd*p; buf = g on the first step, else momentum*buf + (1-dampening)*g;
-/// g = nesterov ? g + momentum*buf : buf; p -= lr*g.
+/// g = nesterov ? g + momentum*buf : buf; p -= lr*g. Each group has its own lr and wd.
 /// Example: SGD opt(model.parameters(), SGDOptions(0.01).momentum(0.9));
+///          SGD two(std::vector<ParamGroup>{{biases, 0.64, 1e-5}, {others, 0.01, 1e-3}}, SGDOptions(0.01).momentum(0.9));
 class SGD : public Optimizer {
  public:
   SGD(std::vector<Parameter*> params, SGDOptions options);
+  /// Groups with their own lr and weight decay; `options` gives the momentum, dampening and nesterov
+  /// (its lr and weight_decay are not used).
+  SGD(std::vector<ParamGroup> groups, SGDOptions options);
   void step() override;
   std::vector<std::pair<std::string, Tensor*>> state() override;
 
  private:
+  void step_on(Parameter& p, Tensor* momentum_buffer, const ParamGroup& group);
+
   SGDOptions options_;
   std::vector<Tensor> momentum_;
 };

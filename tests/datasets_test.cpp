@@ -112,7 +112,7 @@ std::vector<int64_t> epoch_order(DataLoader& loader, int64_t epoch) {
 
 TEST(DataLoader, ShufflesEveryImageOnceAndKeepsTheLastPartialBatch) {
   const ImageDataset d = counting_dataset(10);
-  DataLoader loader(d, {4, true, 7, Augment::None, {}});
+  DataLoader loader(d, testing::loader_options(4, true, 7));
   EXPECT_EQ(loader.num_batches(), 3);
   loader.set_epoch(0);
   EXPECT_EQ(loader.batch(2).size, 2);
@@ -120,13 +120,13 @@ TEST(DataLoader, ShufflesEveryImageOnceAndKeepsTheLastPartialBatch) {
   EXPECT_EQ(std::set<int64_t>(e0.begin(), e0.end()).size(), 10u);
   EXPECT_NE(e0, e1);
   EXPECT_EQ(e0, epoch_order(loader, 0));  // an epoch's order can be rebuilt
-  DataLoader same(d, {4, true, 7, Augment::None, {}});
+  DataLoader same(d, testing::loader_options(4, true, 7));
   EXPECT_EQ(epoch_order(same, 1), e1);
 }
 
 TEST(DataLoader, NormalisesWithMeanAndStd) {
   const ImageDataset d = counting_dataset(3);
-  DataLoader loader(d, {3, false, 0, Augment::None, {{0.5f}, {0.25f}}});
+  DataLoader loader(d, testing::loader_options(3, false, 0, Augment::None, {{0.5f}, {0.25f}}));
   const Batch b = loader.batch(0);
   EXPECT_FLOAT_EQ(b.images.data()[2 * 4], (2.0f / 255.0f - 0.5f) / 0.25f);
   EXPECT_EQ(b.labels.to_vector_i32(), std::vector<int32_t>({0, 1, 2}));
@@ -156,8 +156,8 @@ TEST(DataLoader, CropFlipMovesPixelsWithinThePaddedImage) {
   d.width = 8;
   for (int i = 0; i < 64; ++i) d.images.push_back(static_cast<uint8_t>(i + 1));
   d.labels = {0};
-  DataLoader plain(d, {1, false, 0, Augment::None, {}});
-  DataLoader aug(d, {1, false, 3, Augment::CropFlip, {}});
+  DataLoader plain(d, testing::loader_options(1));
+  DataLoader aug(d, testing::loader_options(1, false, 3, Augment::CropFlip));
   int64_t changed_epochs = 0;
   for (int64_t e = 0; e < 8; ++e) {
     aug.set_epoch(e);

@@ -70,15 +70,17 @@ TEST(AdamW, DecaysWeightsDirectly) {
 }
 
 TEST(LRScheduler, StepAndCosineFollowTorch) {
-  StepLR step(0.1, 2, 0.5);
-  EXPECT_DOUBLE_EQ(step.lr_at(0), 0.1);
-  EXPECT_DOUBLE_EQ(step.lr_at(1), 0.1);
-  EXPECT_DOUBLE_EQ(step.lr_at(2), 0.05);
-  EXPECT_DOUBLE_EQ(step.lr_at(5), 0.025);
-  CosineAnnealingLR cosine(1.0, 4);
-  EXPECT_DOUBLE_EQ(cosine.lr_at(0), 1.0);
-  EXPECT_NEAR(cosine.lr_at(2), 0.5, 1e-12);
-  EXPECT_NEAR(cosine.lr_at(4), 0.0, 1e-12);
+  StepLR step(2, 0.5);
+  EXPECT_DOUBLE_EQ(step.lr_at(0, 0.1), 0.1);
+  EXPECT_DOUBLE_EQ(step.lr_at(1, 0.1), 0.1);
+  EXPECT_DOUBLE_EQ(step.lr_at(2, 0.1), 0.05);
+  EXPECT_DOUBLE_EQ(step.lr_at(5, 0.1), 0.025);
+  CosineAnnealingLR cosine(4);
+  EXPECT_DOUBLE_EQ(cosine.lr_at(0, 1.0), 1.0);
+  EXPECT_NEAR(cosine.lr_at(2, 1.0), 0.5, 1e-12);
+  EXPECT_NEAR(cosine.lr_at(4, 1.0), 0.0, 1e-12);
+  // A second group's base rate follows the same curve (torch schedules every param_group).
+  EXPECT_NEAR(cosine.lr_at(2, 64.0), 32.0, 1e-12);
 }
 
 }  // namespace

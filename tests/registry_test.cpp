@@ -62,14 +62,14 @@ TEST(Registry, PaddingSameKeepsTheSize) {
 }
 
 const std::string kKnownLayers =
-    "known layers: AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, "
-    "LazyBatchNorm2d, LazyConv2d, LazyLinear, Linear, MaxPool2d, ReLU";
+    "known layers: AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GELU, "
+    "LazyBatchNorm2d, LazyConv2d, LazyLinear, Linear, MaxPool2d, Mul, ReLU";
 
 TEST(Registry, UnknownLayerNamesItsPositionAndSuggests) {
   EXPECT_EQ(error_of([] { parse_model("Conv2d(1, 4, 3) Relu Flatten"); }),
             "model spec: layer 1 'Relu' is not a known layer (did you mean 'ReLU'?); known layers: AdaptiveAvgPool2d, "
-            "AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, LazyBatchNorm2d, LazyConv2d, LazyLinear, "
-            "Linear, MaxPool2d, ReLU");
+            "AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GELU, LazyBatchNorm2d, LazyConv2d, "
+            "LazyLinear, Linear, MaxPool2d, Mul, ReLU");
 }
 
 TEST(Registry, WrongArgumentNamesTheLayerAndTheArgument) {
@@ -124,7 +124,7 @@ std::vector<std::string> parameter_names(Model& m) {
 }
 
 TEST(Registry, LoneWordThatIsNoPresetSuggestsTheNearestPreset) {
-  const std::string presets = "; presets: mnist-cnn, lenet5, cifar-cnn";
+  const std::string presets = "; presets: mnist-cnn, lenet5, cifar-cnn, airbench94";
   EXPECT_EQ(
       error_of([] { parse_model("mnist-cn"); }),
       "model spec: 'mnist-cn' is neither a preset nor a layer spec (did you mean 'mnist-cnn'?)" + presets);

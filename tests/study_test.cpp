@@ -4,8 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <map>
+#include <sstream>
 
 #include <minicnn/check.h>
 #include <minicnn/checkpoint.h>
@@ -24,7 +24,8 @@ StudyConfig tiny_study(const std::string& out) {
   s.base.model_name = "tiny";
   s.base.spec = "Conv2d(1, 4, 3, stride=2) ReLU MaxPool2d(2) Flatten Linear(144, 10)";
   s.base.input_chw = {1, 28, 28};
-  s.base.recipe = {OptimizerKind::SGD, 0.05, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 2};
+  s.base.recipe =
+      testing::recipe_of(OptimizerKind::SGD, 0.05, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 2);
   s.base.threads = 2;
   s.variants = {"max2", "avg2", "max3s2p1"};
   s.seeds = 2;
@@ -135,10 +136,12 @@ TEST_F(Study, RecipeLineShowsOnlyWhatTheOptimizerUses) {
   StudyConfig config = tiny_study(out.path().string());
   config.variants = {"max2"};
   config.seeds = 1;
-  config.base.recipe = {OptimizerKind::Adam, 0.001, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 1};
+  config.base.recipe =
+      testing::recipe_of(OptimizerKind::Adam, 0.001, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 1);
   run_study(config, data());
   const std::string report = testing::read_bytes(out / "report.md");
-  EXPECT_NE(report.find("recipe: Adam lr 0.001, betas (0.9, 0.999), weight decay 0, constant lr"), std::string::npos)
+  EXPECT_NE(report.find("recipe: Adam lr 0.001, betas (0.9, 0.999), weight decay 0, constant lr"),
+            std::string::npos)
       << report;
   EXPECT_EQ(report.find("momentum"), std::string::npos) << report;
 }
@@ -215,7 +218,8 @@ TEST_F(Study, ShardsMergeIntoTheSameResultsAsOneRun) {
     }
     return out;
   };
-  EXPECT_EQ(without_timing(lines_of(merged / "results.csv")), without_timing(lines_of(whole / "results.csv")));
+  EXPECT_EQ(without_timing(lines_of(merged / "results.csv")),
+            without_timing(lines_of(whole / "results.csv")));
 }
 
 TEST_F(Study, RefusesAnotherConfigurationInTheSameFolder) {
@@ -225,8 +229,9 @@ TEST_F(Study, RefusesAnotherConfigurationInTheSameFolder) {
   config.seeds = 1;
   run_study(config, data());
   config.base.recipe.lr = 0.1;
-  EXPECT_NE(testing::error_of([&] { run_study(config, data()); }).find("holds a study with another configuration"),
-            std::string::npos);
+  EXPECT_NE(
+      testing::error_of([&] { run_study(config, data()); }).find("holds a study with another configuration"),
+      std::string::npos);
 }
 
 TEST_F(Study, GrowsWithMoreSeedsAndRefusesFewer) {
@@ -238,13 +243,17 @@ TEST_F(Study, GrowsWithMoreSeedsAndRefusesFewer) {
   config.seeds = 2;
   std::map<std::string, std::string> status;
   StudyCallbacks record;
-  record.on_run = [&](const StudyRun& r, int64_t, int64_t, const std::string& s) { status[std::to_string(r.seed)] = s; };
+  record.on_run = [&](const StudyRun& r, int64_t, int64_t, const std::string& s) {
+    status[std::to_string(r.seed)] = s;
+  };
   const StudySummary grown = run_study(config, data(), record);
   EXPECT_EQ(status["1"], "finished earlier");
   EXPECT_EQ(status["2"], "training");
   EXPECT_EQ(grown.complete_runs, 2);
   config.seeds = 1;
-  EXPECT_NE(testing::error_of([&] { run_study(config, data()); }).find("holds a study of 2 seeds; --seeds 1 would leave"),
+  EXPECT_NE(testing::error_of([&] {
+              run_study(config, data());
+            }).find("holds a study of 2 seeds; --seeds 1 would leave"),
             std::string::npos);
 }
 
@@ -266,7 +275,8 @@ TEST(Cli, StudyNeedsAPresetAndAnOutFolder) {
   const auto r = testing::run_cli("study --dataset mnist --model 'Conv2d(1, 2, 3)' --out /tmp/x");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--model should name a preset"), std::string::npos) << r.output;
-  const auto v = testing::run_cli("study --dataset mnist --model lenet5 --variants max2,min3 --out /tmp/minicnn_study_bad");
+  const auto v = testing::run_cli(
+      "study --dataset mnist --model lenet5 --variants max2,min3 --out /tmp/minicnn_study_bad");
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_NE(v.output.find("pool variant: expected"), std::string::npos) << v.output;
 }

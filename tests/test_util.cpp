@@ -193,6 +193,31 @@ void write_band_folder(const std::string& dir, int64_t size, int64_t per_class_t
   }
 }
 
+Recipe recipe_of(OptimizerKind optimizer, double lr, double momentum, double weight_decay, ScheduleKind schedule,
+                 Augment augment, int64_t batch_size, double epochs) {
+  Recipe r;
+  r.optimizer = optimizer;
+  r.lr = lr;
+  r.momentum = momentum;
+  r.weight_decay = weight_decay;
+  r.schedule = schedule;
+  r.augment = augment;
+  r.batch_size = batch_size;
+  r.epochs = epochs;
+  return r;
+}
+
+LoaderOptions loader_options(int64_t batch_size, bool shuffle, uint64_t seed, Augment augment,
+                             Normalization normalization) {
+  LoaderOptions o;
+  o.batch_size = batch_size;
+  o.shuffle = shuffle;
+  o.seed = seed;
+  o.augment = augment;
+  o.normalization = std::move(normalization);
+  return o;
+}
+
 CommandResult run_cli(const std::string& args, const std::string& env) {
   const std::string cmd = env + " " + MINICNN_CLI_PATH + " " + args + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");

@@ -10,8 +10,8 @@
 #include <minicnn/mnist.h>
 #include <minicnn/optimizer_factory.h>
 #include <minicnn/registry.h>
-#include "test_util.h"
 #include <minicnn/trainer.h>
+#include "test_util.h"
 
 namespace minicnn {
 namespace {
@@ -25,7 +25,8 @@ TrainConfig tiny_config(const std::string& out, int64_t epochs = 2) {
   c.model_name = "custom";
   c.spec = "Conv2d(1, 4, 3, stride=2) ReLU MaxPool2d(2) Flatten Dropout(0.1) LazyLinear(10)";
   c.input_chw = {1, 28, 28};
-  c.recipe = {OptimizerKind::SGD, 0.05, 0.9, 1e-4, ScheduleKind::Cosine, Augment::None, 32, epochs};
+  c.recipe = testing::recipe_of(OptimizerKind::SGD, 0.05, 0.9, 1e-4, ScheduleKind::Cosine, Augment::None, 32,
+                                static_cast<double>(epochs));
   c.seed = 3;
   c.threads = 2;
   c.out_dir = out;
@@ -119,8 +120,9 @@ TEST_F(Trainer, ResumeRefusesAnotherConfiguration) {
   train(tiny_config(out.path().string(), 1), d, RunDirPolicy::Fresh);
   TrainConfig other = tiny_config(out.path().string(), 1);
   other.recipe.lr = 0.1;
-  EXPECT_NE(error_of([&] { train(other, d, RunDirPolicy::Resume); }).find("trained with another configuration"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { train(other, d, RunDirPolicy::Resume); }).find("trained with another configuration"),
+      std::string::npos);
 }
 
 TEST_F(Trainer, NaNLossStopsWithTheStepAndAdvice) {
@@ -184,9 +186,9 @@ TEST(Recipe, RefusesUnknownNamesListingTheChoices) {
   EXPECT_EQ(error_of([] { parse_optimizer("SGD"); }),
             "optimizer: expected 'sgd', 'adam' or 'adamw', but got 'SGD'");
   EXPECT_EQ(error_of([] { parse_schedule("linear"); }),
-            "schedule: expected 'none', 'step' or 'cosine', but got 'linear'");
+            "schedule: expected 'none', 'step', 'cosine' or 'warmup-warmdown', but got 'linear'");
   EXPECT_EQ(error_of([] { parse_augment("flip"); }),
-            "augment: expected 'none' or 'crop-flip', but got 'flip'");
+            "augment: expected 'none', 'crop-flip' or 'flip-translate', but got 'flip'");
 }
 
 TEST(OptimizerFactory, BuildsTheScheduleTheRecipeNamesOverItsEpochs) {
@@ -194,12 +196,12 @@ TEST(OptimizerFactory, BuildsTheScheduleTheRecipeNamesOverItsEpochs) {
   r.lr = 0.1;
   r.epochs = 6;
   r.schedule = ScheduleKind::None;
-  EXPECT_DOUBLE_EQ(make_scheduler(r)->lr_at(5), 0.1);
+  EXPECT_DOUBLE_EQ(make_scheduler(r, 0)->lr_at(5, r.lr), 0.1);
   r.schedule = ScheduleKind::Step;  // step_size 6 / 3 = 2
-  EXPECT_DOUBLE_EQ(make_scheduler(r)->lr_at(1), 0.1);
-  EXPECT_NEAR(make_scheduler(r)->lr_at(2), 0.01, 1e-15);
+  EXPECT_DOUBLE_EQ(make_scheduler(r, 0)->lr_at(1, r.lr), 0.1);
+  EXPECT_NEAR(make_scheduler(r, 0)->lr_at(2, r.lr), 0.01, 1e-15);
   r.schedule = ScheduleKind::Cosine;  // T_max 6
-  EXPECT_NEAR(make_scheduler(r)->lr_at(3), 0.05, 1e-15);
+  EXPECT_NEAR(make_scheduler(r, 0)->lr_at(3, r.lr), 0.05, 1e-15);
 }
 
 TEST(OptimizerFactory, ASchedulePlannedForItsEpochsExtendsOnlyWhenItsRatesStay) {
@@ -216,7 +218,7 @@ TEST(OptimizerFactory, ASchedulePlannedForItsEpochsExtendsOnlyWhenItsRatesStay) 
 }
 
 TEST(OptimizerFactory, DescribesOnlyWhatTheOptimizerUses) {
-  Recipe r{OptimizerKind::SGD, 0.01, 0.9, 0.0, ScheduleKind::None, Augment::None, 64, 1};
+  Recipe r = testing::recipe_of(OptimizerKind::SGD, 0.01, 0.9, 0.0, ScheduleKind::None, Augment::None, 64, 1);
   EXPECT_EQ(describe_optimizer(r), "SGD lr 0.01, momentum 0.9, weight decay 0");
   r.optimizer = OptimizerKind::AdamW;
   EXPECT_EQ(describe_optimizer(r), "AdamW lr 0.01, betas (0.9, 0.999), weight decay 0");

@@ -44,6 +44,7 @@ std::string integer_range(int64_t lo, int64_t hi) {
 
 std::string number_range(double lo, double hi, bool lo_open, bool hi_open) {
   if (lo == 0 && lo_open && std::isinf(hi)) return "a positive number";
+  if (lo == 0 && lo_open && !hi_open) return fmt::format("a positive number up to {}", hi);
   if (lo == 0 && !lo_open && std::isinf(hi)) return "a number >= 0";
   if (std::isinf(hi)) return fmt::format("a number {} {}", lo_open ? ">" : ">=", lo);
   return fmt::format("a number from {} to {}{}{}", lo, hi,
@@ -247,8 +248,9 @@ std::string usage_sentence(const CLI::ParseError& e, const CLI::App& app) {
   return fmt::format("{}: {}", where, what);
 }
 
-std::string count_of(int64_t n, const std::string& singular, const std::string& plural) {
-  return fmt::format("{} {}", n, n == 1 ? singular : (plural.empty() ? singular + "s" : plural));
+std::string count_of(double n, const std::string& singular, const std::string& plural) {
+  const std::string number = n == std::floor(n) ? fmt::format("{}", static_cast<long long>(n)) : fmt::format("{:g}", n);
+  return fmt::format("{} {}", number, n == 1 ? singular : (plural.empty() ? singular + "s" : plural));
 }
 
 }  // namespace minicnn::cli

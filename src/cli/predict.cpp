@@ -11,6 +11,7 @@
 #include <minicnn/image_io.h>
 #include <minicnn/npy.h>
 #include <minicnn/runtime.h>
+#include <minicnn/trainer.h>
 
 namespace minicnn::cli {
 namespace {
@@ -20,6 +21,7 @@ struct PredictCommand {
   std::vector<std::string> images;
   bool quiet = false;
   int threads = 0;
+  int64_t tta = 0;
 };
 
 // Pixel values 0..255 (N, C, H, W), or (N, H, W) for one channel, to normalised float input.
@@ -171,7 +173,7 @@ void run_predict(const PredictCommand& cmd) {
   }
   if (!cmd.npy.empty() || !names.empty()) {  // else every image file was unreadable: only errors follow
     const Tensor x = normalise(pixels, ckpt.meta, cmd.npy.empty() ? names.front() : cmd.npy);
-    const Tensor logits = model.forward(x.to(device), Mode::Eval).to(Device::cpu());
+    const Tensor logits = tta_logits(model, x, cmd.tta);
     // With a file left out the rows would not match the files given: no logits rather than shifted ones.
     if (!cmd.logits.empty() && errors.empty()) save_npy(cmd.logits, logits);
     if (!cmd.npy.empty()) {
@@ -214,6 +216,10 @@ void add_predict_command(CLI::App& app) {
       "--logits", c->logits,
       "Also write the logits (N, classes) to this .npy file (not when an image file cannot be read)");
   cmd->add_flag("--quiet", c->quiet, "Print nothing (with --logits)");
+  cmd->add_option("--tta", c->tta,
+                  "Test-time augmentation: 0 none (the default), 1 average each image's logits with its mirror's, "
+                  "2 also with one-pixel shifts up-left and down-right (airbench94's)")
+      ->check(integer_in(0, 2));
   cmd->add_option("--device", c->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", c->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->callback([c] { run_predict(*c); });

@@ -72,8 +72,10 @@ void TrainFlags::add_to(CLI::App* cmd, bool with_pool) {
         "Replace every pooling layer with this variant: max{k}[s{s}][p{p}][d{d}][c] or avg{k}[s{s}][p{p}][c] "
         "(e.g. max2, max3s2p1, max2s1, avg2); the Linear after Flatten adapts to the new size");
   }
-  cmd->add_option("--epochs", epochs, "Epochs to train (default: the preset's recipe)")
-      ->check(integer_in(1, kMaxCount));
+  cmd->add_option("--epochs", epochs,
+                  "Epochs to train (default: the preset's recipe); a fraction runs that share of the last epoch's "
+                  "steps (9.9: ceil(9.9 x steps per epoch) steps)")
+      ->check(number_in(0, 1e6, true));
   cmd->add_option("--batch-size", batch_size, "Images per training step (default: the preset's recipe)")
       ->check(integer_in(1, kMaxCount));
   cmd->add_option("--optimizer", optimizer, "sgd, adam or adamw (default: the preset's recipe)")
@@ -85,10 +87,25 @@ void TrainFlags::add_to(CLI::App* cmd, bool with_pool) {
       ->check(number_in(0, 1, false, true));
   cmd->add_option("--weight-decay", weight_decay, "Weight decay (default: the preset's recipe)")
       ->check(number_in(0, HUGE_VAL));
-  cmd->add_option("--schedule", schedule, "Learning-rate schedule per epoch: none, step or cosine")
-      ->check(one_of({"none", "step", "cosine"}));
-  cmd->add_option("--augment", augment, "Training augmentation: none or crop-flip (pad 4, random crop, flip)")
-      ->check(one_of({"none", "crop-flip"}));
+  cmd->add_option("--schedule", schedule,
+                  "Learning-rate schedule: none, step or cosine (per epoch), or warmup-warmdown (per step: linear "
+                  "from 0.2x to 1x over the first 23% of the steps, then down towards 0.07x)")
+      ->check(one_of({"none", "step", "cosine", "warmup-warmdown"}));
+  cmd->add_option("--augment", augment,
+                  "Training augmentation: none, crop-flip (pad 4 zeros, random crop, random flip) or flip-translate "
+                  "(each image flipped at random once and all flipped every second epoch; random shifts of up to "
+                  "2 pixels from a reflect-padded copy)")
+      ->check(one_of({"none", "crop-flip", "flip-translate"}));
+  cmd->add_option("--nesterov", nesterov, "SGD with Nesterov momentum: true or false (default: the preset's)");
+  cmd->add_option("--label-smoothing", label_smoothing,
+                  "CrossEntropyLoss's label_smoothing, 0 to 1 (default: the preset's recipe)")
+      ->check(number_in(0, 1));
+  cmd->add_option("--drop-last", drop_last,
+                  "Drop each epoch's last partial batch: true or false (default: the preset's recipe)");
+  cmd->add_option("--tta", tta,
+                  "Test-time augmentation of the final evaluation: 0 none, 1 the image and its mirror, 2 also "
+                  "one-pixel shifts (summary.json's test_accuracy_tta; default: the preset's)")
+      ->check(integer_in(0, 2));
   cmd->add_option("--seed", seed,
                   "Seed for initialisation, shuffling, augmentation and dropout, 0 to 2^64-1 (default: 1)")
       ->check(seed_value());
@@ -179,7 +196,7 @@ TrainConfig TrainFlags::config(const DatasetSplit& data_split, const TrainConfig
     }
   }
   if (!pool.empty()) {
-    c.spec = apply_pool_variant(c.spec, parse_pool_variant(pool));
+    c.spec = apply_pool_variant(c.spec, parse_pool_variant(pool), &c.input_chw);
     c.pool_variant = pool;
   }
   if (epochs) r.epochs = *epochs;
@@ -190,6 +207,10 @@ TrainConfig TrainFlags::config(const DatasetSplit& data_split, const TrainConfig
   if (weight_decay) r.weight_decay = *weight_decay;
   if (schedule) r.schedule = parse_schedule(*schedule);
   if (augment) r.augment = parse_augment(*augment);
+  if (nesterov) r.nesterov = *nesterov;
+  if (label_smoothing) r.label_smoothing = *label_smoothing;
+  if (drop_last) r.drop_last = *drop_last;
+  if (tta) r.tta = *tta;
   c.recipe = r;
   c.seed = seed.value_or(run ? run->seed : 1);
   c.limit_train = limit_train.value_or(run ? run->limit_train : 0);
@@ -329,6 +350,7 @@ void run_train(const TrainCommand& cmd) {
 struct EvalCommand {
   TrainFlags flags;  // --dataset, --data, --resize, --device, --threads
   std::string checkpoint;
+  int64_t tta = 0;
 };
 
 void run_eval(const EvalCommand& cmd) {

@@ -15,7 +15,9 @@ namespace minicnn::cli {
 /// custom spec), or, when resuming, from the run's own record.
 struct TrainFlags {
   std::optional<std::string> dataset, data, model, resize;
-  std::optional<int64_t> epochs, batch_size, limit_train;
+  std::optional<double> epochs, label_smoothing;
+  std::optional<int64_t> batch_size, limit_train, tta;
+  std::optional<bool> nesterov, drop_last;
   std::optional<std::string> optimizer, schedule, augment;
   std::optional<double> lr, momentum, weight_decay;
   std::optional<uint64_t> seed;

@@ -12,4 +12,9 @@ void uniform_(Tensor& t, float lo, float hi, Generator& gen);
 /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
 void torch_default_init(Tensor& weight, Tensor* bias, int64_t fan_in, Generator& gen);
 
+/// torch.nn.init.dirac_ on the first `filters` output filters of a (O, I, KH, KW) CPU weight: they become
+/// zero but for a 1 at the centre (KH/2, KW/2) of filter i's input channel i, for i < min(filters, I), so
+/// the convolution starts by passing those channels through. The other filters keep their values.
+void dirac_(Tensor& weight, int64_t filters);
+
 }  // namespace minicnn

@@ -20,6 +20,10 @@ struct Parameter {
   std::string name;  // "weight" or "bias", as torch.nn names it
   Tensor value;
   Tensor grad;
+  /// torch's requires_grad: false freezes the value. Optimizers leave a frozen parameter out of their step
+  /// entirely (no update, no momentum, no weight decay), as torch.optim does with a gradient of None;
+  /// backward may still fill its gradient.
+  bool requires_grad = true;
 };
 
 /// A saved, non-trainable tensor (BatchNorm2d's running_mean), named as torch.nn names it.

@@ -14,9 +14,12 @@ using NameTable = std::array<std::pair<Kind, const char*>, N>;
 
 constexpr NameTable<OptimizerKind, 3> kOptimizers{
     {{OptimizerKind::SGD, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}}};
-constexpr NameTable<ScheduleKind, 3> kSchedules{
-    {{ScheduleKind::None, "none"}, {ScheduleKind::Step, "step"}, {ScheduleKind::Cosine, "cosine"}}};
-constexpr NameTable<Augment, 2> kAugments{{{Augment::None, "none"}, {Augment::CropFlip, "crop-flip"}}};
+constexpr NameTable<ScheduleKind, 4> kSchedules{{{ScheduleKind::None, "none"},
+                                                  {ScheduleKind::Step, "step"},
+                                                  {ScheduleKind::Cosine, "cosine"},
+                                                  {ScheduleKind::WarmupWarmdown, "warmup-warmdown"}}};
+constexpr NameTable<Augment, 3> kAugments{
+    {{Augment::None, "none"}, {Augment::CropFlip, "crop-flip"}, {Augment::FlipTranslate, "flip-translate"}}};
 
 template <typename Kind, size_t N>
 const char* name_in(const NameTable<Kind, N>& table, Kind kind) {
@@ -61,6 +64,13 @@ const char* augment_name(Augment augment) {
 
 Augment parse_augment(const std::string& text) {
   return parse_in(kAugments, "augment", text);
+}
+
+bool selects(const ParamSelector& selector, int64_t index, const std::string& type, const std::string& name) {
+  const size_t dot = selector.rfind('.');
+  if (dot == std::string::npos || selector.substr(dot + 1) != name) return false;
+  const std::string layer = selector.substr(0, dot);
+  return layer == type || layer == std::to_string(index);
 }
 
 }  // namespace minicnn

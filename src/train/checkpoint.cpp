@@ -45,12 +45,13 @@ TrainState state_from_json(const json& j) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, Model& model, Optimizer* optimizer, const CheckpointMeta& meta,
-                     const TrainState& state) {
+                     const TrainState& state, const ExtraState& extra) {
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (const NamedTensor& t : model.state_dict()) tensors.emplace_back(t.name, t.tensor);
   std::vector<std::pair<std::string, Tensor*>> opt_state;
   if (optimizer) opt_state = optimizer->state();
   for (auto& [name, t] : opt_state) tensors.emplace_back("optimizer." + name, t);
+  for (const auto& [name, t] : extra) tensors.emplace_back(name, t);
   std::map<std::string, std::string> md;
   md["format"] = kFormat;
   md["minicnn.spec"] = meta.spec;
@@ -109,7 +110,7 @@ Checkpoint load_checkpoint(const std::string& path_or_run_dir) {
   return c;
 }
 
-void load_weights(Model& model, const Checkpoint& ckpt, Optimizer* optimizer) {
+void load_weights(Model& model, const Checkpoint& ckpt, Optimizer* optimizer, const ExtraState& extra) {
   for (const NamedTensor& t : model.state_dict()) {
     const Tensor* src = ckpt.file.find(t.name);
     MINICNN_CHECK(src != nullptr, "checkpoint: tensor '", t.name, "' of the model is missing from the checkpoint");
@@ -125,6 +126,12 @@ void load_weights(Model& model, const Checkpoint& ckpt, Optimizer* optimizer) {
       t->copy_from(*src);
     }
     optimizer->set_steps(ckpt.optimizer_steps);
+  }
+  for (const auto& [name, t] : extra) {
+    const Tensor* src = ckpt.file.find(name);
+    MINICNN_CHECK(src != nullptr && src->shape() == t->shape(), "checkpoint: '", name,
+                  "' is missing or has another shape; was the run trained with another recipe?");
+    t->copy_from(*src);
   }
 }
 

@@ -40,9 +40,13 @@ struct CheckpointMeta {
   std::string history_json;   // per-epoch metrics so far
 };
 
-/// Writes model tensors (nn.Sequential names), optimizer state ("optimizer.<i>.<name>"), meta and state.
+/// Named tensors a run keeps beside the model and optimizer (the lookahead average, "lookahead.<name>").
+using ExtraState = std::vector<std::pair<std::string, Tensor*>>;
+
+/// Writes model tensors (nn.Sequential names), optimizer state ("optimizer.<i>.<name>"), `extra`, meta and
+/// state.
 void save_checkpoint(const std::string& path, Model& model, Optimizer* optimizer, const CheckpointMeta& meta,
-                     const TrainState& state);
+                     const TrainState& state, const ExtraState& extra = {});
 
 struct Checkpoint {
   SafetensorsFile file;
@@ -56,7 +60,8 @@ struct Checkpoint {
 Checkpoint load_checkpoint(const std::string& path);
 /// Rebuilds the model a checkpoint describes and loads its weights.
 Model model_from_checkpoint(const Checkpoint& ckpt);
-/// Copies the checkpoint's tensors into `model` (names and shapes must match) and, when given, `optimizer`.
-void load_weights(Model& model, const Checkpoint& ckpt, Optimizer* optimizer = nullptr);
+/// Copies the checkpoint's tensors into `model` (names and shapes must match) and, when given, `optimizer`
+/// and the `extra` tensors.
+void load_weights(Model& model, const Checkpoint& ckpt, Optimizer* optimizer = nullptr, const ExtraState& extra = {});
 
 }  // namespace minicnn

@@ -16,6 +16,7 @@ json metrics_to_json(const EpochMetrics& m) {
       {"test_loss", m.test_loss}, {"test_accuracy", m.test_accuracy},  {"lr", m.lr},
       {"seconds", m.seconds},     {"images_per_sec", m.images_per_sec}};
   if (m.has_train_eval_accuracy()) j["train_eval_accuracy"] = m.train_eval_accuracy;
+  if (m.has_test_accuracy_tta()) j["test_accuracy_tta"] = m.test_accuracy_tta;
   return j;
 }
 
@@ -25,6 +26,7 @@ EpochMetrics metrics_from_json(const json& j) {
                  j.at("test_accuracy").get<double>(),  j.at("lr").get<double>(),
                  j.at("seconds").get<double>(),        j.at("images_per_sec").get<double>()};
   if (j.contains("train_eval_accuracy")) m.train_eval_accuracy = j.at("train_eval_accuracy").get<double>();
+  if (j.contains("test_accuracy_tta")) m.test_accuracy_tta = j.at("test_accuracy_tta").get<double>();
   return m;
 }
 

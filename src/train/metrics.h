@@ -15,6 +15,10 @@ struct EpochMetrics {
   /// test_accuracy (train_accuracy is a running mean in Train mode); negative when not measured.
   double train_eval_accuracy = -1;
   bool has_train_eval_accuracy() const { return train_eval_accuracy >= 0; }
+  /// Test accuracy with test-time augmentation, measured after the last epoch when the recipe asks for it;
+  /// negative otherwise. (In the checkpoint's history and summary.json, not in metrics.csv.)
+  double test_accuracy_tta = -1;
+  bool has_test_accuracy_tta() const { return test_accuracy_tta >= 0; }
 };
 
 /// The per-epoch metrics a checkpoint keeps in its metadata (Checkpoint::meta.history_json), in epoch order.

@@ -4,65 +4,71 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include <minicnn/adam.h>
 #include <minicnn/check.h>
+#include <minicnn/parameter_rules.h>
 #include <minicnn/sgd.h>
 
 namespace minicnn {
 namespace {
 
-int64_t step_size(int64_t epochs) {
-  return std::max<int64_t>(1, epochs / 3);
-}
+// Per-epoch schedules count whole epochs: a fractional last epoch is one more.
+int64_t whole_epochs(double epochs) { return static_cast<int64_t>(std::ceil(epochs)); }
+
+int64_t step_size(double epochs) { return std::max<int64_t>(1, whole_epochs(epochs) / 3); }
 
 }  // namespace
 
-std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, std::vector<Parameter*> params) {
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, Model& model) {
+  std::vector<ParamGroup> groups = parameter_groups(model, recipe);
   switch (recipe.optimizer) {
     case OptimizerKind::SGD:
-      return std::make_unique<SGD>(
-          std::move(params),
-          SGDOptions(recipe.lr).momentum(recipe.momentum).weight_decay(recipe.weight_decay));
+      return std::make_unique<SGD>(std::move(groups), SGDOptions(recipe.lr)
+                                                          .momentum(recipe.momentum)
+                                                          .nesterov(recipe.nesterov)
+                                                          .weight_decay(recipe.weight_decay));
     case OptimizerKind::Adam:
-      return std::make_unique<Adam>(std::move(params),
-                                    AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
+      return std::make_unique<Adam>(std::move(groups), AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
     case OptimizerKind::AdamW:
-      return std::make_unique<AdamW>(std::move(params),
-                                     AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
+      return std::make_unique<AdamW>(std::move(groups), AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
   }
   detail::throw_internal(__FILE__, __LINE__, "a known optimizer", "");
 }
 
 std::string describe_optimizer(const Recipe& recipe) {
   if (recipe.optimizer == OptimizerKind::SGD) {
-    return fmt::format("SGD lr {:g}, momentum {:g}, weight decay {:g}", recipe.lr, recipe.momentum,
-                       recipe.weight_decay);
+    return fmt::format("SGD lr {:g}, momentum {:g}{}, weight decay {:g}", recipe.lr, recipe.momentum,
+                       recipe.nesterov ? " (Nesterov)" : "", recipe.weight_decay);
   }
   return fmt::format("{} lr {:g}, betas (0.9, 0.999), weight decay {:g}",
                      recipe.optimizer == OptimizerKind::AdamW ? "AdamW" : "Adam", recipe.lr,
                      recipe.weight_decay);
 }
 
-std::unique_ptr<LRScheduler> make_scheduler(const Recipe& recipe) {
+std::unique_ptr<LRScheduler> make_scheduler(const Recipe& recipe, int64_t total_steps) {
   switch (recipe.schedule) {
     case ScheduleKind::None:
-      return std::make_unique<ConstantLR>(recipe.lr);
+      return std::make_unique<ConstantLR>();
     case ScheduleKind::Step:
-      return std::make_unique<StepLR>(recipe.lr, step_size(recipe.epochs), 0.1);
+      return std::make_unique<StepLR>(step_size(recipe.epochs), 0.1);
     case ScheduleKind::Cosine:
-      return std::make_unique<CosineAnnealingLR>(recipe.lr, std::max<int64_t>(1, recipe.epochs));
+      return std::make_unique<CosineAnnealingLR>(std::max<int64_t>(1, whole_epochs(recipe.epochs)));
+    case ScheduleKind::WarmupWarmdown:
+      return std::make_unique<WarmupWarmdownLR>(total_steps);
   }
   detail::throw_internal(__FILE__, __LINE__, "a known schedule", "");
 }
 
-bool schedule_extends(const Recipe& recipe, int64_t epochs) {
+bool schedule_extends(const Recipe& recipe, double epochs) {
   switch (recipe.schedule) {
     case ScheduleKind::None:
       return true;
     case ScheduleKind::Step:
       return step_size(recipe.epochs) == step_size(epochs);
     case ScheduleKind::Cosine:
+    case ScheduleKind::WarmupWarmdown:
       return recipe.epochs == epochs;
   }
   detail::throw_internal(__FILE__, __LINE__, "a known schedule", "");

@@ -114,8 +114,8 @@ std::string percent(double fraction, int digits = 2) {
 std::string points(double fraction) {
   return fmt::format("{:+.2f}", 100 * fraction);
 }
-std::string count_of(int64_t n, const char* singular, const char* plural) {
-  return fmt::format("{} {}", n, n == 1 ? singular : plural);
+std::string count_of(double n, const char* singular, const char* plural) {
+  return fmt::format("{:g} {}", n, n == 1 ? singular : plural);
 }
 
 std::string human_mib(int64_t bytes) {
@@ -268,7 +268,7 @@ StudySummary run_study(const StudyConfig& config, const DatasetSplit& data, cons
     const StudyRun& run = mine[i];
     TrainConfig c = config.base;
     c.seed = run.seed;
-    c.spec = apply_pool_variant(config.base.spec, parse_pool_variant(run.variant));
+    c.spec = apply_pool_variant(config.base.spec, parse_pool_variant(run.variant), &config.base.input_chw);
     c.pool_variant = run.variant;
     c.out_dir = run.dir;
     c.measure_train_accuracy = true;
@@ -295,7 +295,7 @@ struct StudyRecord {
   json cfg;
   std::vector<std::string> variants;
   std::vector<uint64_t> seeds;
-  int64_t epochs = 0;
+  double epochs = 0;  // as recorded; runs have ceil(epochs) rows
   Shape input_chw;
   std::string spec;
   Recipe recipe;
@@ -308,7 +308,7 @@ StudyRecord read_study_record(const std::string& dir) {
   const uint64_t first = r.cfg.at("first_seed").get<uint64_t>();
   for (int64_t i = 0; i < r.cfg.at("seeds").get<int64_t>(); ++i)
     r.seeds.push_back(first + static_cast<uint64_t>(i));
-  r.epochs = r.cfg.at("epochs").get<int64_t>();
+  r.epochs = r.cfg.at("epochs").get<double>();
   r.input_chw = Shape(r.cfg.at("input_shape").get<std::vector<int64_t>>());
   r.spec = r.cfg.at("spec").get<std::string>();
   r.recipe.optimizer = parse_optimizer(r.cfg.at("optimizer").get<std::string>());
@@ -337,7 +337,7 @@ RunHistories read_complete_runs(const std::string& dir, const StudyRecord& study
       } catch (const std::exception&) {
         rows.clear();  // missing, damaged or unreadable: the run counts as missing
       }
-      if (static_cast<int64_t>(rows.size()) != study.epochs) {
+      if (static_cast<double>(rows.size()) != std::ceil(study.epochs)) {
         summary.missing.push_back(fmt::format("{} seed {}", v, seed));
         continue;
       }
@@ -379,7 +379,7 @@ struct VariantResult {
 VariantResult variant_result(const StudyRecord& study, const std::string& v,
                              const std::map<uint64_t, std::vector<EpochMetrics>>& runs) {
   VariantResult r;
-  r.shape = describe_variant(apply_pool_variant(study.spec, parse_pool_variant(v)), study.input_chw);
+  r.shape = describe_variant(apply_pool_variant(study.spec, parse_pool_variant(v), &study.input_chw), study.input_chw);
   std::vector<double> finals, gaps, spe;
   r.gap_measured = !runs.empty();
   for (const auto& [seed, rows] : runs) {
@@ -622,7 +622,7 @@ StudySummary write_study_results(const std::string& dir) {
     const auto runs = history.find(v);
     const auto& rows = runs == history.end() ? none : runs->second;
     res[v] = variant_result(study, v, rows);
-    write_file_atomic((fs::path(dir) / "plot_data" / (v + ".dat")).string(), plot_data(study.epochs, rows),
+    write_file_atomic((fs::path(dir) / "plot_data" / (v + ".dat")).string(), plot_data(static_cast<int64_t>(std::ceil(study.epochs)), rows),
                       "study");
   }
   std::map<std::string, Paired> paired;

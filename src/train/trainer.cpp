@@ -15,13 +15,16 @@
 #include <minicnn/checkpoint.h>
 #include <minicnn/file_io.h>
 #include <minicnn/loader.h>
+#include <minicnn/lookahead.h>
 #include <minicnn/loss.h>
 #include <minicnn/mix.h>
 #include <minicnn/optimizer_factory.h>
+#include <minicnn/parameter_rules.h>
 #include <minicnn/training_memory.h>
 #include <minicnn/registry.h>
 #include <minicnn/run_dir.h>
 #include <minicnn/runtime.h>
+#include <minicnn/whitening.h>
 
 namespace minicnn {
 namespace {
@@ -71,6 +74,10 @@ void check_recipe(const TrainConfig& config, const DatasetSplit& data) {
   MINICNN_CHECK(recipe.epochs > 0, "train: --epochs should be positive, but got ", recipe.epochs);
   MINICNN_CHECK(recipe.batch_size > 0, "train: --batch-size should be positive, but got ", recipe.batch_size);
   MINICNN_CHECK(recipe.lr > 0, "train: --lr should be positive, but got ", recipe.lr);
+  const int64_t images = config.limit_train > 0 ? config.limit_train : data.train.size();
+  MINICNN_CHECK(!recipe.drop_last || recipe.batch_size <= images, "train: --batch-size ", recipe.batch_size,
+                " is larger than the ", images, " training images, and the recipe drops the last partial batch, ",
+                "so no step would run; use a batch of at most ", images);
   MINICNN_CHECK(config.limit_train >= 0 && config.limit_train <= data.train.size(),
                 "train: --limit-train should be ", "a count from 1 to ", data.train.size(),
                 " (the training images of ", data.train.name, "), but got ", config.limit_train);
@@ -89,8 +96,9 @@ std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const 
   MINICNN_CHECK(differences.empty(), "train: --resume found a run in '", config.out_dir,
                 "' trained with another configuration (", fmt::format("{}", fmt::join(differences, "; ")),
                 "); leave those flags out to continue it, or choose another --out");
-  const int64_t done = ckpt.state.epochs_done, wanted = config.recipe.epochs;
-  const auto epochs = [](int64_t n) { return fmt::format("{} epoch{}", n, n == 1 ? "" : "s"); };
+  const int64_t done = ckpt.state.epochs_done;
+  const double wanted = config.recipe.epochs;
+  const auto epochs = [](double n) { return fmt::format("{:g} epoch{}", n, n == 1 ? "" : "s"); };
   MINICNN_CHECK(wanted >= done, "train: --epochs ", wanted, " is fewer than the ", epochs(done),
                 " the run in '", config.out_dir, "' has done; give --epochs ", done, " or more");
   MINICNN_CHECK(
@@ -130,6 +138,10 @@ struct Session {
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<LRScheduler> schedule;
   std::unique_ptr<DataLoader> loader;
+  int64_t epochs = 0;       // epochs that run, the last one possibly cut short
+  int64_t total_steps = 0;  // ceil(batches per epoch * recipe.epochs)
+  std::vector<double> base_lr;  // each optimizer group's lr before the schedule
+  std::unique_ptr<LookaheadAverage> lookahead;
   std::vector<int64_t> train_eval_subset;  // the images of the Eval-mode train accuracy (when measured)
   CrossEntropyLoss loss;
   TrainState state;
@@ -144,7 +156,13 @@ struct Session {
         data(d),
         callbacks(cb),
         wall_start(Clock::now()),
-        checkpoint_path((fs::path(c.out_dir) / "model.safetensors").string()) {}
+        checkpoint_path((fs::path(c.out_dir) / "model.safetensors").string()),
+        loss(CrossEntropyLossOptions()
+                 .label_smoothing(static_cast<float>(c.recipe.label_smoothing))
+                 .reduction(c.recipe.sum_loss ? CrossEntropyLossOptions::Reduction::Sum
+                                              : CrossEntropyLossOptions::Reduction::Mean)) {}
+
+  ExtraState extra_state() { return lookahead ? lookahead->state() : ExtraState{}; }
 
   void note(const std::string& text) const {
     if (callbacks.on_note) callbacks.on_note(text);
@@ -152,23 +170,12 @@ struct Session {
   bool stop_requested() const { return callbacks.should_stop && callbacks.should_stop(); }
 };
 
-// The model (with its classifier checked against the data set's classes), optimizer and schedule.
-void build_model(Session& s) {
-  const TrainConfig& config = s.config;
-  s.normalization = compute_normalization(s.data.train);
-  s.model = parse_model(config.spec);
-  s.model.build(config.input_chw, config.seed);
-  check_classifier(s.model, static_cast<int64_t>(s.data.train.classes.size()), s.data.train.name);
-  set_pool_impl(s.model, config.pool_impl);
-  if (config.device.is_cpu()) {
-    const int64_t images = config.limit_train > 0 ? config.limit_train : s.data.train.size();
-    check_training_memory(s.model, config.input_chw, std::min(config.recipe.batch_size, images),
-                          config.recipe.optimizer, config.model_name);
-  }
-  s.model.to(config.device);
-  s.optimizer = make_optimizer(config.recipe, s.model.parameters());
-  s.optimizer->to(config.device);
-  s.schedule = make_scheduler(config.recipe);
+// The training set's normalisation: the recipe's own constants, or the set's per-channel statistics.
+Normalization normalization_of(const Recipe& recipe, const ImageDataset& train) {
+  if (recipe.normalize_mean.empty()) return compute_normalization(train);
+  MINICNN_CHECK(static_cast<int64_t>(recipe.normalize_mean.size()) == train.channels, "train: the recipe normalises ",
+                recipe.normalize_mean.size(), " channels, but the images of '", train.name, "' have ", train.channels);
+  return {recipe.normalize_mean, recipe.normalize_std};
 }
 
 void build_loader(Session& s) {
@@ -178,6 +185,7 @@ void build_loader(Session& s) {
   options.shuffle = true;
   options.seed = config.seed;
   options.augment = config.recipe.augment;
+  options.drop_last = config.recipe.drop_last;
   options.normalization = s.normalization;
   std::vector<int64_t> subset;
   if (config.limit_train > 0) subset = random_subset(s.data.train.size(), config.limit_train, config.seed);
@@ -188,10 +196,40 @@ void build_loader(Session& s) {
     for (int64_t i : pick) s.train_eval_subset.push_back(pool.empty() ? i : pool[static_cast<size_t>(i)]);
   }
   s.loader = std::make_unique<DataLoader>(s.data.train, options, std::move(subset));
+  const int64_t per_epoch = s.loader->num_batches();
+  s.total_steps = static_cast<int64_t>(std::ceil(static_cast<double>(per_epoch) * config.recipe.epochs));
+  s.epochs = (s.total_steps + per_epoch - 1) / per_epoch;
+}
+
+// The model (its classifier checked against the data set's classes, initialised as the recipe says),
+// optimizer, schedule and lookahead.
+void build_model(Session& s, bool resuming) {
+  const TrainConfig& config = s.config;
+  const Recipe& recipe = config.recipe;
+  s.model = parse_model(config.spec);
+  s.model.build(config.input_chw, config.seed);
+  check_classifier(s.model, static_cast<int64_t>(s.data.train.classes.size()), s.data.train.name);
+  if (recipe.dirac) apply_dirac(s.model);
+  if (recipe.whiten_images > 0 && !resuming) {
+    whiten_first_conv(s.model, s.data.train, s.normalization, recipe.whiten_images, recipe.whiten_eps, config.seed);
+  }
+  apply_freeze_rules(s.model, recipe.frozen, 0);
+  set_pool_impl(s.model, config.pool_impl);
+  if (config.device.is_cpu()) {
+    const int64_t images = config.limit_train > 0 ? config.limit_train : s.data.train.size();
+    check_training_memory(s.model, config.input_chw, std::min(recipe.batch_size, images), recipe.optimizer,
+                          config.model_name);
+  }
+  s.model.to(config.device);
+  s.optimizer = make_optimizer(recipe, s.model);
+  s.optimizer->to(config.device);
+  for (const ParamGroup& g : s.optimizer->groups()) s.base_lr.push_back(g.lr);
+  s.schedule = make_scheduler(recipe, s.total_steps);
+  if (recipe.lookahead.every > 0) s.lookahead = std::make_unique<LookaheadAverage>(s.model, recipe.lookahead, s.total_steps);
 }
 
 void restore_from(Session& s, const Checkpoint& ckpt) {
-  load_weights(s.model, ckpt, s.optimizer.get());
+  load_weights(s.model, ckpt, s.optimizer.get(), s.extra_state());
   s.state = ckpt.state;
   s.state.finished = false;
   s.history = history_from_json(ckpt.meta.history_json);
@@ -227,7 +265,7 @@ void save_checkpoint_now(Session& s) {
   s.meta.history_json = history_to_json(s.history);
   TrainState state = s.state;
   state.wall_seconds += seconds_since(s.wall_start);
-  save_checkpoint(s.checkpoint_path, s.model, s.optimizer.get(), s.meta, state);
+  save_checkpoint(s.checkpoint_path, s.model, s.optimizer.get(), s.meta, state, s.extra_state());
   s.dir->commit();
   s.saved_step = s.state.global_step;
   s.result.has_checkpoint = true;
@@ -259,25 +297,33 @@ void train_step(Session& s, int64_t epoch, int64_t b, double lr) {
     stop_on_non_finite(s, fmt::format("the gradient of {} became NaN or infinite", bad), epoch, b, lr);
   }
   s.optimizer->step();
+  if (s.lookahead) s.lookahead->after_step(s.model, s.state.global_step + 1);
   const double seconds = seconds_since(step_start);
   TrainState& st = s.state;
   st.epoch_train_seconds += seconds;
   st.total_train_seconds += seconds;
   st.total_train_images += batch.size;
-  st.epoch_loss_sum += r.loss * static_cast<double>(batch.size);
+  // Metrics count the loss per image whatever the loss's reduction (a summed loss is the batch's total).
+  const double per_image = s.config.recipe.sum_loss ? r.loss / static_cast<double>(batch.size) : r.loss;
+  st.epoch_loss_sum += per_image * static_cast<double>(batch.size);
   st.epoch_correct += r.correct;
   st.epoch_seen += batch.size;
   st.step_in_epoch = b + 1;
   ++st.global_step;
 }
 
+// The steps epoch `epoch` runs: all of an epoch's batches but in a last epoch cut short.
+int64_t batches_in(const Session& s, int64_t epoch) {
+  const int64_t per_epoch = s.loader->num_batches();
+  return std::min(per_epoch, s.total_steps - epoch * per_epoch);
+}
+
 void report_batch(const Session& s, int64_t epoch, int64_t b) {
   if (!s.callbacks.on_batch) return;
   const TrainState& st = s.state;
   const double ips = static_cast<double>(st.epoch_seen) / std::max(st.epoch_train_seconds, 1e-9);
-  const int64_t remaining =
-      s.loader->size() - std::min(s.loader->size(), (b + 1) * s.config.recipe.batch_size);
-  s.callbacks.on_batch({epoch + 1, s.config.recipe.epochs, b + 1, s.loader->num_batches(),
+  const int64_t remaining = (batches_in(s, epoch) - b - 1) * s.config.recipe.batch_size;
+  s.callbacks.on_batch({epoch + 1, s.epochs, b + 1, batches_in(s, epoch),
                         st.epoch_loss_sum / static_cast<double>(st.epoch_seen),
                         static_cast<double>(st.epoch_correct) / static_cast<double>(st.epoch_seen), ips,
                         static_cast<double>(remaining) / ips});
@@ -314,7 +360,7 @@ void start_next_epoch(TrainState& st, int64_t epochs_done, int64_t epochs) {
 json summary_json(const Session& s, const EpochMetrics& m, const EvalResult& test) {
   const TrainConfig& config = s.config;
   const Recipe& recipe = config.recipe;
-  return {{"dataset", config.dataset},
+  json j = {{"dataset", config.dataset},
           {"model", config.model_name},
           {"spec", s.meta.spec},
           {"parameters", const_cast<Model&>(s.model).num_parameters()},
@@ -342,18 +388,24 @@ json summary_json(const Session& s, const EpochMetrics& m, const EvalResult& tes
             {"schedule", schedule_name(recipe.schedule)},
             {"augment", augment_name(recipe.augment)},
             {"batch_size", recipe.batch_size}}}};
+  if (m.has_test_accuracy_tta()) j["test_accuracy_tta"] = m.test_accuracy_tta;
+  return j;
 }
 
 // Evaluates the epoch just trained, then writes metrics.csv, summary.json and the checkpoint.
 void finish_epoch(Session& s, int64_t epoch, double lr) {
   EvalResult test;
-  const EpochMetrics m = measure_epoch(s, epoch, lr, test);
+  EpochMetrics m = measure_epoch(s, epoch, lr, test);
+  if (epoch + 1 == s.epochs && s.config.recipe.tta > 0) {
+    m.test_accuracy_tta = evaluate(s.model, s.data.test, s.normalization, 500, {}, s.config.recipe.tta).accuracy;
+  }
   s.history.push_back(m);
-  start_next_epoch(s.state, epoch + 1, s.config.recipe.epochs);
+  start_next_epoch(s.state, epoch + 1, s.epochs);
   TrainResult& r = s.result;
   r.history = s.history;
   r.test_accuracy = m.test_accuracy;
   r.test_loss = m.test_loss;
+  r.test_accuracy_tta = m.test_accuracy_tta;
   r.train_images_per_sec =
       static_cast<double>(s.state.total_train_images) / std::max(s.state.total_train_seconds, 1e-9);
   r.wall_seconds = s.state.wall_seconds + seconds_since(s.wall_start);
@@ -365,25 +417,32 @@ void finish_epoch(Session& s, int64_t epoch, double lr) {
   write_file_atomic((dir / "metrics.csv").string(), metrics_csv(s.history), "train");
   write_file_atomic((dir / "summary.json").string(), summary_json(s, m, test).dump(2) + "\n", "train");
   save_checkpoint_now(s);
-  if (s.callbacks.on_epoch) s.callbacks.on_epoch(m, s.config.recipe.epochs);
+  if (s.callbacks.on_epoch) s.callbacks.on_epoch(m, s.epochs);
+}
+
+// Each optimizer group's learning rate at `t` (the epoch, or the step of a per-step schedule).
+void set_learning_rates(Session& s, int64_t t) {
+  std::vector<ParamGroup>& groups = s.optimizer->groups();
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].lr = s.schedule->lr_at(t, s.base_lr[g]);
 }
 
 // The epochs and steps left; returns false when should_stop() interrupted the run.
 bool run_epochs(Session& s) {
-  const int64_t batches = s.loader->num_batches();
-  for (int64_t epoch = s.state.epochs_done; epoch < s.config.recipe.epochs; ++epoch) {
-    const double lr = s.schedule->lr_at(epoch);
-    s.optimizer->set_lr(lr);
+  for (int64_t epoch = s.state.epochs_done; epoch < s.epochs; ++epoch) {
+    apply_freeze_rules(s.model, s.config.recipe.frozen, epoch);
+    if (!s.schedule->per_step()) set_learning_rates(s, epoch);
     s.loader->set_epoch(epoch);
+    const int64_t batches = batches_in(s, epoch);
     for (int64_t b = s.state.step_in_epoch; b < batches; ++b) {
       if (s.stop_requested()) return false;
-      train_step(s, epoch, b, lr);
+      if (s.schedule->per_step()) set_learning_rates(s, s.state.global_step);
+      train_step(s, epoch, b, s.optimizer->lr());
       report_batch(s, epoch, b);
       const bool every =
           s.config.checkpoint_every > 0 && s.state.global_step % s.config.checkpoint_every == 0;
       if (every && b + 1 < batches) save_checkpoint_now(s);
     }
-    finish_epoch(s, epoch, lr);
+    finish_epoch(s, epoch, s.optimizer->lr());
   }
   return true;
 }
@@ -408,15 +467,17 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
   if (policy == RunDirPolicy::Resume) {
     resume_from = checkpoint_to_resume(config, s.checkpoint_path);
     if (resume_from && resume_from->state.finished &&
-        resume_from->state.epochs_done == config.recipe.epochs) {
+        resume_from->state.epochs_done == static_cast<int64_t>(std::ceil(config.recipe.epochs))) {
       return finished_result(*resume_from, config.out_dir);
     }
     if (!resume_from)
       s.note(fmt::format("no checkpoint in '{}' yet: starting the run from the beginning", config.out_dir));
   }
   set_num_threads(config.threads);
-  build_model(s);
+  const FlushDenormals flush_denormals;
+  s.normalization = normalization_of(config.recipe, data.train);
   build_loader(s);
+  build_model(s, resume_from.has_value());
   if (resume_from) restore_from(s, *resume_from);
   fill_meta(s);
   const RunDirPolicy dir_policy = resume_from ? RunDirPolicy::Resume : policy;
@@ -436,8 +497,36 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
   return s.result;
 }
 
+std::vector<std::pair<ImageView, float>> tta_views(int64_t level) {
+  MINICNN_CHECK(level >= 0 && level <= 2, "tta: the test-time augmentation level should be 0, 1 or 2, but got ", level);
+  if (level == 0) return {{ImageView{}, 1.0f}};
+  std::vector<std::pair<ImageView, float>> views{{ImageView{}, 0.5f}, {ImageView{true}, 0.5f}};
+  if (level == 1) return views;
+  for (auto& v : views) v.second = 0.25f;
+  for (const int64_t shift : {-1, 1}) {
+    for (const bool mirror : {false, true}) views.push_back({ImageView{mirror, shift, shift, true}, 0.125f});
+  }
+  return views;
+}
+
+Tensor tta_logits(Model& model, const Tensor& images, int64_t level) {
+  const std::vector<std::pair<ImageView, float>> views = tta_views(level);
+  if (views.size() == 1) return model.forward(images.to(model.device()), Mode::Eval).to(Device::cpu());
+  Tensor logits;
+  for (const auto& [view, weight] : views) {
+    const Tensor x = view.identity() ? images : view_images(images, view);
+    const Tensor out = model.forward(x.to(model.device()), Mode::Eval).to(Device::cpu());
+    if (!logits.defined()) logits = Tensor::zeros(out.shape());
+    float* acc = logits.data();
+    const float* o = out.data();
+    for (int64_t i = 0; i < out.numel(); ++i) acc[i] += weight * o[i];
+  }
+  return logits;
+}
+
 EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization& normalization,
-                    int64_t batch_size, const std::vector<int64_t>& subset) {
+                    int64_t batch_size, const std::vector<int64_t>& subset, int64_t tta) {
+  const FlushDenormals flush_denormals;
   LoaderOptions options;
   options.batch_size = batch_size;
   options.normalization = normalization;
@@ -448,8 +537,7 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
   const auto start = Clock::now();
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const Batch batch = loader.batch(b);
-    const Tensor logits = model.forward(batch.images.to(model.device()), Mode::Eval);
-    const LossResult lr = loss.forward(logits, batch.labels.to(model.device()));
+    const LossResult lr = loss.forward(tta_logits(model, batch.images, tta), batch.labels);
     loss_sum += lr.loss * static_cast<double>(batch.size);
     r.correct += lr.correct;
     r.count += batch.size;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <minicnn/dataset.h>
+#include <minicnn/loader.h>
 #include <minicnn/device.h>
 #include <minicnn/metrics.h>
 #include <minicnn/model.h>
@@ -86,6 +87,7 @@ enum class RunDirPolicy { Fresh, Resume, Overwrite };
 struct TrainResult {
   std::vector<EpochMetrics> history;
   double test_accuracy = 0, test_loss = 0;
+  double test_accuracy_tta = -1;  // with the recipe's test-time augmentation; negative when it has none
   double train_images_per_sec = 0;
   double wall_seconds = 0;
   double peak_rss_mib = 0;
@@ -112,9 +114,20 @@ struct EvalResult {
 };
 
 /// Mean loss and accuracy of `model` over `data` (or the images `subset` lists), normalised as given, in
-/// Eval mode.
+/// Eval mode, with denormals flushed. With test-time augmentation (`tta` 1: the logits of each image and
+/// its mirror, averaged; 2: also the mirror pairs shifted one pixel up-left and down-right from a
+/// reflect-padded copy, weighing half as much together, as airbench94 evaluates) the loss is that of the
+/// averaged logits.
 EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization& normalization,
-                    int64_t batch_size = 128, const std::vector<int64_t>& subset = {});
+                    int64_t batch_size = 128, const std::vector<int64_t>& subset = {}, int64_t tta = 0);
+
+/// The views of test-time augmentation `level` and their weights: 0 the image; 1 the image and its mirror,
+/// 1/2 each; 2 (airbench94's) those two at 1/4 each and the mirror pairs shifted one pixel up-left and
+/// down-right from a reflect-padded copy at 1/8 each.
+std::vector<std::pair<ImageView, float>> tta_views(int64_t level);
+/// The logits of `images` (N, C, H, W, normalised, on the CPU) averaged over the views of TTA `level`, in
+/// Eval mode, on the CPU.
+Tensor tta_logits(Model& model, const Tensor& images, int64_t level);
 
 /// Bytes a training step of `model` needs for a batch of `batch` images: parameters, gradients and the
 /// optimizer's state, plus per image the layer outputs, what backward keeps and their gradients, plus the

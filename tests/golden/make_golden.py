@@ -10,6 +10,10 @@ lenet/  manifest.json (spec, seed, optimizer options, losses), the initial weigh
         sgd_losses.npy + sgd/<name>.npy, adam_losses.npy + adam/<name>.npy (weights after 3 steps).
 pool/   manifest.json listing every case (op, options, shapes, files); per case <name>.x.npy, <name>.y.npy,
         <name>.indices.npy (max pooling, unpooling), <name>.dy.npy, <name>.dx.npy.
+train/  the training pieces of the airbench94 recipe: GELU (both forms) forward and backward, the
+        label-smoothed summed cross-entropy and its gradient, the warmup-warmdown learning rates, and a tiny
+        model trained 6 steps three ways (Nesterov SGD in two parameter groups; then with frozen parameters;
+        then with the lookahead average), its weights after every step.
 """
 
 import json
@@ -427,8 +431,149 @@ def make_batchnorm_golden(out):
                          "num_batches_tracked": int(bn.num_batches_tracked)})
 
 
+# --------------------------------------------------------------------------------------------------
+# The airbench94 recipe's pieces, each checked on its own by tests/train_golden_test.cpp.
+
+TRAIN_STEPS = 6
+
+
+def warmup_warmdown(total, warmup=0.23, start=0.2, end=0.07):
+    """airbench94's LambdaLR factor, in Python floats."""
+    warmup_steps = int(total * warmup)
+
+    def factor(step):
+        if step < warmup_steps:
+            frac = step / warmup_steps
+            return start * (1 - frac) + 1.0 * frac
+        frac = (step - warmup_steps) / (total - warmup_steps)
+        return 1.0 * (1 - frac) + end * frac
+    return factor
+
+
+class Mul(nn.Module):
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.scale
+
+
+TINY_SPEC = ("Conv2d(3, 4, 2) GELU BatchNorm2d(4, eps=1e-12, momentum=0.4) GELU MaxPool2d(2) Flatten "
+             "Linear(36, 5, bias=False) Mul(1/9)")
+
+
+def make_tiny():
+    return nn.Sequential(nn.Conv2d(3, 4, 2), nn.GELU(), nn.BatchNorm2d(4, eps=1e-12, momentum=0.4), nn.GELU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 5, bias=False), Mul(1 / 9))
+
+
+def blend(model, average, decay):
+    """The lookahead update: the average moves towards the weights by 1 - decay, then the weights are set to it."""
+    for k, v in model.state_dict().items():
+        if v.dtype == torch.float32:
+            average[k].lerp_(v, 1 - decay)
+            v.copy_(average[k])
+
+
+def train_tiny(init, batches, freeze, lookahead):
+    """Six steps of the recipe's optimizer on the tiny model: Nesterov SGD (momentum 0.85), BatchNorm biases
+    in a group with 64x the lr and the same decay per step, label smoothing 0.2 summed over the batch, the
+    warmup-warmdown schedule over 6 steps; `freeze`: conv weight and BatchNorm weight frozen throughout and
+    the conv bias from step 3 on (given no gradient); `lookahead`: every 2 steps, and after the last."""
+    model = make_tiny()
+    model.load_state_dict(init)
+    if freeze:
+        model[0].weight.requires_grad = False
+        model[2].weight.requires_grad = False
+    lr, wd = 0.02, 0.5
+    biases = [model[2].bias]
+    others = [p for n, p in model.named_parameters() if p.requires_grad and n != "2.bias"]
+    opt = torch.optim.SGD([dict(params=biases, lr=lr * 64, weight_decay=wd / 64),
+                           dict(params=others, lr=lr, weight_decay=wd)], momentum=0.85, nesterov=True)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_warmdown(TRAIN_STEPS))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="sum")
+    average = {k: v.clone() for k, v in model.state_dict().items()}
+    # airbench94 tabulates the decay as a float32 tensor.
+    alpha = 0.95 ** 5 * (torch.arange(TRAIN_STEPS + 1) / TRAIN_STEPS) ** 3
+    weights, losses = [], []
+    for step in range(1, TRAIN_STEPS + 1):
+        if freeze and step == 3:
+            model[0].bias.requires_grad = False
+        x, t = batches[step - 1]
+        loss = loss_fn(model(x), t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if lookahead and step % 2 == 0:
+            blend(model, average, alpha[step].item())
+        if lookahead and step == TRAIN_STEPS:
+            blend(model, average, 1.0)
+        losses.append(loss.item())
+        weights.append({k: v.detach().clone() for k, v in model.state_dict().items() if v.dtype == torch.float32})
+    return losses, weights
+
+
+def make_train_golden(out):
+    clean_dir(out)
+    gen = torch.Generator().manual_seed(SEED + 11)
+    manifest = {"torch": torch.__version__, "generator": "tests/golden/make_golden.py", "seed": SEED + 11}
+    # GELU, exact and tanh, forward and backward.
+    x = (torch.randn(3, 4, 5, generator=gen) * 3).requires_grad_(True)
+    dy = torch.randn(3, 4, 5, generator=gen)
+    save(os.path.join(out, "gelu.x.npy"), f32(x))
+    save(os.path.join(out, "gelu.dy.npy"), f32(dy))
+    for approximate in ("none", "tanh"):
+        x.grad = None
+        y = F.gelu(x, approximate=approximate)
+        y.backward(dy)
+        save(os.path.join(out, f"gelu.{approximate}.y.npy"), f32(y))
+        save(os.path.join(out, f"gelu.{approximate}.dx.npy"), f32(x.grad))
+    # Cross-entropy with label smoothing 0.2, summed over the batch.
+    logits = (torch.randn(7, 10, generator=gen) * 2).requires_grad_(True)
+    targets = torch.randint(0, 10, (7,), generator=gen)
+    loss = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="sum")(logits, targets)
+    loss.backward()
+    save(os.path.join(out, "ce.logits.npy"), f32(logits))
+    save(os.path.join(out, "ce.targets.npy"), targets.numpy().astype(np.int64))
+    save(os.path.join(out, "ce.dlogits.npy"), f32(logits.grad))
+    manifest["ce_loss"] = loss.item()
+    # The warmup-warmdown schedule of a 476-step run, as LambdaLR sets it on a base lr.
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0014648437500000002)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_warmdown(476))
+    lrs = []
+    for _ in range(476):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    manifest["warmup_warmdown_476"] = lrs
+    # The tiny model trained three ways from the same start and batches.
+    torch.manual_seed(SEED + 12)
+    init = make_tiny().state_dict()
+    for k, v in init.items():
+        if v.dtype == torch.float32:
+            save(os.path.join(out, f"tiny.init.{k}.npy"), f32(v))
+    batches = [((torch.rand(8, 3, 7, 7, generator=gen) * 4 - 2), torch.randint(0, 5, (8,), generator=gen))
+               for _ in range(TRAIN_STEPS)]
+    for i, (bx, bt) in enumerate(batches):
+        save(os.path.join(out, f"tiny.x{i}.npy"), f32(bx))
+        save(os.path.join(out, f"tiny.t{i}.npy"), bt.numpy().astype(np.int64))
+    manifest["tiny"] = {"spec": TINY_SPEC, "steps": TRAIN_STEPS, "lr": 0.02, "weight_decay": 0.5, "momentum": 0.85,
+                        "bias_lr_scale": 64, "label_smoothing": 0.2, "lookahead_every": 2}
+    for run, (freeze, lookahead) in {"groups": (False, False), "frozen": (True, False),
+                                     "lookahead": (True, True)}.items():
+        losses, weights = train_tiny(init, batches, freeze, lookahead)
+        manifest["tiny"][run + "_losses"] = losses
+        for step, state in enumerate(weights, start=1):
+            for k, v in state.items():
+                save(os.path.join(out, f"tiny.{run}.step{step}.{k}.npy"), f32(v))
+    write_manifest(out, manifest)
+
+
 def main():
     torch.set_num_threads(1)
+    make_train_golden(os.path.join(HERE, "train"))
     make_lenet_golden(os.path.join(HERE, "lenet"))
     make_batchnorm_golden(os.path.join(HERE, "batchnorm"))
     cases = make_pool_golden(os.path.join(HERE, "pool"))
