@@ -589,20 +589,20 @@ const std::vector<Preset>& presets() {
        "Conv2d(1, 32, 3, padding=1) ReLU MaxPool2d(2) Conv2d(32, 64, 3, padding=1) ReLU MaxPool2d(2) Flatten "
        "Linear(3136, 128) ReLU Linear(128, 10)",
        {1, 28, 28},
-       {OptimizerKind::Adam, 1e-3, 0.9, 0.0, ScheduleKind::Cosine, Augment::None, 64, 3},
+       plain_recipe(OptimizerKind::Adam, 1e-3, 0.9, 0.0, ScheduleKind::Cosine, Augment::None, 64, 3),
        "two 3x3 conv blocks and two linear layers for 28x28 greyscale digits (421,642 parameters)"},
       {"lenet5",
        "Conv2d(1, 6, 5, padding=2) ReLU MaxPool2d(2) Conv2d(6, 16, 5) ReLU MaxPool2d(2) Flatten Linear(400, 120) "
        "ReLU Linear(120, 84) ReLU Linear(84, 10)",
        {1, 28, 28},
-       {OptimizerKind::Adam, 2e-3, 0.9, 0.0, ScheduleKind::Cosine, Augment::None, 64, 3},
+       plain_recipe(OptimizerKind::Adam, 2e-3, 0.9, 0.0, ScheduleKind::Cosine, Augment::None, 64, 3),
        "LeNet-5 with ReLU and max pooling for 28x28 greyscale digits (61,706 parameters)"},
       {"cifar-cnn",
        "Conv2d(3, 32, 3, padding=1) BatchNorm2d(32) ReLU Conv2d(32, 32, 3, padding=1) BatchNorm2d(32) ReLU "
        "MaxPool2d(2) Conv2d(32, 64, 3, padding=1) BatchNorm2d(64) ReLU Conv2d(64, 64, 3, padding=1) BatchNorm2d(64) "
        "ReLU MaxPool2d(2) Flatten Linear(4096, 256) ReLU Dropout(0.5) Linear(256, 10)",
        {3, 32, 32},
-       {OptimizerKind::SGD, 0.05, 0.9, 5e-4, ScheduleKind::Cosine, Augment::CropFlip, 128, 8},
+       plain_recipe(OptimizerKind::SGD, 0.05, 0.9, 5e-4, ScheduleKind::Cosine, Augment::CropFlip, 128, 8),
        "four 3x3 conv layers with BatchNorm, two max pools and two linear layers for 32x32 colour images"},
       {"airbench94", kAirbench94Spec, {3, 32, 32}, airbench94_recipe(),
        "airbench94 (Jordan 2024: 94% on CIFAR-10 in 3.83 s on an A100): a whitening 2x2 conv, three blocks of "

@@ -25,7 +25,7 @@ StudyConfig tiny_study(const std::string& out) {
   s.base.spec = "Conv2d(1, 4, 3, stride=2) ReLU MaxPool2d(2) Flatten Linear(144, 10)";
   s.base.input_chw = {1, 28, 28};
   s.base.recipe =
-      testing::recipe_of(OptimizerKind::SGD, 0.05, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 2);
+      plain_recipe(OptimizerKind::SGD, 0.05, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 2);
   s.base.threads = 2;
   s.variants = {"max2", "avg2", "max3s2p1"};
   s.seeds = 2;
@@ -137,7 +137,7 @@ TEST_F(Study, RecipeLineShowsOnlyWhatTheOptimizerUses) {
   config.variants = {"max2"};
   config.seeds = 1;
   config.base.recipe =
-      testing::recipe_of(OptimizerKind::Adam, 0.001, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 1);
+      plain_recipe(OptimizerKind::Adam, 0.001, 0.9, 0.0, ScheduleKind::None, Augment::None, 32, 1);
   run_study(config, data());
   const std::string report = testing::read_bytes(out / "report.md");
   EXPECT_NE(report.find("recipe: Adam lr 0.001, betas (0.9, 0.999), weight decay 0, constant lr"),

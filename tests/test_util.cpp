@@ -193,20 +193,6 @@ void write_band_folder(const std::string& dir, int64_t size, int64_t per_class_t
   }
 }
 
-Recipe recipe_of(OptimizerKind optimizer, double lr, double momentum, double weight_decay, ScheduleKind schedule,
-                 Augment augment, int64_t batch_size, double epochs) {
-  Recipe r;
-  r.optimizer = optimizer;
-  r.lr = lr;
-  r.momentum = momentum;
-  r.weight_decay = weight_decay;
-  r.schedule = schedule;
-  r.augment = augment;
-  r.batch_size = batch_size;
-  r.epochs = epochs;
-  return r;
-}
-
 LoaderOptions loader_options(int64_t batch_size, bool shuffle, uint64_t seed, Augment augment,
                              Normalization normalization) {
   LoaderOptions o;

@@ -72,9 +72,6 @@ void write_tiny_mnist(const std::string& dir, int64_t n_train = 256, int64_t n_t
 /// bright horizontal band in the class's third of the image, over noise.
 void write_band_folder(const std::string& dir, int64_t size, int64_t per_class_train, int64_t per_class_test);
 
-/// A recipe from its plain settings (the rest at their defaults).
-Recipe recipe_of(OptimizerKind optimizer, double lr, double momentum, double weight_decay, ScheduleKind schedule,
-                 Augment augment, int64_t batch_size, double epochs);
 /// Loader options from their plain settings (the rest at their defaults).
 LoaderOptions loader_options(int64_t batch_size, bool shuffle = false, uint64_t seed = 0, Augment augment = Augment::None,
                              Normalization normalization = {});

@@ -25,7 +25,7 @@ TrainConfig tiny_config(const std::string& out, int64_t epochs = 2) {
   c.model_name = "custom";
   c.spec = "Conv2d(1, 4, 3, stride=2) ReLU MaxPool2d(2) Flatten Dropout(0.1) LazyLinear(10)";
   c.input_chw = {1, 28, 28};
-  c.recipe = testing::recipe_of(OptimizerKind::SGD, 0.05, 0.9, 1e-4, ScheduleKind::Cosine, Augment::None, 32,
+  c.recipe = plain_recipe(OptimizerKind::SGD, 0.05, 0.9, 1e-4, ScheduleKind::Cosine, Augment::None, 32,
                                 static_cast<double>(epochs));
   c.seed = 3;
   c.threads = 2;
@@ -218,7 +218,7 @@ TEST(OptimizerFactory, ASchedulePlannedForItsEpochsExtendsOnlyWhenItsRatesStay) 
 }
 
 TEST(OptimizerFactory, DescribesOnlyWhatTheOptimizerUses) {
-  Recipe r = testing::recipe_of(OptimizerKind::SGD, 0.01, 0.9, 0.0, ScheduleKind::None, Augment::None, 64, 1);
+  Recipe r = plain_recipe(OptimizerKind::SGD, 0.01, 0.9, 0.0, ScheduleKind::None, Augment::None, 64, 1);
   EXPECT_EQ(describe_optimizer(r), "SGD lr 0.01, momentum 0.9, weight decay 0");
   r.optimizer = OptimizerKind::AdamW;
   EXPECT_EQ(describe_optimizer(r), "AdamW lr 0.01, betas (0.9, 0.999), weight decay 0");

@@ -66,6 +66,20 @@ Augment parse_augment(const std::string& text) {
   return parse_in(kAugments, "augment", text);
 }
 
+Recipe plain_recipe(OptimizerKind optimizer, double lr, double momentum, double weight_decay, ScheduleKind schedule,
+                    Augment augment, int64_t batch_size, double epochs) {
+  Recipe r;
+  r.optimizer = optimizer;
+  r.lr = lr;
+  r.momentum = momentum;
+  r.weight_decay = weight_decay;
+  r.schedule = schedule;
+  r.augment = augment;
+  r.batch_size = batch_size;
+  r.epochs = epochs;
+  return r;
+}
+
 bool selects(const ParamSelector& selector, int64_t index, const std::string& type, const std::string& name) {
   const size_t dot = selector.rfind('.');
   if (dot == std::string::npos || selector.substr(dot + 1) != name) return false;

@@ -86,6 +86,11 @@ struct Recipe {
   Lookahead lookahead;
 };
 
+/// A recipe from its plain settings, the rest at their defaults.
+/// Example: plain_recipe(OptimizerKind::SGD, 0.01, 0.9, 0, ScheduleKind::None, Augment::None, 64, 3)
+Recipe plain_recipe(OptimizerKind optimizer, double lr, double momentum, double weight_decay, ScheduleKind schedule,
+                    Augment augment, int64_t batch_size, double epochs);
+
 /// Whether parameter `name` ("weight") of layer `index` of type `type` is what `selector` names.
 bool selects(const ParamSelector& selector, int64_t index, const std::string& type, const std::string& name);
 
