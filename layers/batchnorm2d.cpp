@@ -147,11 +147,10 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
       }
     }
   }
-  if (mode == Mode::Train) {
-    xhat_ = xhat;
-    inv_std_ = inv_std;
-    output_ = relu_ ? y : Tensor();
-  }
+  const bool train = mode == Mode::Train;
+  xhat_ = xhat;  // undefined in Eval mode
+  inv_std_ = train ? inv_std : Tensor();
+  output_ = train && relu_ ? y : Tensor();
   return y;
 }
 

@@ -482,11 +482,10 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   const Conv2dGeometry g = geometry(x.shape());
   Tensor y = Tensor::empty(output_shape(x.shape()), DType::Float32, x.device());
   forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y, g, relu_);
-  if (mode == Mode::Train) {
-    input_ = x;
-    geometry_ = g;
-    output_ = relu_ ? y : Tensor();
-  }
+  const bool train = mode == Mode::Train;
+  input_ = train ? x : Tensor();
+  geometry_ = g;
+  output_ = train && relu_ ? y : Tensor();
   return y;
 }
 

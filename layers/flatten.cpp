@@ -25,10 +25,8 @@ Shape Flatten::output_shape(const Shape& in) const {
 
 Tensor Flatten::forward(const Tensor& x, Mode mode) {
   Tensor y = x.reshape(output_shape(x.shape()));
-  if (mode == Mode::Train) {
-    input_shape_ = x.shape();
-    output_ = y;
-  }
+  input_shape_ = x.shape();
+  output_ = mode == Mode::Train ? y : Tensor();
   return y;
 }
 

@@ -82,7 +82,7 @@ Tensor GELU::forward(const Tensor& x, Mode mode) {
   MINICNN_CHECK(!x.is_cuda(), "GELU: runs on the CPU only, but got a tensor on ", x.device().str());
   Tensor y = Tensor::empty(x.shape(), DType::Float32, x.device());
   cpu::gelu_forward(x.data(), y.data(), x.numel(), approximate_);
-  if (mode == Mode::Train) input_ = x;
+  input_ = mode == Mode::Train ? x : Tensor();
   return y;
 }
 

@@ -134,10 +134,9 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
                 " but the weight is on ", weight_.value.device().str());
   Tensor y = Tensor::empty(ys, DType::Float32, x.device());
   forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y, N, in, out, relu_);
-  if (mode == Mode::Train) {
-    input_ = x;
-    output_ = relu_ ? y : Tensor();
-  }
+  const bool train = mode == Mode::Train;
+  input_ = train ? x : Tensor();
+  output_ = train && relu_ ? y : Tensor();
   return y;
 }
 

@@ -41,7 +41,7 @@ Tensor ReLU::forward(const Tensor& x, Mode mode) {
   if (fused_) return x;
   Tensor y = inplace_ ? x : Tensor::empty(x.shape(), DType::Float32, x.device());
   forward_on(x, y);
-  if (mode == Mode::Train) output_ = y;
+  output_ = mode == Mode::Train ? y : Tensor();
   return y;
 }
 

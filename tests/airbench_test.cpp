@@ -161,6 +161,11 @@ TEST(Airbench94, HasThePublishedParameterCountsAndFreezesTheRest) {
   int64_t trained = 0;
   for (Parameter* p : m.parameters()) trained += p->requires_grad ? p->value.numel() : 0;
   EXPECT_EQ(trained, 1971352);
+  const std::string summary = m.summary({3, 32, 32});
+  EXPECT_NE(summary.find("total parameters: 1,972,792\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("trainable parameters: 1,971,352 (1,440 frozen: requires_grad false)\n"),
+            std::string::npos)
+      << summary;
   const std::vector<ParamGroup> groups = parameter_groups(m, preset->recipe);
   ASSERT_EQ(groups.size(), 2u);
   EXPECT_EQ(groups[0].params.size(), 6u);  // the six BatchNorm biases

@@ -11,8 +11,10 @@
 #include <minicnn/conv2d.h>
 #include <minicnn/dropout.h>
 #include <minicnn/flatten.h>
+#include <minicnn/gelu.h>
 #include "gradcheck.h"
 #include <minicnn/linear.h>
+#include <minicnn/pool2d.h>
 #include <minicnn/relu.h>
 #include "test_util.h"
 
@@ -315,7 +317,7 @@ TEST(Dropout, BackwardPassesTheGradientThroughAfterAnEvalOrZeroPForward) {
 }
 
 // Every layer's backward starts with check_backward: a Train-mode forward first (an Eval one caches
-// nothing), then a gradient shaped like that forward's output.
+// nothing and drops what a Train one cached), then a gradient shaped like that forward's output.
 TEST(Layers, BackwardNeedsATrainForwardAndAGradientShapedLikeItsOutput) {
   Conv2d conv(Conv2dOptions(1, 2, 3));
   Linear fc(LinearOptions(4, 3));
@@ -323,13 +325,16 @@ TEST(Layers, BackwardNeedsATrainForwardAndAGradientShapedLikeItsOutput) {
   ReLU relu;
   Flatten flat;
   Dropout drop(0.5f);
+  GELU gelu;
+  MaxPool2d pool(MaxPool2dOptions(2));
   struct Case {
     Layer& layer;
     Shape x, y;
   };
   for (const Case& c : {Case{conv, {2, 1, 5, 5}, {2, 2, 3, 3}}, Case{fc, {2, 4}, {2, 3}},
                         Case{bn, {2, 2, 3, 3}, {2, 2, 3, 3}}, Case{relu, {2, 3}, {2, 3}},
-                        Case{flat, {2, 3, 2}, {2, 6}}, Case{drop, {2, 3}, {2, 3}}}) {
+                        Case{flat, {2, 3, 2}, {2, 6}}, Case{drop, {2, 3}, {2, 3}}, Case{gelu, {2, 3}, {2, 3}},
+                        Case{pool, {1, 2, 4, 4}, {1, 2, 2, 2}}}) {
     const std::string name = c.layer.type_name();
     const Tensor x = testing::spaced_values(c.x, 1);
     c.layer.forward(x, Mode::Eval);
@@ -341,6 +346,13 @@ TEST(Layers, BackwardNeedsATrainForwardAndAGradientShapedLikeItsOutput) {
     EXPECT_EQ(testing::error_of([&] { c.layer.backward(Tensor::zeros({7})); }),
               name + ": expected a gradient of shape " + c.y.str() + ", but got [7]");
     EXPECT_EQ(c.layer.backward(Tensor::zeros(c.y)).shape(), c.x) << name;
+    // An Eval forward drops what the Train forward kept, so a model evaluated between training steps
+    // does not hold a batch's activations meanwhile.
+    c.layer.forward(x, Mode::Eval);
+    if (name != "Dropout") {
+      EXPECT_EQ(testing::error_of([&] { c.layer.backward(Tensor::zeros(c.y)); }),
+                name + ": backward() called without a Train-mode forward() before it");
+    }
   }
 }
 

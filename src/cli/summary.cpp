@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "common.h"
+#include <minicnn/parameter_rules.h>
 #include <minicnn/registry.h>
 
 namespace minicnn::cli {
@@ -25,6 +26,8 @@ void add_summary_command(CLI::App& app) {
       throw UsageError("summary: --input-shape C,H,W is needed for a spec that is not a preset");
     }
     m.build(input, 0);
+    // A preset's parameters that start frozen (airbench94's whitening weights) as training starts them.
+    if (const Preset* p = find_preset(*model)) apply_freeze_rules(m, p->recipe.frozen, 0);
     std::printf("model: %s\n\n%s", *model == m.spec() ? "custom spec" : model->c_str(), m.summary(input).c_str());
   });
 }

@@ -38,7 +38,8 @@ struct Buffer {
 /// - materialize(in): called once with the input shape before the first forward; lazy layers infer their
 ///   input size here; other layers check it.
 /// - forward(x, mode): requires x.shape() accepted by output_shape; in Train mode caches only what
-///   backward() needs.
+///   backward() needs; in Eval mode keeps nothing, and drops what an earlier Train forward kept (a model
+///   evaluated between training steps does not hold the last batch's activations meanwhile).
 /// - backward(dy): requires the forward of the same batch in Train mode; returns dL/dx (undefined when
 ///   needs_input_grad() is false) and ADDS dL/dparam into each Parameter::grad.
 /// - parameters(): stable order, weight then bias.

@@ -220,6 +220,14 @@ std::string Model::summary(const Shape& input_chw) const {
   }
   out += std::string(74, '-') + "\n";
   out += fmt::format("total parameters: {}\n", fmt::group_digits(total_params));
+  int64_t trainable = 0;
+  for (const auto& layer : layers_) {
+    for (const Parameter* p : layer->parameters()) trainable += p->requires_grad ? p->value.numel() : 0;
+  }
+  out += fmt::format("trainable parameters: {}{}\n", fmt::group_digits(trainable),
+                     trainable == total_params
+                         ? std::string()
+                         : fmt::format(" ({} frozen: requires_grad false)", fmt::group_digits(total_params - trainable)));
   out += fmt::format("parameter memory: {}\n", human_bytes(static_cast<double>(total_params) * 4));
   out += fmt::format("activation memory per image (forward outputs): {}\n",
                      human_bytes(static_cast<double>(total_act)));

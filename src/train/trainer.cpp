@@ -527,6 +527,10 @@ Tensor tta_logits(Model& model, const Tensor& images, int64_t level) {
 EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization& normalization,
                     int64_t batch_size, const std::vector<int64_t>& subset, int64_t tta) {
   const FlushDenormals flush_denormals;
+  // Training and evaluation allocate tensors of other shapes, so neither reuses the blocks the other left
+  // in the allocators' caches: they are released before evaluating and after, and the process never holds
+  // both phases' memory at once.
+  release_cached_memory();
   LoaderOptions options;
   options.batch_size = batch_size;
   options.normalization = normalization;
@@ -543,6 +547,7 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
     r.count += batch.size;
   }
   const double seconds = seconds_since(start);
+  release_cached_memory();
   r.loss = loss_sum / static_cast<double>(r.count);
   r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.count);
   r.images_per_sec = seconds > 0 ? static_cast<double>(r.count) / seconds : 0;
