@@ -7,7 +7,8 @@
 
 namespace minicnn {
 
-/// N images of C x H x W bytes (NCHW order) with int32 labels in [0, classes.size()).
+/// N images of C x H x W bytes (NCHW order) with int32 labels in [0, classes.size()). The readers fill it,
+/// or a program from images it holds in memory (examples/custom_dataset.cpp); a DataLoader checks its sizes.
 struct ImageDataset {
   std::string name;  // "MNIST", "Fashion-MNIST", "CIFAR-10", a folder's name
   int64_t channels = 0, height = 0, width = 0;

@@ -23,6 +23,16 @@ DataLoader::DataLoader(const ImageDataset& data, LoaderOptions options, std::vec
     : data_(data), options_(std::move(options)), indices_(std::move(subset)) {
   MINICNN_CHECK(options_.batch_size > 0, "DataLoader: batch size should be positive, but got ", options_.batch_size);
   MINICNN_CHECK(data.size() > 0, "DataLoader: the data set '", data.name, "' is empty");
+  // A data set filled by hand (images from the user's own arrays) is read only through these sizes.
+  MINICNN_CHECK(data.channels > 0 && data.height > 0 && data.width > 0 &&
+                    data.images.size() == static_cast<size_t>(data.size() * data.image_bytes()),
+                "DataLoader: the data set '", data.name, "' should hold ", data.size(), " images of ",
+                data.channels, "x", data.height, "x", data.width, " bytes (one per label), but holds ",
+                data.images.size(), " bytes");
+  for (int64_t i : indices_) {
+    MINICNN_CHECK(i >= 0 && i < data.size(), "DataLoader: subset index ", i, " is outside the data set '",
+                  data.name, "' of ", data.size(), " images");
+  }
   if (indices_.empty()) {
     indices_.resize(static_cast<size_t>(data.size()));
     for (int64_t i = 0; i < data.size(); ++i) indices_[static_cast<size_t>(i)] = i;

@@ -2,10 +2,11 @@
 // Example: #include <minicnn/minicnn.h>, then link minicnn::minicnn (find_package(minicnn CONFIG REQUIRED)).
 #pragma once
 
-// Level 0: tensors, the layer contract, the model, loss, file formats.
+// Level 0: tensors, the layer contract and its gradient checker, the model, loss, file formats.
 #include <minicnn/check.h>
 #include <minicnn/device.h>
 #include <minicnn/file_io.h>
+#include <minicnn/gradcheck.h>
 #include <minicnn/image_io.h>
 #include <minicnn/init.h>
 #include <minicnn/layer.h>

@@ -139,6 +139,26 @@ TEST(DataLoader, NormalizationOfADatasetIsItsChannelStatistics) {
   EXPECT_NEAR(n.std[0], std::sqrt(2.0 / 3.0) / 255.0, 1e-7);
 }
 
+TEST(DataLoader, RefusesADataSetWhosePixelsDoNotMatchItsLabelsAndShape) {
+  ImageDataset d = counting_dataset(3);
+  d.images.pop_back();
+  EXPECT_EQ(
+      error_of([&] { DataLoader(d, testing::loader_options(2, false, 0)); }),
+      "DataLoader: the data set 'counting' should hold 3 images of 1x2x2 bytes (one per label), but holds 11 "
+      "bytes");
+  d = counting_dataset(3);
+  d.width = 0;
+  EXPECT_NE(error_of([&] { DataLoader(d, testing::loader_options(2, false, 0)); }), "(no error)");
+}
+
+TEST(DataLoader, RefusesASubsetIndexOutsideTheDataSet) {
+  const ImageDataset d = counting_dataset(3);
+  EXPECT_EQ(error_of([&] {
+              DataLoader(d, testing::loader_options(2, false, 0), {0, 3});
+            }),
+            "DataLoader: subset index 3 is outside the data set 'counting' of 3 images");
+}
+
 TEST(DataLoader, RandomSubsetIsSeededAndDistinct) {
   const auto a = random_subset(1000, 100, 5), b = random_subset(1000, 100, 5), c = random_subset(1000, 100, 6);
   EXPECT_EQ(a, b);

@@ -1,9 +1,10 @@
-// A reusable gradient checker: central differences on float32 tensors against a layer's backward().
+// The gradient checker (<minicnn/gradcheck.h>) reporting through GoogleTest, and the inputs tests give it.
 #pragma once
 
 #include <functional>
 #include <string>
 
+#include <minicnn/gradcheck.h>
 #include <minicnn/layer.h>
 
 namespace minicnn::testing {
@@ -14,15 +15,9 @@ Tensor spaced_values(const Shape& shape, uint64_t seed, float gap = 0.1f);
 /// Uniform values in [lo, hi).
 Tensor uniform_values(const Shape& shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 
-struct GradCheckOptions {
-  double step = 1e-2;
-  double rel_tol = 1e-2;
-  double abs_tol = 1e-3;
-};
+using minicnn::GradCheckOptions;
 
-/// Checks dL/dx and every dL/dparam of `layer` for L = sum(forward(x) * r), r fixed and random. Parameter
-/// gradients start at a non-zero value, so the check also proves backward() adds rather than overwrites.
-/// Reports failures through GoogleTest.
+/// check_gradients(layer, x, options) with each mismatch reported as a GoogleTest failure.
 void check_layer_gradients(Layer& layer, Tensor x, const GradCheckOptions& options = {});
 
 }  // namespace minicnn::testing

@@ -5,6 +5,7 @@
 
 #include <minicnn/conv2d.h>
 #include <minicnn/flatten.h>
+#include <minicnn/gradcheck.h>
 #include "gradcheck.h"
 #include <minicnn/linear.h>
 #include <minicnn/loss.h>
@@ -143,6 +144,68 @@ TEST(CrossEntropyLoss, IsStableForHugeLogits) {
   const LossResult r = ce.forward(Tensor::from_vector({1, 3}, {1000.0f, 0.0f, -1000.0f}), Tensor::from_vector_i32({1}, {1}));
   EXPECT_NEAR(r.loss, 1000.0, 1e-3);
   EXPECT_TRUE(std::isfinite(r.loss));
+}
+
+// y = x * w with one weight, and a backward that can be wrong in the two ways a user's layer often is.
+class ScaleLayer : public Layer {
+ public:
+  enum class Bug { None, WrongInputGradient, OverwritesWeightGradient };
+  explicit ScaleLayer(Bug bug) : bug_(bug) {
+    weight_.name = "weight";
+    weight_.value = Tensor::from_vector({1}, {1.5f});
+    weight_.grad = Tensor::zeros({1});
+  }
+  std::string type_name() const override { return "Scale"; }
+  std::string repr() const override { return "Scale()"; }
+  Shape output_shape(const Shape& in) const override { return in; }
+  Tensor forward(const Tensor& x, Mode) override {
+    x_ = x.clone();
+    Tensor y = x.clone();
+    for (int64_t i = 0; i < y.numel(); ++i) y.data()[i] *= weight_.value.data()[0];
+    return y;
+  }
+  Tensor backward(const Tensor& dy) override {
+    check_backward("Scale", x_, dy);
+    Tensor dx = dy.clone();
+    double dw = 0;
+    for (int64_t i = 0; i < dx.numel(); ++i) {
+      dw += static_cast<double>(dy.data()[i]) * x_.data()[i];
+      dx.data()[i] *= bug_ == Bug::WrongInputGradient ? -weight_.value.data()[0] : weight_.value.data()[0];
+    }
+    if (bug_ == Bug::OverwritesWeightGradient) weight_.grad.data()[0] = 0;
+    weight_.grad.data()[0] += static_cast<float>(dw);
+    return dx;
+  }
+  std::vector<Parameter*> parameters() override { return {&weight_}; }
+
+ private:
+  Bug bug_;
+  Parameter weight_;
+  Tensor x_;
+};
+
+TEST(GradCheck, PassesALayerWhoseBackwardIsRight) {
+  ScaleLayer layer(ScaleLayer::Bug::None);
+  const GradCheckResult r = check_gradients(layer, uniform_values({2, 3}, 4));
+  EXPECT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.checked, 7);  // six inputs and one weight
+}
+
+TEST(GradCheck, NamesTheElementsOfAWrongInputGradient) {
+  ScaleLayer layer(ScaleLayer::Bug::WrongInputGradient);
+  const GradCheckResult r = check_gradients(layer, uniform_values({2, 3}, 4));
+  ASSERT_EQ(r.mismatches.size(), 6u);
+  EXPECT_EQ(r.mismatches[0].what, "dL/dx");
+  EXPECT_EQ(r.mismatches[0].index, 0);
+  EXPECT_NEAR(r.mismatches[0].analytic, -r.mismatches[0].numeric, 1e-3);
+  EXPECT_NE(r.describe().find("dL/dx[5]: backward gives "), std::string::npos) << r.describe();
+}
+
+TEST(GradCheck, CatchesABackwardThatOverwritesParameterGradients) {
+  ScaleLayer layer(ScaleLayer::Bug::OverwritesWeightGradient);
+  const GradCheckResult r = check_gradients(layer, uniform_values({2, 3}, 4));
+  ASSERT_EQ(r.mismatches.size(), 1u);
+  EXPECT_EQ(r.mismatches[0].what, "dL/dweight");
 }
 
 TEST(Model, BackwardAddsIntoParameterGradients) {
