@@ -95,9 +95,13 @@ int main(int argc, char** argv) {
   // how much of the mean difference is noise.
   const double n = static_cast<double>(seeds);
   const double mean = sum / n;
-  const double sd = seeds > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1))) : 0.0;
-  std::printf("overlapping minus non-overlapping: %+.4f (standard deviation %.4f over %lld paired seeds)\n",
-              mean, sd, static_cast<long long>(seeds));
+  std::printf("overlapping minus non-overlapping: %+.4f", mean);
+  if (seeds > 1) {
+    const double sd = std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)));
+    std::printf(" (standard deviation %.4f over %lld paired seeds)\n", sd, static_cast<long long>(seeds));
+  } else {
+    std::printf(" (standard deviation n/a: one seed; pass more seeds to see the noise)\n");
+  }
 
   // Ten classes: chance is 0.1; every model, however briefly trained, must have learned something.
   return lowest > 0.4 ? 0 : 1;

@@ -3,10 +3,12 @@
 # against it as an outside project would (find_package(minicnn CONFIG REQUIRED), minicnn::minicnn,
 # <minicnn/...>) and runs each example on a small input, its test; compiles one example through the
 # pkg-config file as well. The MNIST and Fashion-MNIST examples read data/mnist (scripts/get_mnist.sh) and
-# Debian's dataset-fashion-mnist, or $MINICNN_MNIST_DIR and $MINICNN_FASHION_MNIST_DIR, where they are;
-# without them (CI has neither) they train on stand-in images of the same shape and say so.
+# Debian's dataset-fashion-mnist (installed here, so the pooling comparisons run on real images), or
+# $MINICNN_MNIST_DIR and $MINICNN_FASHION_MNIST_DIR; without MNIST the mnist example trains on stand-in
+# images of the same shape and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -n "${MINICNN_FASHION_MNIST_DIR:-}" ] || scripts/install_deps.sh dataset-fashion-mnist
 build_dir=${MINICNN_BUILD_DIR:-build}
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
