@@ -811,6 +811,47 @@ TEST_F(CudaCudnn, AllNegativePaddedInputRecordsHowCudnnPads) {
   EXPECT_TRUE(as_minus_inf || as_zero) << "cuDNN gave " << ::testing::PrintToString(got.to_vector());
 }
 
+// cuDNN's convolutions against minicnn's im2col + cuBLAS path: the same results within float32 rounding
+// (TF32 is off by default), forward, input gradient and the added parameter gradients.
+TEST_F(CudaCudnn, ConvolutionMatchesTheNativePath) {
+  const struct {
+    const char* name;
+    Conv2dOptions options;
+    Shape x;
+  } cases[] = {
+      {"3x3 padding 1", Conv2dOptions(3, 8, 3).padding(1), {4, 3, 12, 12}},
+      {"stride 2, no bias", Conv2dOptions(4, 6, 3).stride(2).bias(false), {2, 4, 11, 10}},
+      {"dilation 2", Conv2dOptions(2, 3, 3).dilation(2).padding(2), {2, 2, 9, 9}},
+      {"airbench94's whitening 2x2", Conv2dOptions(3, 24, 2), {8, 3, 32, 32}},
+      {"airbench94's 256 to 256", Conv2dOptions(256, 256, 3).padding(1).bias(false), {4, 256, 8, 8}},
+  };
+  ASSERT_FALSE(allow_tf32());
+  uint64_t seed = 1200;
+  for (const auto& c : cases) {
+    Conv2d native(c.options), cudnn(Conv2dOptions(c.options).impl(ConvImpl::Cudnn));
+    Generator g1(seed), g2(seed);
+    native.reset_parameters(g1);
+    cudnn.reset_parameters(g2);
+    native.to(gpu());
+    cudnn.to(gpu());
+    for (Conv2d* conv : {&native, &cudnn}) {
+      for (Parameter* p : conv->parameters()) p->grad = Tensor::full(p->value.shape(), 0.25f, gpu());
+    }
+    const Tensor x = testing::uniform_values(c.x, seed + 1).to(gpu());
+    const Tensor y = native.forward(x, Mode::Train), cy = cudnn.forward(x, Mode::Train);
+    EXPECT_TRUE(close_values(cy, y, {.abs = 1e-4, .rel = 1e-4})) << c.name << ": forward";
+    const Tensor dy = testing::uniform_values(y.shape(), seed + 2).to(gpu());
+    EXPECT_TRUE(close_values(cudnn.backward(dy), native.backward(dy), {.abs = 1e-4, .rel = 1e-4}))
+        << c.name << ": input gradient";
+    const auto np = native.parameters(), cp = cudnn.parameters();
+    for (size_t i = 0; i < np.size(); ++i) {
+      EXPECT_TRUE(close_values(cp[i]->grad, np[i]->grad, {.abs = 1e-3, .rel = 1e-4}))
+          << c.name << ": gradient of " << np[i]->name;
+    }
+    seed += 3;
+  }
+}
+
 // ---- Every other layer against the CPU.
 
 class CudaLayers : public CudaTest {};
