@@ -70,13 +70,15 @@ std::vector<Buffer*> BatchNorm2d::buffers() {
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
-  MINICNN_CHECK(!x.is_cuda(), type_name(), ": runs on the CPU only, but got a tensor on ", x.device().str());
   output_shape(x.shape());
   const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   const int64_t M = N * HW;
   batch_stats_ = mode == Mode::Train || !options_.track_running_stats_;
   MINICNN_CHECK(!batch_stats_ || M > 1 || mode == Mode::Eval, type_name(),
                 ": expected more than 1 value per channel when training, but got input of shape ", x.shape());
+#if MINICNN_CUDA
+  if (x.is_cuda()) return forward_cuda(x, mode);
+#endif
   Tensor y = Tensor::empty(x.shape());
   Tensor xhat = mode == Mode::Train ? Tensor::empty(x.shape()) : Tensor();
   Tensor inv_std = Tensor::empty({C});
@@ -110,14 +112,14 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
       }
       var = sq / static_cast<double>(M);
       if (mode == Mode::Train && rm) {
-        rm[c] = static_cast<float>((1 - momentum) * rm[c] + momentum * mean);
-        rv[c] = static_cast<float>((1 - momentum) * rv[c] + momentum * (M > 1 ? sq / static_cast<double>(M - 1) : var));
+        rm[c] = running_stat_update(rm[c], mean, momentum);
+        rv[c] = running_stat_update(rv[c], unbiased_variance(sq, M), momentum);
       }
     } else {
       mean = rm[c];
       var = rv[c];
     }
-    const float is = static_cast<float>(1.0 / std::sqrt(var + options_.eps_));
+    const float is = inv_std_of(var, options_.eps_);
     inv_std.data()[c] = is;
     const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
     const float fm = static_cast<float>(mean);
@@ -156,6 +158,9 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
 
 Tensor BatchNorm2d::backward(const Tensor& dy) {
   check_backward(type_name(), xhat_, dy);
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return backward_cuda(dy);
+#endif
   const int64_t N = dy.size(0), C = dy.size(1), HW = dy.size(2) * dy.size(3);
   const double M = static_cast<double>(N * HW);
   Tensor dx = Tensor::empty(dy.shape());
@@ -200,5 +205,47 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
   }
   return dx;
 }
+
+#if MINICNN_CUDA
+// ---- Device dispatch: CUDA tensors (the layer's checks ran in forward and backward).
+
+cuda::BatchNorm2dCall BatchNorm2d::cuda_call(const Shape& x, Mode mode) const {
+  return {x[0],
+          x[1],
+          x[2] * x[3],
+          options_.eps_,
+          batch_stats_,
+          mode == Mode::Train && options_.track_running_stats_,
+          options_.momentum_.value_or(-1.0)};
+}
+
+Tensor BatchNorm2d::forward_cuda(const Tensor& x, Mode mode) {
+  MINICNN_ASSERT(!relu_, "a ReLU fused into a layer on CUDA (Model fuses on the CPU only)");
+  const cuda::BatchNorm2dCall call = cuda_call(x.shape(), mode);
+  Tensor y = Tensor::empty(x.shape(), DType::Float32, x.device());
+  Tensor xhat = mode == Mode::Train ? Tensor::empty(x.shape(), DType::Float32, x.device()) : Tensor();
+  Tensor inv_std = Tensor::empty({call.C}, DType::Float32, x.device());
+  const bool track = options_.track_running_stats_;
+  cuda::batchnorm2d_forward(
+      x.data(), y.data(), xhat.defined() ? xhat.data() : nullptr, inv_std.data(),
+      options_.affine_ ? weight_.value.data() : nullptr, options_.affine_ ? bias_.value.data() : nullptr,
+      track ? running_mean_.value.data() : nullptr, track ? running_var_.value.data() : nullptr,
+      track ? num_batches_tracked_.value.data_i32() : nullptr, call);
+  xhat_ = xhat;  // undefined in Eval mode
+  inv_std_ = mode == Mode::Train ? inv_std : Tensor();
+  output_ = Tensor();
+  return y;
+}
+
+Tensor BatchNorm2d::backward_cuda(const Tensor& dy) {
+  cuda::BatchNorm2dCall call = cuda_call(dy.shape(), Mode::Train);
+  call.batch_stats = batch_stats_;
+  Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
+  cuda::batchnorm2d_backward(
+      dy.data(), xhat_.data(), inv_std_.data(), options_.affine_ ? weight_.value.data() : nullptr, dx.data(),
+      options_.affine_ ? weight_.grad.data() : nullptr, options_.affine_ ? bias_.grad.data() : nullptr, call);
+  return dx;
+}
+#endif
 
 }  // namespace minicnn

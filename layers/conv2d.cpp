@@ -391,29 +391,60 @@ Window2d window_of(const Conv2dOptions& o) {
           o.padding_.h,     o.padding_.w,     o.dilation_.h, o.dilation_.w};
 }
 
-// ---- Device dispatch: the one place that knows which backends this build has.
+void check_impl_device(const char* op, ConvImpl impl, const Tensor& x) {
+  MINICNN_CHECK(impl == ConvImpl::Native || x.is_cuda(), op,
+                ": impl=cudnn runs on CUDA tensors only, but got a ", "tensor on ", x.device().str(),
+                "; use impl=native on the CPU");
+#if !MINICNN_CUDNN
+  MINICNN_CHECK(impl == ConvImpl::Native, op,
+                ": impl=cudnn needs a minicnn built with cuDNN (-DMINICNN_CUDNN=ON); ", "use impl=native");
+#endif
+}
 
-void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, const Conv2dGeometry& g, bool relu) {
+// ---- Device dispatch: the one place that knows which backends this build has (check_impl_device ran first).
+
+void forward_on(const Tensor& x, const float* w, const float* b, Tensor& y, const Conv2dGeometry& g,
+                bool relu, ConvImpl impl) {
 #if MINICNN_CUDA
   if (x.is_cuda()) {
     MINICNN_ASSERT(!relu, "a ReLU fused into a layer on CUDA (Model fuses on the CPU only)");
+#if MINICNN_CUDNN
+    if (impl == ConvImpl::Cudnn) return cudnn::conv2d_forward(x.data(), w, b, y.data(), g);
+#endif
     return cuda::conv2d_forward(x.data(), w, b, y.data(), g);
   }
 #endif
+  (void)impl;
   cpu::conv2d_forward(x.data(), w, b, y.data(), g, relu);
 }
 
 // `relu_out`: the fused ReLU's output (dy passes where it is > 0), or undefined; ReLUs are fused on the CPU
 // only (Model::fuse_relus), so the CUDA path knows none.
-void backward_on(const Tensor& x, const float* w, const Tensor& dy, const Tensor& relu_out, float* dx, float* dw,
-                 float* db, const Conv2dGeometry& g) {
+void backward_on(const Tensor& x, const float* w, const Tensor& dy, const Tensor& relu_out, float* dx,
+                 float* dw, float* db, const Conv2dGeometry& g, ConvImpl impl) {
 #if MINICNN_CUDA
-  if (x.is_cuda()) return cuda::conv2d_backward(x.data(), w, dy.data(), dx, dw, db, g);
+  if (x.is_cuda()) {
+#if MINICNN_CUDNN
+    if (impl == ConvImpl::Cudnn) return cudnn::conv2d_backward(x.data(), w, dy.data(), dx, dw, db, g);
 #endif
+    return cuda::conv2d_backward(x.data(), w, dy.data(), dx, dw, db, g);
+  }
+#endif
+  (void)impl;
   cpu::conv2d_backward(x.data(), w, dy.data(), relu_out.defined() ? relu_out.data() : nullptr, dx, dw, db, g);
 }
 
 }  // namespace
+
+ConvImpl parse_conv_impl(const std::string& text) {
+  if (text == "native") return ConvImpl::Native;
+  if (text == "cudnn") return ConvImpl::Cudnn;
+  detail::throw_error(fmt::format("conv impl: expected 'native' or 'cudnn', but got '{}'", text));
+}
+
+const char* conv_impl_name(ConvImpl impl) {
+  return impl == ConvImpl::Native ? "native" : "cudnn";
+}
 
 Conv2d::Conv2d(Conv2dOptions options) : options_(options) {
   const Conv2dOptions& o = options_;
@@ -479,9 +510,11 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   MINICNN_CHECK(weight_.value.defined(), type_name(), ": forward() before the model was built (in_channels unknown)");
   MINICNN_CHECK(x.device() == weight_.value.device(), type_name(), ": the input is on ", x.device().str(),
                 " but the weight is on ", weight_.value.device().str());
+  check_impl_device("Conv2d", options_.impl_, x);
   const Conv2dGeometry g = geometry(x.shape());
   Tensor y = Tensor::empty(output_shape(x.shape()), DType::Float32, x.device());
-  forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y, g, relu_);
+  forward_on(x, weight_.value.data(), options_.bias_ ? bias_.value.data() : nullptr, y, g, relu_,
+             options_.impl_);
   const bool train = mode == Mode::Train;
   input_ = train ? x : Tensor();
   geometry_ = g;
@@ -492,8 +525,8 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
 Tensor Conv2d::backward(const Tensor& dy) {
   check_backward(type_name(), input_, dy, output_shape_of(geometry_, input_.dim()));
   Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
-  backward_on(input_, weight_.value.data(), dy, output_, dx.defined() ? dx.data() : nullptr, weight_.grad.data(),
-              options_.bias_ ? bias_.grad.data() : nullptr, geometry_);
+  backward_on(input_, weight_.value.data(), dy, output_, dx.defined() ? dx.data() : nullptr,
+              weight_.grad.data(), options_.bias_ ? bias_.grad.data() : nullptr, geometry_, options_.impl_);
   return dx;
 }
 

@@ -7,6 +7,13 @@
 
 namespace minicnn {
 
+/// Which kernels run a convolution on a CUDA tensor: minicnn's im2col and cuBLAS SGEMMs, or cuDNN's
+/// convolutions (the algorithm cuDNN finds fastest for each shape, chosen once and cached).
+enum class ConvImpl { Native, Cudnn };
+/// Parses "native" or "cudnn"; throws Error for anything else.
+ConvImpl parse_conv_impl(const std::string& text);
+const char* conv_impl_name(ConvImpl impl);
+
 /// Options for Conv2d; names and defaults follow torch.nn.Conv2d (groups=1, padding_mode='zeros').
 /// in_channels = -1 makes the layer lazy (torch.nn.LazyConv2d): it is inferred from the first input shape.
 /// Example: Conv2d conv(Conv2dOptions(1, 32, 3).padding(1));
@@ -17,6 +24,7 @@ struct Conv2dOptions {
   Conv2dOptions& padding(IntPair p) { padding_ = p; return *this; }
   Conv2dOptions& dilation(IntPair d) { dilation_ = d; return *this; }
   Conv2dOptions& bias(bool b) { bias_ = b; return *this; }
+  Conv2dOptions& impl(ConvImpl i) { impl_ = i; return *this; }
   int64_t in_channels_;
   int64_t out_channels_;
   IntPair kernel_size_;
@@ -24,6 +32,7 @@ struct Conv2dOptions {
   IntPair padding_{0};
   IntPair dilation_{1};
   bool bias_ = true;
+  ConvImpl impl_ = ConvImpl::Native;
 };
 
 /// The convolution geometry of one call, validated once and passed to the kernels.
@@ -43,6 +52,7 @@ class Conv2d : public Layer, public ReLUFuser {
   void reset_parameters(Generator& gen) override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   std::vector<Parameter*> parameters() override;
   std::optional<Window2d> window() const override;
   void set_fused_relu(bool fused) override { relu_ = fused; }
@@ -50,6 +60,7 @@ class Conv2d : public Layer, public ReLUFuser {
   Parameter& weight() { return weight_; }
   Parameter& bias() { return bias_; }
   const Conv2dOptions& options() const { return options_; }
+  void set_impl(ConvImpl impl) { options_.impl_ = impl; }
 
  private:
   Conv2dGeometry geometry(const Shape& in) const;
@@ -107,5 +118,15 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
                      const Conv2dGeometry& g);
 }  // namespace cuda
+
+namespace cudnn {
+// The same through cuDNN (layers/conv2d_cudnn.cpp, MINICNN_CUDNN builds): cudnnConvolutionForward,
+// BackwardData and BackwardFilter (plus cudnnAddTensor and BackwardBias for the bias) with, per geometry,
+// the fastest deterministic algorithm of cuDNN's own search, found once and cached. Float32 arithmetic
+// (CUDNN_FMA_MATH) unless allow_tf32(). Backward adds into dw and db (db may be null); dx may be null.
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g);
+void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                     const Conv2dGeometry& g);
+}  // namespace cudnn
 
 }  // namespace minicnn

@@ -17,6 +17,7 @@ class Dropout : public Layer {
   void reseed(uint64_t seed) override { seed_ = seed; }
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
 
  private:
   float p_;

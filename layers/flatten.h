@@ -14,6 +14,7 @@ class Flatten : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   bool mixes_spatial() const override { return true; }
 
  private:

@@ -1,4 +1,5 @@
-// GELU on the CPU: Eigen's vectorised erf/exp/tanh over OpenMP chunks; the layer caches its input.
+// GELU on the CPU: Eigen's vectorised erf/exp/tanh over OpenMP chunks; the layer caches its input and
+// dispatches CUDA tensors to layers/gelu.cu.
 #include <minicnn/gelu.h>
 
 #include <Eigen/Core>
@@ -18,12 +19,6 @@ namespace {
 
 using Array = Eigen::Map<Eigen::ArrayXf>;
 using ConstArray = Eigen::Map<const Eigen::ArrayXf>;
-
-// torch's constants (aten/src/ATen/native/cpu/Activation.cpp names them kAlpha, kBeta, kKappa).
-constexpr float kSqrtHalf = 0.70710678118654752440f;     // 1/sqrt(2)
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;   // 1/sqrt(2*pi): the normal density's factor
-constexpr float kSqrt2OverPi = 0.79788456080286535588f;  // sqrt(2/pi)
-constexpr float kKappa = 0.044715f;
 
 // Runs f(begin, count) over n elements in chunks of whole vectors, one chunk per OpenMP thread.
 template <typename F>
@@ -49,9 +44,9 @@ void gelu_forward(const float* x, float* y, int64_t n, GeluApproximate approxima
     const ConstArray X(x + b, m);
     Array Y(y + b, m);
     if (approximate == GeluApproximate::None) {
-      Y = 0.5f * X * (1.0f + (X * kSqrtHalf).erf());
+      Y = 0.5f * X * (1.0f + (X * kGeluSqrtHalf).erf());
     } else {
-      Y = 0.5f * X * (1.0f + (kSqrt2OverPi * (X + kKappa * X.cube())).tanh());
+      Y = 0.5f * X * (1.0f + (kGeluSqrt2OverPi * (X + kGeluKappa * X.cube())).tanh());
     }
   });
 }
@@ -62,12 +57,13 @@ void gelu_backward(const float* x, const float* dy, float* dx, int64_t n, GeluAp
     Array DX(dx + b, m);
     if (approximate == GeluApproximate::None) {
       // d/dx [x Phi(x)] = Phi(x) + x phi(x).
-      DX = DY * (0.5f * (1.0f + (X * kSqrtHalf).erf()) + X * kInvSqrt2Pi * (-0.5f * X.square()).exp());
+      DX =
+          DY * (0.5f * (1.0f + (X * kGeluSqrtHalf).erf()) + X * kGeluInvSqrt2Pi * (-0.5f * X.square()).exp());
     } else {
       // With u = sqrt(2/pi) (x + kappa x^3) and t = tanh(u): 0.5 (1 + t) + 0.5 x (1 - t^2) du/dx.
-      const Eigen::ArrayXf t = (kSqrt2OverPi * (X + kKappa * X.cube())).tanh();
+      const Eigen::ArrayXf t = (kGeluSqrt2OverPi * (X + kGeluKappa * X.cube())).tanh();
       DX = DY * (0.5f * (1.0f + t) +
-                 0.5f * X * (1.0f - t.square()) * kSqrt2OverPi * (1.0f + 3.0f * kKappa * X.square()));
+                 0.5f * X * (1.0f - t.square()) * kGeluSqrt2OverPi * (1.0f + 3.0f * kGeluKappa * X.square()));
     }
   });
 }
@@ -78,10 +74,29 @@ std::string GELU::repr() const {
   return approximate_ == GeluApproximate::None ? "GELU(approximate='none')" : "GELU(approximate='tanh')";
 }
 
+namespace {
+
+// ---- Device dispatch: the one place that knows which backends this build has.
+
+void forward_on(const Tensor& x, Tensor& y, GeluApproximate approximate) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::gelu_forward(x.data(), y.data(), x.numel(), approximate);
+#endif
+  cpu::gelu_forward(x.data(), y.data(), x.numel(), approximate);
+}
+
+void backward_on(const Tensor& x, const Tensor& dy, Tensor& dx, GeluApproximate approximate) {
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return cuda::gelu_backward(x.data(), dy.data(), dx.data(), dy.numel(), approximate);
+#endif
+  cpu::gelu_backward(x.data(), dy.data(), dx.data(), dy.numel(), approximate);
+}
+
+}  // namespace
+
 Tensor GELU::forward(const Tensor& x, Mode mode) {
-  MINICNN_CHECK(!x.is_cuda(), "GELU: runs on the CPU only, but got a tensor on ", x.device().str());
   Tensor y = Tensor::empty(x.shape(), DType::Float32, x.device());
-  cpu::gelu_forward(x.data(), y.data(), x.numel(), approximate_);
+  forward_on(x, y, approximate_);
   input_ = mode == Mode::Train ? x : Tensor();
   return y;
 }
@@ -89,7 +104,7 @@ Tensor GELU::forward(const Tensor& x, Mode mode) {
 Tensor GELU::backward(const Tensor& dy) {
   check_backward("GELU", input_, dy);
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-  cpu::gelu_backward(input_.data(), dy.data(), dx.data(), dy.numel(), approximate_);
+  backward_on(input_, dy, dx, approximate_);
   return dx;
 }
 

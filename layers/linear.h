@@ -26,6 +26,7 @@ class Linear : public Layer, public ReLUFuser {
   void reset_parameters(Generator& gen) override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   std::vector<Parameter*> parameters() override;
   bool mixes_spatial() const override { return true; }
   void set_fused_relu(bool fused) override { relu_ = fused; }

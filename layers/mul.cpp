@@ -1,16 +1,25 @@
-// Mul on the CPU: one vectorised pass each way (backward needs nothing from forward but the scale).
+// Mul: one vectorised pass each way on the CPU, one kernel on CUDA (backward needs nothing but the scale).
 #include <minicnn/mul.h>
 
 #include <fmt/format.h>
 
-#include <minicnn/check.h>
+#if MINICNN_CUDA
+#include <minicnn/cuda/elementwise.h>
+#endif
 
 namespace minicnn {
 namespace {
 
-void scale_by(const float* x, float* y, int64_t n, float scale) {
+// y = x * scale on the tensors' device: the device dispatch.
+void scale_by(const Tensor& x, Tensor& y, float scale) {
+  const float* xp = x.data();
+  float* yp = y.data();
+  const int64_t n = x.numel();
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::scale(xp, yp, n, scale);
+#endif
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+  for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] * scale;
 }
 
 }  // namespace
@@ -20,15 +29,14 @@ std::string Mul::repr() const {
 }
 
 Tensor Mul::forward(const Tensor& x, Mode) {
-  MINICNN_CHECK(!x.is_cuda(), "Mul: runs on the CPU only, but got a tensor on ", x.device().str());
   Tensor y = Tensor::empty(x.shape(), DType::Float32, x.device());
-  scale_by(x.data(), y.data(), x.numel(), scale_);
+  scale_by(x, y, scale_);
   return y;
 }
 
 Tensor Mul::backward(const Tensor& dy) {
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
-  scale_by(dy.data(), dx.data(), dy.numel(), scale_);
+  scale_by(dy, dx, scale_);
   return dx;
 }
 

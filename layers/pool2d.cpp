@@ -8,6 +8,7 @@
 #include <limits>
 
 #include <minicnn/check.h>
+#include <minicnn/pool2d_window.h>
 
 namespace minicnn {
 
@@ -286,12 +287,9 @@ Tensor AvgPool2d::backward(const Tensor& dy) {
 }
 
 // ----------------------------------------------------------------------------------------------------
-// Adaptive pooling: window o of an axis spans [floor(o*in/out), ceil((o+1)*in/out)).
+// Adaptive pooling: window o of an axis spans [floor(o*in/out), ceil((o+1)*in/out)) (pool2d_window.h).
 
 namespace {
-
-int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
-int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
 
 std::string adaptive_repr(const char* op, AdaptiveSize s) {
   auto one = [](int64_t v) { return v < 0 ? std::string("None") : std::to_string(v); };
@@ -299,17 +297,13 @@ std::string adaptive_repr(const char* op, AdaptiveSize s) {
   return fmt::format("{}(output_size=({}, {}))", op, one(s.h), one(s.w));
 }
 
-// Calls f(plane, output index within the plane, h0, h1, w0, w1) for every adaptive window, planes in
-// parallel and each plane's windows in order.
+// Calls f(plane, oh, ow) for every output, planes in parallel and each plane's outputs in order.
 template <typename F>
-void for_each_adaptive_window(const Pool2dGeometry& g, F&& f) {
+void for_each_output(const Pool2dGeometry& g, F&& f) {
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < g.planes(); ++plane) {
     for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        f(plane, oh * g.OW + ow, h0, h1, adaptive_start(ow, g.W, g.OW), adaptive_end(ow, g.W, g.OW));
-      }
+      for (int64_t ow = 0; ow < g.OW; ++ow) f(plane, oh, ow);
     }
   }
 }
@@ -320,6 +314,102 @@ Pool2dGeometry adaptive_geometry(const char* op, const Shape& x, AdaptiveSize s)
   const auto [N, C, H, W] = nchw_of(op, x);
   const int64_t OH = s.h < 0 ? H : s.h, OW = s.w < 0 ? W : s.w;
   return {N, C, H, W, OH, OW, 0, 0, 0, 0, 0, 0, 1, 1};
+}
+
+// ---- Device dispatch of the adaptive pools and MaxUnpool2d.
+
+void adaptive_avg_forward_on(const Tensor& x, Tensor& y, const Pool2dGeometry& g) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::adaptive_avg_pool2d_forward(x.data(), y.data(), g);
+#endif
+  const float* xp = x.data();
+  float* yp = y.data();
+  for_each_output(g, [&](int64_t plane, int64_t oh, int64_t ow) {
+    yp[(plane * g.OH + oh) * g.OW + ow] = adaptive_avg_pool2d_at(xp + plane * g.H * g.W, g, oh, ow);
+  });
+}
+
+void adaptive_avg_backward_on(const Tensor& dy, Tensor& dx, const Pool2dGeometry& g) {
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return cuda::adaptive_avg_pool2d_backward(dy.data(), dx.data(), g);
+#endif
+  dx.zero_();
+  const float* dyp = dy.data();
+  float* dxp = dx.data();
+  for_each_output(g, [&](int64_t plane, int64_t oh, int64_t ow) {
+    const float grad =
+        dyp[(plane * g.OH + oh) * g.OW + ow] / static_cast<float>(adaptive_window_area(g, oh, ow));
+    float* dxpl = dxp + plane * g.H * g.W;
+    const int64_t h1 = adaptive_end(oh, g.H, g.OH), w1 = adaptive_end(ow, g.W, g.OW);
+    for (int64_t h = adaptive_start(oh, g.H, g.OH); h < h1; ++h) {
+      for (int64_t w = adaptive_start(ow, g.W, g.OW); w < w1; ++w) dxpl[h * g.W + w] += grad;
+    }
+  });
+}
+
+void adaptive_max_forward_on(const Tensor& x, Tensor& y, Tensor& idx, const Pool2dGeometry& g) {
+#if MINICNN_CUDA
+  if (x.is_cuda()) return cuda::adaptive_max_pool2d_forward(x.data(), y.data(), idx.data_i32(), g);
+#endif
+  const float* xp = x.data();
+  float* yp = y.data();
+  int32_t* ip = idx.data_i32();
+  for_each_output(g, [&](int64_t plane, int64_t oh, int64_t ow) {
+    const int64_t o = (plane * g.OH + oh) * g.OW + ow;
+    ip[o] = static_cast<int32_t>(adaptive_max_pool2d_at(xp + plane * g.H * g.W, g, oh, ow, &yp[o]));
+  });
+}
+
+void adaptive_max_backward_on(const Tensor& dy, const Tensor& idx, Tensor& dx, const Pool2dGeometry& g) {
+#if MINICNN_CUDA
+  if (dy.is_cuda()) return cuda::adaptive_max_pool2d_backward(dy.data(), idx.data_i32(), dx.data(), g);
+#endif
+  cpu::max_pool2d_backward(dy.data(), idx.data_i32(), dx.data(), g);
+}
+
+[[noreturn]] void throw_invalid_unpool_index(int64_t at, IntPair out) {
+  detail::throw_error(detail::concat("MaxUnpool2d: found an invalid max index ", at, " (output plane has ",
+                                     out.h * out.w, " elements, ", out.h, "x", out.w, ")"));
+}
+
+// y (zeros, planes x out) gets x (planes x in) at the indices; an index outside the plane is refused.
+void max_unpool_forward_on(const Tensor& x, const Tensor& indices, Tensor& y, int64_t planes, IntPair out) {
+  const int64_t plane_in = x.size(-1) * x.size(-2), plane_out = out.h * out.w;
+#if MINICNN_CUDA
+  if (x.is_cuda()) {
+    int32_t bad = 0;
+    if (!cuda::max_unpool2d_forward(x.data(), indices.data_i32(), y.data(), planes, plane_in, plane_out,
+                                    &bad)) {
+      throw_invalid_unpool_index(bad, out);
+    }
+    return;
+  }
+#endif
+  const float* xp = x.data();
+  const int32_t* ip = indices.data_i32();
+  float* yp = y.data();
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    for (int64_t i = 0; i < plane_in; ++i) {
+      const int32_t at = ip[plane * plane_in + i];
+      if (at < 0 || at >= plane_out) throw_invalid_unpool_index(at, out);
+      yp[plane * plane_out + at] = xp[plane * plane_in + i];
+    }
+  }
+}
+
+void max_unpool_backward_on(const Tensor& dy, const Tensor& indices, Tensor& dx, int64_t planes) {
+  const int64_t plane_in = dx.size(-1) * dx.size(-2), plane_out = dy.size(-1) * dy.size(-2);
+#if MINICNN_CUDA
+  if (dy.is_cuda())
+    return cuda::max_unpool2d_backward(dy.data(), indices.data_i32(), dx.data(), planes, plane_in, plane_out);
+#endif
+  const float* dyp = dy.data();
+  const int32_t* ip = indices.data_i32();
+  float* dxp = dx.data();
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    for (int64_t i = 0; i < plane_in; ++i)
+      dxp[plane * plane_in + i] = dyp[plane * plane_out + ip[plane * plane_in + i]];
+  }
 }
 
 }  // namespace
@@ -336,19 +426,9 @@ Shape AdaptiveAvgPool2d::output_shape(const Shape& in) const {
 }
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x, Mode mode) {
-  MINICNN_CHECK(!x.is_cuda(), "AdaptiveAvgPool2d: runs on the CPU only, but got a tensor on ", x.device().str());
   const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", x.shape(), size_);
-  Tensor y = Tensor::empty(unbatched_like(x.shape(), g.N, g.C, g.OH, g.OW));
-  const float* xp = x.data();
-  float* yp = y.data();
-  for_each_adaptive_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
-    const float* xpl = xp + plane * g.H * g.W;
-    float sum = 0.0f;
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t w = w0; w < w1; ++w) sum += xpl[h * g.W + w];
-    }
-    yp[plane * g.OH * g.OW + o] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
-  });
+  Tensor y = Tensor::empty(unbatched_like(x.shape(), g.N, g.C, g.OH, g.OW), DType::Float32, x.device());
+  adaptive_avg_forward_on(x, y, g);
   input_shape_ = x.shape();
   output_ = mode == Mode::Train ? y : Tensor();
   return y;
@@ -357,16 +437,8 @@ Tensor AdaptiveAvgPool2d::forward(const Tensor& x, Mode mode) {
 Tensor AdaptiveAvgPool2d::backward(const Tensor& dy) {
   check_backward("AdaptiveAvgPool2d", output_, dy);
   const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", input_shape_, size_);
-  Tensor dx = Tensor::zeros(input_shape_);
-  const float* dyp = dy.data();
-  float* dxp = dx.data();
-  for_each_adaptive_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
-    const float grad = dyp[plane * g.OH * g.OW + o] / static_cast<float>((h1 - h0) * (w1 - w0));
-    float* dxpl = dxp + plane * g.H * g.W;
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t w = w0; w < w1; ++w) dxpl[h * g.W + w] += grad;
-    }
-  });
+  Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
+  adaptive_avg_backward_on(dy, dx, g);
   return dx;
 }
 
@@ -383,32 +455,13 @@ Shape AdaptiveMaxPool2d::output_shape(const Shape& in) const {
 
 Tensor AdaptiveMaxPool2d::forward(const Tensor& x, Mode mode) {
   (void)mode;
-  MINICNN_CHECK(!x.is_cuda(), "AdaptiveMaxPool2d: runs on the CPU only, but got a tensor on ", x.device().str());
   const Pool2dGeometry g = adaptive_geometry("AdaptiveMaxPool2d", x.shape(), size_);
   MINICNN_CHECK(g.H * g.W <= std::numeric_limits<int32_t>::max(), "AdaptiveMaxPool2d: an input plane of ",
                 g.H * g.W, " elements is too large for int32 indices");
   const Shape ys = unbatched_like(x.shape(), g.N, g.C, g.OH, g.OW);
-  Tensor y = Tensor::empty(ys);
-  Tensor idx = Tensor::empty(ys, DType::Int32);
-  const float* xp = x.data();
-  float* yp = y.data();
-  int32_t* ip = idx.data_i32();
-  for_each_adaptive_window(g, [&](int64_t plane, int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
-    const float* xpl = xp + plane * g.H * g.W;
-    float best = -std::numeric_limits<float>::infinity();
-    int64_t best_i = h0 * g.W + w0;
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t w = w0; w < w1; ++w) {
-        const float v = xpl[h * g.W + w];
-        if (v > best || std::isnan(v)) {
-          best = v;
-          best_i = h * g.W + w;
-        }
-      }
-    }
-    yp[plane * g.OH * g.OW + o] = best;
-    ip[plane * g.OH * g.OW + o] = static_cast<int32_t>(best_i);
-  });
+  Tensor y = Tensor::empty(ys, DType::Float32, x.device());
+  Tensor idx = Tensor::empty(ys, DType::Int32, x.device());
+  adaptive_max_forward_on(x, y, idx, g);
   input_shape_ = x.shape();
   indices_ = idx;
   return y;
@@ -417,8 +470,8 @@ Tensor AdaptiveMaxPool2d::forward(const Tensor& x, Mode mode) {
 Tensor AdaptiveMaxPool2d::backward(const Tensor& dy) {
   check_backward("AdaptiveMaxPool2d", indices_, dy);
   const Pool2dGeometry g = adaptive_geometry("AdaptiveMaxPool2d", input_shape_, size_);
-  Tensor dx = Tensor::empty(input_shape_);
-  cpu::max_pool2d_backward(dy.data(), indices_.data_i32(), dx.data(), g);
+  Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
+  adaptive_max_backward_on(dy, indices_, dx, g);
   return dx;
 }
 
@@ -434,27 +487,17 @@ MaxUnpool2d::MaxUnpool2d(MaxUnpool2dOptions options) : options_(std::move(option
 }
 
 Tensor MaxUnpool2d::forward(const Tensor& x, const Tensor& indices, std::optional<IntPair> output_size) {
-  MINICNN_CHECK(!x.is_cuda(), "MaxUnpool2d: runs on the CPU only, but got a tensor on ", x.device().str());
   const auto [N, C, H, W] = nchw_of("MaxUnpool2d", x.shape());
   MINICNN_CHECK(indices.dtype() == DType::Int32 && indices.shape() == x.shape(),
                 "MaxUnpool2d: expected int32 indices of shape ", x.shape(), ", but got ",
                 dtype_name(indices.dtype()), " ", indices.shape());
+  MINICNN_CHECK(indices.device() == x.device(), "MaxUnpool2d: expected the indices on ", x.device().str(),
+                ", but got them on ", indices.device().str());
   const IntPair k = options_.kernel_size_, s = options_.stride_.value_or(k), p = options_.padding_;
   const IntPair out = output_size.value_or(IntPair((H - 1) * s.h - 2 * p.h + k.h, (W - 1) * s.w - 2 * p.w + k.w));
   MINICNN_CHECK(out.h > 0 && out.w > 0, "MaxUnpool2d: expected a positive output size, but got ", out.pair_str());
-  const int64_t plane_out = out.h * out.w;
-  Tensor y = Tensor::zeros(unbatched_like(x.shape(), N, C, out.h, out.w));
-  const float* xp = x.data();
-  const int32_t* ip = indices.data_i32();
-  float* yp = y.data();
-  for (int64_t plane = 0; plane < N * C; ++plane) {
-    for (int64_t i = 0; i < H * W; ++i) {
-      const int32_t at = ip[plane * H * W + i];
-      MINICNN_CHECK(at >= 0 && at < plane_out, "MaxUnpool2d: found an invalid max index ", at,
-                    " (output plane has ", plane_out, " elements, ", out.h, "x", out.w, ")");
-      yp[plane * plane_out + at] = xp[plane * H * W + i];
-    }
-  }
+  Tensor y = Tensor::zeros(unbatched_like(x.shape(), N, C, out.h, out.w), DType::Float32, x.device());
+  max_unpool_forward_on(x, indices, y, N * C, out);
   indices_ = indices;
   input_shape_ = x.shape();
   output_shape_ = y.shape();
@@ -464,14 +507,8 @@ Tensor MaxUnpool2d::forward(const Tensor& x, const Tensor& indices, std::optiona
 Tensor MaxUnpool2d::backward(const Tensor& dy) {
   check_backward("MaxUnpool2d", indices_, dy, output_shape_);
   const auto [N, C, H, W] = nchw_of("MaxUnpool2d", input_shape_);
-  const int64_t plane_out = dy.size(-1) * dy.size(-2);
-  Tensor dx = Tensor::empty(input_shape_);
-  const float* dyp = dy.data();
-  const int32_t* ip = indices_.data_i32();
-  float* dxp = dx.data();
-  for (int64_t plane = 0; plane < N * C; ++plane) {
-    for (int64_t i = 0; i < H * W; ++i) dxp[plane * H * W + i] = dyp[plane * plane_out + ip[plane * H * W + i]];
-  }
+  Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
+  max_unpool_backward_on(dy, indices_, dx, N * C);
   return dx;
 }
 

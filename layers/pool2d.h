@@ -61,6 +61,7 @@ class MaxPool2d : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   std::optional<Window2d> window() const override;
 
   /// Forward that always computes the indices (torch's return_indices=True).
@@ -105,6 +106,7 @@ class AvgPool2d : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   std::optional<Window2d> window() const override;
   const AvgPool2dOptions& options() const { return options_; }
   void set_impl(PoolImpl impl) { options_.impl_ = impl; }
@@ -133,6 +135,7 @@ class AdaptiveAvgPool2d : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   bool mixes_spatial() const override { return true; }
 
  private:
@@ -150,6 +153,7 @@ class AdaptiveMaxPool2d : public Layer {
   Shape output_shape(const Shape& in) const override;
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   bool mixes_spatial() const override { return true; }
   const Tensor& indices() const { return indices_; }
 
@@ -199,6 +203,21 @@ void max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2d
 void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, const Pool2dGeometry& g);
 void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g, AvgDivisor d);
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g, AvgDivisor d);
+/// Adaptive pooling and MaxUnpool2d on device buffers, the CPU's rules (pool2d_window.h) one thread per
+/// output (forward) or per input element (backward, a gather): bit-identical to the CPU.
+void adaptive_max_pool2d_forward(const float* x, float* y, int32_t* indices, const Pool2dGeometry& g);
+void adaptive_max_pool2d_backward(const float* dy, const int32_t* indices, float* dx,
+                                  const Pool2dGeometry& g);
+void adaptive_avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g);
+void adaptive_avg_pool2d_backward(const float* dy, float* dx, const Pool2dGeometry& g);
+/// y (planes, plane_out), already zero, gets x (planes, plane_in) at the int32 indices; returns false with
+/// one of the indices outside [0, plane_out) in *invalid when there is one (waits for the device). Where
+/// two values share an index, which one lands is unspecified (as in torch on CUDA).
+bool max_unpool2d_forward(const float* x, const int32_t* indices, float* y, int64_t planes, int64_t plane_in,
+                          int64_t plane_out, int32_t* invalid);
+/// dx[i] = dy[index of i], plane by plane.
+void max_unpool2d_backward(const float* dy, const int32_t* indices, float* dx, int64_t planes,
+                           int64_t plane_in, int64_t plane_out);
 /// Tests only: makes the kernels use 64-bit flat indices even for small tensors.
 void force_64bit_indexing_for_testing(bool on);
 }  // namespace cuda

@@ -1,36 +1,13 @@
 // The cuDNN comparison path of MaxPool2d and AvgPool2d: cuDNN's legacy cudnnPoolingForward/Backward.
 #include <cudnn.h>
 
-#include <limits>
-
 #include <minicnn/cuda/check.h>
 #include <minicnn/cuda/context.h>
 #include <minicnn/pool2d.h>
+#include "cudnn_tensor.h"
 
 namespace minicnn::cudnn {
 namespace {
-
-// A 4-D NCHW float tensor descriptor, destroyed with its scope.
-class TensorDesc {
- public:
-  TensorDesc(const char* op, int64_t N, int64_t C, int64_t H, int64_t W) {
-    constexpr int64_t kMax = std::numeric_limits<int>::max();
-    MINICNN_CHECK(N <= kMax && C <= kMax && H <= kMax && W <= kMax && N * C * H * W <= kMax, op,
-                  ": impl=cudnn handles tensors of at most 2147483647 elements, but got [", N, ", ", C, ", ",
-                  H, ", ", W, "]; use impl=native");
-    MINICNN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc_));
-    MINICNN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                   static_cast<int>(N), static_cast<int>(C),
-                                                   static_cast<int>(H), static_cast<int>(W)));
-  }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(desc_); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-  cudnnTensorDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnTensorDescriptor_t desc_ = nullptr;
-};
 
 // The pooling descriptor of geometry `g`, plus the input and output descriptors; checks that cuDNN's
 // output size agrees with ours (it computes floor((H + 2P - K) / S) + 1, the same rule without ceil_mode).

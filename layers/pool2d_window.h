@@ -139,4 +139,90 @@ MINICNN_HD float avg_pool2d_backward_at(const float* dy, const Pool2dGeometry& g
   return sum;
 }
 
+// ---- Adaptive pooling (AdaptiveMaxPool2d, AdaptiveAvgPool2d): window o of an axis of `in` cells cut into
+// `out` windows spans [floor(o*in/out), ceil((o+1)*in/out)), torch's rule. The geometry's K, S and P are
+// unused; the CPU layers and the CUDA kernels call the functions below.
+
+MINICNN_HD int64_t adaptive_start(int64_t o, int64_t in, int64_t out) {
+  return (o * in) / out;
+}
+MINICNN_HD int64_t adaptive_end(int64_t o, int64_t in, int64_t out) {
+  return ((o + 1) * in + out - 1) / out;
+}
+
+/// The outputs [o0, o1) whose adaptive window holds input cell `i`: start(o) <= i exactly when
+/// o < ceil((i+1)*out/in), and end(o) > i exactly when o >= floor(i*out/in). Used by the gather backwards.
+MINICNN_HD TapRange adaptive_covering_outputs(int64_t i, int64_t in, int64_t out) {
+  return {(i * out) / in, ((i + 1) * out + in - 1) / in};
+}
+
+/// Adaptive max pooling of output (oh, ow) over one plane: the max-pooling rules of max_pool2d_at (best
+/// starts at the window's first element; `v > best || isnan(v)`); stores the maximum in *value and returns
+/// its flat index h*W + w.
+MINICNN_HD int64_t adaptive_max_pool2d_at(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow,
+                                          float* value) {
+  const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
+  const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
+  float best = -INFINITY;
+  int64_t best_i = h0 * g.W + w0;
+  for (int64_t h = h0; h < h1; ++h) {
+    for (int64_t w = w0; w < w1; ++w) {
+      const float v = x[h * g.W + w];
+      if (v > best || is_nan(v)) {
+        best = v;
+        best_i = h * g.W + w;
+      }
+    }
+  }
+  *value = best;
+  return best_i;
+}
+
+/// The number of input cells in adaptive window (oh, ow): the divisor of adaptive average pooling.
+MINICNN_HD int64_t adaptive_window_area(const Pool2dGeometry& g, int64_t oh, int64_t ow) {
+  return (adaptive_end(oh, g.H, g.OH) - adaptive_start(oh, g.H, g.OH)) *
+         (adaptive_end(ow, g.W, g.OW) - adaptive_start(ow, g.W, g.OW));
+}
+
+/// Adaptive average pooling of output (oh, ow) over one plane, summed row by row.
+MINICNN_HD float adaptive_avg_pool2d_at(const float* x, const Pool2dGeometry& g, int64_t oh, int64_t ow) {
+  const int64_t h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
+  const int64_t w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
+  float sum = 0.0f;
+  for (int64_t h = h0; h < h1; ++h) {
+    for (int64_t w = w0; w < w1; ++w) sum += x[h * g.W + w];
+  }
+  return sum / static_cast<float>(adaptive_window_area(g, oh, ow));
+}
+
+/// dL/dx at input (ih, iw) of one plane of adaptive max pooling: dy summed, in output order, over the
+/// covering outputs whose stored index is ih*W + iw (the order of the CPU's scatter: bit-identical).
+MINICNN_HD float adaptive_max_pool2d_backward_at(const float* dy, const int32_t* indices,
+                                                 const Pool2dGeometry& g, int64_t ih, int64_t iw) {
+  const TapRange rh = adaptive_covering_outputs(ih, g.H, g.OH), rw = adaptive_covering_outputs(iw, g.W, g.OW);
+  const int64_t target = ih * g.W + iw;
+  float sum = 0.0f;
+  for (int64_t oh = rh.k0; oh < rh.k1; ++oh) {
+    for (int64_t ow = rw.k0; ow < rw.k1; ++ow) {
+      const int64_t o = oh * g.OW + ow;
+      if (indices[o] == target) sum += dy[o];
+    }
+  }
+  return sum;
+}
+
+/// dL/dx at input (ih, iw) of one plane of adaptive average pooling: dy / area summed over the covering
+/// outputs in output order, as the CPU's scatter adds them (bit-identical).
+MINICNN_HD float adaptive_avg_pool2d_backward_at(const float* dy, const Pool2dGeometry& g, int64_t ih,
+                                                 int64_t iw) {
+  const TapRange rh = adaptive_covering_outputs(ih, g.H, g.OH), rw = adaptive_covering_outputs(iw, g.W, g.OW);
+  float sum = 0.0f;
+  for (int64_t oh = rh.k0; oh < rh.k1; ++oh) {
+    for (int64_t ow = rw.k0; ow < rw.k1; ++ow) {
+      sum += dy[oh * g.OW + ow] / static_cast<float>(adaptive_window_area(g, oh, ow));
+    }
+  }
+  return sum;
+}
+
 }  // namespace minicnn

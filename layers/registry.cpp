@@ -838,6 +838,12 @@ void set_pool_impl(Model& model, PoolImpl impl) {
   }
 }
 
+void set_conv_impl(Model& model, ConvImpl impl) {
+  for (size_t i = 0; i < model.size(); ++i) {
+    if (auto* conv = dynamic_cast<Conv2d*>(&model.layer(i))) conv->set_impl(impl);
+  }
+}
+
 std::string model_to_spec(const Model& model) {
   std::string out;
   for (size_t i = 0; i < model.size(); ++i) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <minicnn/conv2d.h>
 #include <minicnn/model.h>
 #include <minicnn/pool2d.h>
 #include <minicnn/recipe.h>
@@ -79,6 +80,9 @@ void check_classifier(const Model& built_model, int64_t classes, const std::stri
 
 /// Makes every MaxPool2d and AvgPool2d of `model` run with `impl` (minicnn's kernels or cuDNN's).
 void set_pool_impl(Model& model, PoolImpl impl);
+
+/// Makes every Conv2d of `model` run with `impl` (minicnn's kernels or cuDNN's) on CUDA.
+void set_conv_impl(Model& model, ConvImpl impl);
 
 /// Names of the layers the spec language knows.
 std::vector<std::string> known_layers();

@@ -15,6 +15,7 @@ class ReLU : public Layer, public FusableReLU {
   Shape output_shape(const Shape& in) const override { return in; }
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
+  bool supports(Device) const override { return true; }
   void set_fused(bool fused) override { fused_ = fused; }
 
  private:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one GPU check (DESIGN section 7). Run from the repository root on a machine with an H100 or H200
-# and PyTorch with CUDA, after scripts/stage_gpu.sh filled .gpu/ on the CPU machine: it runs the CUDA
-# tests, the pooling benchmark (minicnn native vs cuDNN vs PyTorch) and a short MNIST training run on the
-# GPU, and writes its log to $OUT/gpu_check.log. Exits non-zero when any stage failed. Every stage has a
-# time limit; together they stay under 8 minutes.
+# and PyTorch with CUDA, after scripts/stage_gpu.sh filled .gpu/ on the CPU machine. In this order, so that
+# a short lease answers the first questions first: the CUDA tests; airbench94 (one seed) with minicnn and
+# with bench/airbench_torch.py (float32, TF32 off) on the same GPU; cifar-cnn for two epochs on the GPU
+# and on the CPU; the cuDNN convolution timings. Writes its log (and the runs' summaries) to $OUT. Exits
+# non-zero when any stage failed. Every stage has a time limit; together they stay under 6 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu-check-out}
@@ -42,6 +43,21 @@ print(":".join(seen))
 PY
 }
 
+# A stage's command under a time limit, its wall time printed (the whole command, start-up included).
+timed() {
+  local limit=$1 start rc
+  shift
+  start=$(date +%s.%N)
+  timeout "$limit" "$@"
+  rc=$?
+  echo "wall seconds: $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')"
+  return "$rc"
+}
+
+show() {
+  if [ -f "$1" ]; then cat "$1"; echo; fi
+}
+
 check() {
   if [ ! -x .gpu/bin/minicnn_tests ]; then
     echo "gpu_check: .gpu/bin is missing; run scripts/stage_gpu.sh on the CPU machine and carry .gpu"
@@ -55,26 +71,37 @@ check() {
   LD_LIBRARY_PATH="$python_ld_path" python3 -c \
     'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' ||
     true
-  for b in minicnn minicnn_tests pool_cuda_bench; do
+  for b in minicnn minicnn_tests conv_cuda_bench; do
     echo "$b loads:"
     ldd ".gpu/bin/$b" | grep -E "cublas|cudnn|fmt|gomp|not found" || true
   done
 
-  stage "CUDA tests" timeout 120 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
-  local mode
-  for mode in max avg; do
-    stage "$mode pooling benchmark: minicnn and cuDNN" timeout 60 .gpu/bin/pool_cuda_bench --mode "$mode"
-    stage "$mode pooling benchmark: PyTorch" timeout 60 env PYTHONUNBUFFERED=1 LD_LIBRARY_PATH="$python_ld_path" \
-      python3 bench/pool_torch_cuda.py --mode "$mode"
-  done
-  if [ -d .gpu/mnist ]; then
-    stage "MNIST training on the GPU" timeout 120 .gpu/bin/minicnn train --dataset mnist --data .gpu/mnist \
-      --model mnist-cnn --epochs 1 --batch-size 256 --device cuda --out "$out/run"
-    if [ -f "$out/run/summary.json" ]; then cat "$out/run/summary.json"; fi
+  stage "CUDA tests" timeout 90 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
+
+  local data=/tmp/gpu-check-cifar10
+  if [ -f .gpu/cifar10-jpeg.tar.gz ]; then
+    mkdir -p "$data" && tar xzf .gpu/cifar10-jpeg.tar.gz -C "$data"
+    # Whitening, training and TTA, all inside the timed command (train's own wall_seconds is in summary.json).
+    stage "airbench94 on the GPU: minicnn (cuDNN convolutions, float32)" timed 120 .gpu/bin/minicnn train \
+      --dataset folder --data "$data" --model airbench94 --seed 0 --device cuda --conv-impl cudnn \
+      --out "$out/airbench94" --overwrite
+    show "$out/airbench94/summary.json"
+    stage "airbench94 on the GPU: PyTorch float32 (TF32 off)" timed 100 env PYTHONUNBUFFERED=1 \
+      LD_LIBRARY_PATH="$python_ld_path" python3 bench/airbench_torch.py --device cuda --data "$data" --seed 0 \
+      --json "$out/airbench94_torch.json"
+    show "$out/airbench94_torch.json"
+    local device
+    for device in cuda cpu; do
+      stage "cifar-cnn, 2 epochs on 10,000 images: $device" timed 90 .gpu/bin/minicnn train --dataset folder \
+        --data "$data" --model cifar-cnn --epochs 2 --limit-train 10000 --seed 1 --device "$device" \
+        --out "$out/cifar-cnn-$device" --overwrite
+      show "$out/cifar-cnn-$device/metrics.csv"
+    done
   else
-    echo "=== stage: MNIST training skipped: .gpu/mnist is missing"
+    echo "=== stage: airbench94 and cifar-cnn skipped: .gpu/cifar10-jpeg.tar.gz is missing"
     status=1
   fi
+  stage "Conv2d timings: im2col + cuBLAS vs cuDNN" timeout 45 .gpu/bin/conv_cuda_bench
 
   if [ "$status" -eq 0 ]; then echo "=== gpu_check: every stage passed"; else echo "=== gpu_check: a stage failed"; fi
   return "$status"

@@ -15,23 +15,28 @@
 #include <vector>
 
 #include <minicnn/adam.h>
+#include <minicnn/batchnorm2d.h>
 #include <minicnn/check.h>
 #include <minicnn/conv2d.h>
-#include "conv2d_im2col.h"
 #include <minicnn/dropout.h>
-#include "dropout_mask.h"
 #include <minicnn/flatten.h>
-#include "gradcheck.h"
+#include <minicnn/gelu.h>
 #include <minicnn/linear.h>
+#include <minicnn/lookahead.h>
 #include <minicnn/loss.h>
 #include <minicnn/mix.h>
 #include <minicnn/model.h>
+#include <minicnn/mul.h>
 #include <minicnn/pool2d.h>
-#include "pool2d_cuda_fixed.h"
 #include <minicnn/pool2d_window.h>
 #include <minicnn/random.h>
+#include <minicnn/registry.h>
 #include <minicnn/relu.h>
 #include <minicnn/sgd.h>
+#include "conv2d_im2col.h"
+#include "dropout_mask.h"
+#include "gradcheck.h"
+#include "pool2d_cuda_fixed.h"
 #include "test_util.h"
 
 namespace minicnn {
@@ -403,6 +408,107 @@ TEST(CudaHost, CudnnPathRefusesWhatCudnnCannotExpress) {
       "AvgPool2d: impl=cudnn runs on CUDA tensors only, but got a tensor on cpu; use impl=native on the CPU");
 }
 
+// The outputs whose adaptive window holds input cell i are exactly [o0, o1): the gather backwards visit
+// every window that the CPU's scatter adds from, and no other.
+TEST(CudaHost, AdaptiveCoveringOutputsAreExactlyTheWindowsHoldingACell) {
+  for (int64_t in = 1; in <= 24; ++in) {
+    for (int64_t out = 1; out <= 24; ++out) {
+      for (int64_t i = 0; i < in; ++i) {
+        const TapRange r = adaptive_covering_outputs(i, in, out);
+        for (int64_t o = 0; o < out; ++o) {
+          const bool holds = adaptive_start(o, in, out) <= i && i < adaptive_end(o, in, out);
+          EXPECT_EQ(holds, o >= r.k0 && o < r.k1)
+              << "in " << in << ", out " << out << ", cell " << i << ", window " << o;
+        }
+      }
+    }
+  }
+}
+
+// The per-output and per-input functions the adaptive kernels run, against the CPU layers: the same bits,
+// indices included, on inputs full of ties, -inf and NaN.
+TEST(CudaHost, AdaptivePoolingKernelArithmeticMatchesTheCpuBitForBit) {
+  const struct {
+    Shape x;
+    AdaptiveSize size;
+  } cases[] = {{{2, 3, 7, 9}, {3, 4}},
+               {{1, 2, 5, 5}, {5, 5}},
+               {{2, 2, 4, 6}, {7, 3}},
+               {{1, 3, 8, 8}, {1, 1}},
+               {{2, 1, 10, 3}, {4, -1}}};
+  uint64_t seed = 40;
+  for (const auto& c : cases) {
+    const std::string what =
+        c.x.str() + " -> (" + std::to_string(c.size.h) + ", " + std::to_string(c.size.w) + ")";
+    const Tensor x = tie_heavy(c.x, seed++);
+    AdaptiveMaxPool2d max_pool(c.size);
+    AdaptiveAvgPool2d avg_pool(c.size);
+    const Tensor ymax = max_pool.forward(x, Mode::Train), yavg = avg_pool.forward(x, Mode::Train);
+    const Tensor dy = testing::uniform_values(ymax.shape(), seed++);
+    const Tensor dxmax = max_pool.backward(dy), dxavg = avg_pool.backward(dy);
+    const int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3], OH = ymax.size(2), OW = ymax.size(3);
+    const Pool2dGeometry g{N, C, H, W, OH, OW, 0, 0, 0, 0, 0, 0, 1, 1};
+    for (int64_t plane = 0; plane < N * C; ++plane) {
+      const float* xp = x.data() + plane * H * W;
+      for (int64_t o = 0; o < OH * OW; ++o) {
+        const int64_t at = plane * OH * OW + o;
+        float v = 0;
+        const int64_t idx = adaptive_max_pool2d_at(xp, g, o / OW, o % OW, &v);
+        EXPECT_EQ(bits_of(v), bits_of(ymax.data()[at])) << what << ": max, output " << at;
+        EXPECT_EQ(idx, max_pool.indices().data_i32()[at]) << what << ": index, output " << at;
+        EXPECT_EQ(bits_of(adaptive_avg_pool2d_at(xp, g, o / OW, o % OW)), bits_of(yavg.data()[at]))
+            << what << ": avg, output " << at;
+      }
+      const float* dyp = dy.data() + plane * OH * OW;
+      const int32_t* ip = max_pool.indices().data_i32() + plane * OH * OW;
+      for (int64_t i = 0; i < H * W; ++i) {
+        const int64_t at = plane * H * W + i;
+        EXPECT_EQ(bits_of(adaptive_max_pool2d_backward_at(dyp, ip, g, i / W, i % W)),
+                  bits_of(dxmax.data()[at]))
+            << what << ": max backward, input " << at;
+        EXPECT_EQ(bits_of(adaptive_avg_pool2d_backward_at(dyp, g, i / W, i % W)), bits_of(dxavg.data()[at]))
+            << what << ": avg backward, input " << at;
+      }
+    }
+  }
+}
+
+// The scalar GELU the CUDA kernels run against the CPU's vectorised loops (Eigen's erf, exp and tanh, a few
+// ulp from the C library's; in the far negative tail the derivative's two terms cancel, so its tolerance
+// is absolute).
+TEST(CudaHost, GeluScalarRulesMatchTheCpuLayer) {
+  const Tensor x = testing::uniform_values({4096}, 5, -6.0f, 6.0f);
+  const Tensor dy = testing::uniform_values({4096}, 6);
+  for (const GeluApproximate a : {GeluApproximate::None, GeluApproximate::Tanh}) {
+    Tensor y = Tensor::empty(x.shape()), dx = Tensor::empty(x.shape());
+    cpu::gelu_forward(x.data(), y.data(), x.numel(), a);
+    cpu::gelu_backward(x.data(), dy.data(), dx.data(), x.numel(), a);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const float v = x.data()[i];
+      EXPECT_NEAR(gelu_of(v, a), y.data()[i], 1e-6 + 1e-6 * std::abs(y.data()[i])) << "x = " << v;
+      EXPECT_NEAR(gelu_grad_of(v, dy.data()[i], a), dx.data()[i], 1e-5) << "x = " << v;
+    }
+  }
+}
+
+// The running statistics follow torch: momentum 0.1 of the unbiased variance (here of 1, 2, 3, 4: 5/3).
+TEST(CudaHost, BatchNormRunningStatisticsRulesAreTorchs) {
+  EXPECT_DOUBLE_EQ(unbiased_variance(5.0, 4), 5.0 / 3.0);
+  EXPECT_DOUBLE_EQ(unbiased_variance(0.0, 1), 0.0);
+  EXPECT_EQ(running_stat_update(1.0f, 5.0 / 3.0, 0.1), static_cast<float>(0.9 * 1.0 + 0.1 * (5.0 / 3.0)));
+  EXPECT_EQ(running_stat_update(2.0f, 7.0, 1.0), 7.0f);
+  EXPECT_EQ(inv_std_of(3.0, 1.0), 0.5f);
+}
+
+// Every layer of every preset has CUDA kernels, so no preset is refused at --device cuda.
+TEST(CudaHost, EveryPresetRunsOnCuda) {
+  for (const std::string& name : preset_names()) {
+    Model m = parse_model(name);
+    m.build(find_preset(name)->input_chw, 0);
+    EXPECT_EQ(m.unsupported_layer(Device::cuda()), "") << name;
+  }
+}
+
 // Without a device every CUDA request is one sentence that says so (here: no driver, no GPU).
 TEST(CudaHost, WithoutADeviceEveryRequestSaysSo) {
   if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
@@ -705,6 +811,47 @@ TEST_F(CudaCudnn, AllNegativePaddedInputRecordsHowCudnnPads) {
   EXPECT_TRUE(as_minus_inf || as_zero) << "cuDNN gave " << ::testing::PrintToString(got.to_vector());
 }
 
+// cuDNN's convolutions against minicnn's im2col + cuBLAS path: the same results within float32 rounding
+// (TF32 is off by default), forward, input gradient and the added parameter gradients.
+TEST_F(CudaCudnn, ConvolutionMatchesTheNativePath) {
+  const struct {
+    const char* name;
+    Conv2dOptions options;
+    Shape x;
+  } cases[] = {
+      {"3x3 padding 1", Conv2dOptions(3, 8, 3).padding(1), {4, 3, 12, 12}},
+      {"stride 2, no bias", Conv2dOptions(4, 6, 3).stride(2).bias(false), {2, 4, 11, 10}},
+      {"dilation 2", Conv2dOptions(2, 3, 3).dilation(2).padding(2), {2, 2, 9, 9}},
+      {"airbench94's whitening 2x2", Conv2dOptions(3, 24, 2), {8, 3, 32, 32}},
+      {"airbench94's 256 to 256", Conv2dOptions(256, 256, 3).padding(1).bias(false), {4, 256, 8, 8}},
+  };
+  ASSERT_FALSE(allow_tf32());
+  uint64_t seed = 1200;
+  for (const auto& c : cases) {
+    Conv2d native(c.options), cudnn(Conv2dOptions(c.options).impl(ConvImpl::Cudnn));
+    Generator g1(seed), g2(seed);
+    native.reset_parameters(g1);
+    cudnn.reset_parameters(g2);
+    native.to(gpu());
+    cudnn.to(gpu());
+    for (Conv2d* conv : {&native, &cudnn}) {
+      for (Parameter* p : conv->parameters()) p->grad = Tensor::full(p->value.shape(), 0.25f, gpu());
+    }
+    const Tensor x = testing::uniform_values(c.x, seed + 1).to(gpu());
+    const Tensor y = native.forward(x, Mode::Train), cy = cudnn.forward(x, Mode::Train);
+    EXPECT_TRUE(close_values(cy, y, {.abs = 1e-4, .rel = 1e-4})) << c.name << ": forward";
+    const Tensor dy = testing::uniform_values(y.shape(), seed + 2).to(gpu());
+    EXPECT_TRUE(close_values(cudnn.backward(dy), native.backward(dy), {.abs = 1e-4, .rel = 1e-4}))
+        << c.name << ": input gradient";
+    const auto np = native.parameters(), cp = cudnn.parameters();
+    for (size_t i = 0; i < np.size(); ++i) {
+      EXPECT_TRUE(close_values(cp[i]->grad, np[i]->grad, {.abs = 1e-3, .rel = 1e-4}))
+          << c.name << ": gradient of " << np[i]->name;
+    }
+    seed += 3;
+  }
+}
+
 // ---- Every other layer against the CPU.
 
 class CudaLayers : public CudaTest {};
@@ -911,6 +1058,92 @@ TEST_F(CudaLayers, MixingDevicesIsOneClearSentence) {
             "MaxPool2d: expected the gradient on cuda:0, but got it on cpu");
 }
 
+// BatchNorm2d in Train mode (batch statistics, running statistics updated as the CPU does, momentum=None
+// included) for two steps, then in Eval mode with the running statistics.
+TEST_F(CudaLayers, BatchNorm2dMatchesTheCpuInTrainAndEvalMode) {
+  const struct {
+    const char* name;
+    BatchNorm2dOptions options;
+    Shape x;
+  } cases[] = {
+      {"default", BatchNorm2dOptions(3), {4, 3, 5, 6}},
+      {"airbench94's", BatchNorm2dOptions(8).eps(1e-12).momentum(0.4), {8, 8, 4, 4}},
+      {"momentum None", BatchNorm2dOptions(2).momentum(std::nullopt), {3, 2, 7, 7}},
+      {"no affine", BatchNorm2dOptions(4).affine(false), {2, 4, 3, 3}},
+      {"no running statistics", BatchNorm2dOptions(3).track_running_stats(false), {5, 3, 4, 4}},
+      {"one pixel per image", BatchNorm2dOptions(6), {16, 6, 1, 1}},
+  };
+  uint64_t seed = 300;
+  for (const auto& c : cases) {
+    BatchNorm2d cpu_bn(c.options), gpu_bn(c.options);
+    for (int step = 0; step < 2; ++step) {
+      expect_layer_matches_cpu(cpu_bn, gpu_bn, testing::uniform_values(c.x, seed++, -2.0f, 3.0f), 1e-5,
+                               std::string(c.name) + ", step " + std::to_string(step));
+    }
+    const auto cb = cpu_bn.buffers(), gb = gpu_bn.buffers();
+    for (size_t i = 0; i < cb.size(); ++i) {
+      EXPECT_TRUE(close_values(gb[i]->value, cb[i]->value, {.abs = 1e-6, .rel = 1e-6}))
+          << c.name << ": " << cb[i]->name;
+    }
+    const Tensor x = testing::uniform_values(c.x, seed++);
+    EXPECT_TRUE(close_values(gpu_bn.forward(x.to(gpu()), Mode::Eval), cpu_bn.forward(x, Mode::Eval),
+                             {.abs = 1e-5, .rel = 1e-5}))
+        << c.name << ": Eval mode";
+  }
+}
+
+TEST_F(CudaLayers, GeluAndMulMatchTheCpu) {
+  for (const GeluApproximate a : {GeluApproximate::None, GeluApproximate::Tanh}) {
+    GELU cpu_gelu(a), gpu_gelu(a);
+    expect_layer_matches_cpu(cpu_gelu, gpu_gelu, testing::uniform_values({4, 3, 9, 9}, 17, -5.0f, 5.0f), 1e-5,
+                             cpu_gelu.repr());
+  }
+  Mul cpu_mul(1.0f / 9), gpu_mul(1.0f / 9);
+  expect_layer_matches_cpu(cpu_mul, gpu_mul, testing::uniform_values({8, 10}, 18), 0, "Mul");
+}
+
+TEST_F(CudaLayers, AdaptivePoolingMatchesTheCpuBitForBit) {
+  const struct {
+    Shape x;
+    AdaptiveSize size;
+  } cases[] = {
+      {{2, 3, 7, 9}, {3, 4}}, {{4, 16, 8, 8}, {1, 1}}, {{2, 2, 4, 6}, {7, 3}}, {{3, 10, 3}, {2, -1}}};
+  uint64_t seed = 500;
+  for (const auto& c : cases) {
+    const std::string what = c.x.str();
+    const Tensor x = tie_heavy(c.x, seed++);
+    AdaptiveMaxPool2d cpu_max(c.size), gpu_max(c.size);
+    AdaptiveAvgPool2d cpu_avg(c.size), gpu_avg(c.size);
+    const Tensor y = cpu_max.forward(x, Mode::Train), gy = gpu_max.forward(x.to(gpu()), Mode::Train);
+    ASSERT_TRUE(gy.is_cuda()) << what;
+    EXPECT_TRUE(same_values(gy, y)) << what << ": max forward";
+    EXPECT_TRUE(same_values(gpu_max.indices(), cpu_max.indices())) << what << ": indices";
+    const Tensor dy = testing::uniform_values(y.shape(), seed++);
+    EXPECT_TRUE(same_values(gpu_max.backward(dy.to(gpu())), cpu_max.backward(dy)))
+        << what << ": max backward";
+    EXPECT_TRUE(same_values(gpu_avg.forward(x.to(gpu()), Mode::Train), cpu_avg.forward(x, Mode::Train)))
+        << what << ": avg forward";
+    EXPECT_TRUE(same_values(gpu_avg.backward(dy.to(gpu())), cpu_avg.backward(dy)))
+        << what << ": avg backward";
+  }
+}
+
+TEST_F(CudaLayers, MaxUnpool2dMatchesTheCpuAndRefusesInvalidIndices) {
+  MaxPool2d pool(MaxPool2dOptions(2));
+  const Tensor x = testing::uniform_values({2, 3, 8, 8}, 44);
+  auto [y, idx] = pool.forward_with_indices(x);
+  MaxUnpool2d cpu_unpool(MaxUnpool2dOptions(2)), gpu_unpool(MaxUnpool2dOptions(2));
+  const Tensor r = cpu_unpool.forward(y, idx), gr = gpu_unpool.forward(y.to(gpu()), idx.to(gpu()));
+  ASSERT_TRUE(gr.is_cuda());
+  EXPECT_TRUE(same_values(gr, r)) << "forward";
+  const Tensor dy = testing::uniform_values(r.shape(), 45);
+  EXPECT_TRUE(same_values(gpu_unpool.backward(dy.to(gpu())), cpu_unpool.backward(dy))) << "backward";
+  Tensor bad = idx.clone();
+  bad.data_i32()[5] = 64;
+  const std::string cpu_error = error_of([&] { cpu_unpool.forward(y, bad); });
+  EXPECT_EQ(error_of([&] { gpu_unpool.forward(y.to(gpu()), bad.to(gpu())); }), cpu_error);
+}
+
 // ---- Training on the GPU.
 
 Model small_cnn(PoolImpl impl) {
@@ -973,6 +1206,59 @@ TEST_F(CudaTraining, TwoRunsGiveTheSameBits) {
   EXPECT_EQ(a.losses, b.losses);
   for (size_t i = 0; i < a.params.size(); ++i)
     EXPECT_TRUE(same_values(b.params[i], a.params[i])) << "parameter " << i;
+}
+
+// The lookahead average blends on the GPU as on the CPU (torch's lerp; the GPU may fuse its multiply-adds).
+TEST_F(CudaTraining, TheLookaheadAverageMatchesTheCpu) {
+  Model cpu_model = small_cnn(PoolImpl::Native), gpu_model = small_cnn(PoolImpl::Native);
+  gpu_model.to(gpu());
+  const Lookahead rule{2, 0.95, 3.0};
+  LookaheadAverage cpu_avg(cpu_model, rule, 6), gpu_avg(gpu_model, rule, 6);
+  for (int64_t step = 1; step <= 6; ++step) {
+    for (Model* m : {&cpu_model, &gpu_model}) {
+      for (Parameter* p : m->parameters()) {  // a stand-in for an optimizer step
+        Tensor moved = p->value.to(Device::cpu()).clone();
+        for (int64_t i = 0; i < moved.numel(); ++i) moved.data()[i] += 0.01f * static_cast<float>(step);
+        p->value.copy_from(moved);
+      }
+    }
+    cpu_avg.after_step(cpu_model, step);
+    gpu_avg.after_step(gpu_model, step);
+  }
+  const auto cp = cpu_model.parameters(), gp = gpu_model.parameters();
+  for (size_t i = 0; i < cp.size(); ++i) {
+    EXPECT_TRUE(close_values(gp[i]->value, cp[i]->value, {.abs = 1e-6, .rel = 1e-5})) << "parameter " << i;
+  }
+}
+
+// Each preset's training step on the GPU (forward, loss, backward) against the CPU's.
+TEST_F(CudaTraining, EveryPresetTakesTheCpusStep) {
+  for (const std::string& name : preset_names()) {
+    const Preset& preset = *find_preset(name);
+    Model cpu_model = parse_model(name), gpu_model = parse_model(name);
+    cpu_model.build(preset.input_chw, 3);
+    gpu_model.build(preset.input_chw, 3);
+    gpu_model.to(gpu());
+    std::vector<int64_t> dims{8};
+    for (int64_t d : preset.input_chw.dims()) dims.push_back(d);
+    const Tensor x = testing::uniform_values(Shape(dims), 77);
+    std::vector<int32_t> labels;
+    for (int i = 0; i < 8; ++i) labels.push_back(i % 10);
+    const Tensor y = Tensor::from_vector_i32({8}, labels);
+    CrossEntropyLoss cpu_loss, gpu_loss;
+    cpu_model.reseed(1);
+    gpu_model.reseed(1);
+    const double lc = cpu_loss.forward(cpu_model.forward(x, Mode::Train), y).loss;
+    const double lg = gpu_loss.forward(gpu_model.forward(x.to(gpu()), Mode::Train), y.to(gpu())).loss;
+    EXPECT_NEAR(lg, lc, 1e-4) << name;
+    cpu_model.backward(cpu_loss.backward());
+    gpu_model.backward(gpu_loss.backward());
+    const auto cp = cpu_model.parameters(), gp = gpu_model.parameters();
+    for (size_t i = 0; i < cp.size(); ++i) {
+      EXPECT_TRUE(close_values(gp[i]->grad, cp[i]->grad, {.abs = 1e-4, .rel = 1e-3}))
+          << name << ": parameter " << i;
+    }
+  }
 }
 
 TEST_F(CudaTraining, TheCudnnPoolingPathTrainsLikeTheNativeOne) {

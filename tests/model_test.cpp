@@ -1,8 +1,11 @@
-// Model's ReLU fusion: a CPU-only optimisation that build() and to() switch, and that changes no bit.
+// Model's ReLU fusion (a CPU-only optimisation that build() and to() switch, and that changes no bit) and
+// the devices its layers support.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <minicnn/loss.h>
@@ -71,6 +74,31 @@ TEST(Model, FusesTheReLUsAfterConvLinearAndBatchNormOnTheCpuOnlyWithTheSameBits)
   m.to(Device::cpu());
   EXPECT_EQ(fused_relus(m), fused);
   EXPECT_EQ(train_step(m, x, targets), with_fusion);
+}
+
+// A layer with CPU kernels only, as a user's own layer starts out.
+class CpuOnlyScale : public Layer {
+ public:
+  std::string type_name() const override { return "CpuOnlyScale"; }
+  std::string repr() const override { return "CpuOnlyScale()"; }
+  Shape output_shape(const Shape& in) const override { return in; }
+  Tensor forward(const Tensor& x, Mode) override { return x; }
+  Tensor backward(const Tensor& dy) override { return dy; }
+};
+
+TEST(Model, NamesTheFirstLayerWithoutKernelsForADevice) {
+  Model m = parse_model("Conv2d(1, 2, 3) ReLU Flatten");
+  m.add(std::make_unique<CpuOnlyScale>());
+  m.add(std::make_unique<CpuOnlyScale>());
+  m.build({1, 5, 5}, 0);
+  EXPECT_EQ(m.unsupported_layer(Device::cuda()), "CpuOnlyScale (layer 3)");
+  EXPECT_EQ(m.unsupported_layer(Device::cpu()), "");
+  const auto rows = m.summary_rows({1, 5, 5});
+  EXPECT_EQ(rows[0].devices, "cpu,cuda");
+  EXPECT_EQ(rows[3].devices, "cpu");
+  const std::string table = m.summary({1, 5, 5});
+  EXPECT_NE(table.find("devices"), std::string::npos) << table;
+  EXPECT_NE(table.find("CpuOnlyScale"), std::string::npos) << table;
 }
 
 }  // namespace

@@ -117,6 +117,13 @@ TEST(Registry, SummaryShowsShapesParametersAndReceptiveField) {
   EXPECT_NE(m.summary({1, 28, 28}).find("total parameters: 421,642"), std::string::npos);
 }
 
+TEST(Registry, SummaryCommandShowsTheDevicesEachLayerRunsOn) {
+  const testing::CommandResult r = testing::run_cli("summary --model mnist-cnn");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("activations  devices"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("98.0 KiB  cpu,cuda"), std::string::npos) << r.output;
+}
+
 std::vector<std::string> parameter_names(Model& m) {
   std::vector<std::string> names;
   for (auto& [name, p] : m.named_parameters()) names.push_back(name);

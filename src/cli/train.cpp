@@ -113,6 +113,15 @@ void TrainFlags::add_to(CLI::App* cmd, bool with_pool) {
   cmd->add_option("--pool-impl", pool_impl,
                   "Pooling kernels on CUDA: native (minicnn's, the default) or cudnn")
       ->check(one_of({"native", "cudnn"}));
+  cmd->add_option(
+         "--conv-impl", conv_impl,
+         "Convolution kernels on CUDA: native (im2col and cuBLAS, the default) or cudnn (cuDNN's fastest "
+         "deterministic algorithm per layer shape, found once)")
+      ->check(one_of({"native", "cudnn"}));
+  cmd->add_flag(
+      "--allow-tf32", allow_tf32,
+      "On CUDA, let matrix products and cuDNN convolutions round to TF32 on tensor cores (faster on "
+      "Ampere and later, no longer float32's results; default off)");
   cmd->add_option("--threads", threads, "CPU threads (default 0: all cores)")->check(integer_in(0, 4096));
   cmd->add_option("--limit-train", limit_train, "Train on a seeded random subset of N training images")
       ->check(integer_in(1, kMaxCount));
@@ -126,6 +135,8 @@ void TrainFlags::fill_from(const TrainConfig& run) {
   }
   if (!device) device = run.device.str();
   if (!pool_impl) pool_impl = pool_impl_name(run.pool_impl);
+  if (!conv_impl) conv_impl = conv_impl_name(run.conv_impl);
+  allow_tf32 = allow_tf32 || run.allow_tf32;
   if (!threads) threads = run.threads;
 }
 
@@ -221,6 +232,8 @@ TrainConfig TrainFlags::config(const DatasetSplit& data_split, const TrainConfig
   }
   c.device = Device::parse(device.value_or("cpu"));
   c.pool_impl = parse_pool_impl(pool_impl.value_or("native"));
+  c.conv_impl = parse_conv_impl(conv_impl.value_or("native"));
+  c.allow_tf32 = allow_tf32;
   c.threads = threads.value_or(0);
   return c;
 }

@@ -21,7 +21,8 @@ struct TrainFlags {
   std::optional<std::string> optimizer, schedule, augment;
   std::optional<double> lr, momentum, weight_decay;
   std::optional<uint64_t> seed;
-  std::optional<std::string> device, pool_impl;
+  std::optional<std::string> device, pool_impl, conv_impl;
+  bool allow_tf32 = false;
   std::optional<int> threads;
   std::string pool;  // --pool VARIANT (train only)
 

@@ -1,6 +1,8 @@
 // Device parsing and printing, and the checks that say why a CUDA device cannot be used.
 #include <minicnn/device.h>
 
+#include <atomic>
+
 #include <minicnn/check.h>
 #if MINICNN_CUDA
 #include <minicnn/cuda/memory.h>
@@ -19,6 +21,17 @@ Device Device::parse(const std::string& text) {
 }
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+
+namespace {
+std::atomic<bool> g_allow_tf32{false};
+}  // namespace
+
+void set_allow_tf32(bool allow) {
+  g_allow_tf32 = allow;
+}
+bool allow_tf32() {
+  return g_allow_tf32;
+}
 
 bool cuda_built() { return MINICNN_CUDA != 0; }
 bool cudnn_built() { return MINICNN_CUDNN != 0; }

@@ -29,6 +29,11 @@ bool cuda_built();
 bool cudnn_built();
 /// Number of usable CUDA devices (0 in a CPU-only build, without a driver, or without a GPU).
 int cuda_device_count();
+/// Whether CUDA float32 matrix products (cuBLAS) and cuDNN convolutions may round their inputs to TF32 on
+/// tensor cores (Ampere and later): faster, but no longer float32's results. Off by default, so CUDA runs
+/// stay comparable with the CPU; process-wide.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 /// Throws Error with one sentence saying why `device` cannot be used (CPU-only build, no driver, no such
 /// device); `component` names who asked ("minicnn train").
 void require_device(const Device& device, const char* component);

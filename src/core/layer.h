@@ -43,6 +43,7 @@ struct Buffer {
 /// - backward(dy): requires the forward of the same batch in Train mode; returns dL/dx (undefined when
 ///   needs_input_grad() is false) and ADDS dL/dparam into each Parameter::grad.
 /// - parameters(): stable order, weight then bias.
+/// - supports(device): true for every device forward() and backward() accept tensors on.
 /// ReLU fusion is not part of this contract: it is Model's CPU-only optimisation, through the two small
 /// interfaces below, so a layer neither knows nor asks which layer follows it.
 class Layer {
@@ -65,6 +66,10 @@ class Layer {
   virtual std::optional<Window2d> window() const { return std::nullopt; }
   /// True when every output depends on the whole input (Flatten, Linear, adaptive or global pooling).
   virtual bool mixes_spatial() const { return false; }
+  /// Whether the layer has kernels for `device`'s type. Every layer runs on the CPU; a layer with CUDA
+  /// kernels says so, and Model::to and the trainer refuse a device that one of their layers lacks, before
+  /// any work starts.
+  virtual bool supports(Device device) const { return device.is_cpu(); }
   /// Moves parameters and buffers to `device`.
   virtual void to(Device device);
   /// Sets the random stream of a stochastic layer (Dropout); the trainer reseeds every step from

@@ -40,6 +40,11 @@ Shape with_batch(const Shape& chw) {
   return Shape(dims);
 }
 
+// "cpu,cuda": the device types `layer` runs on.
+std::string devices_of(const Layer& layer) {
+  return layer.supports(Device::cuda()) ? "cpu,cuda" : "cpu";
+}
+
 std::string human_bytes(double bytes) {
   if (bytes < 1024) return fmt::format("{:.0f} B", bytes);
   if (bytes < 1024.0 * 1024) return fmt::format("{:.1f} KiB", bytes / 1024);
@@ -155,10 +160,20 @@ void Model::reseed(uint64_t seed) {
 
 void Model::to(Device device) {
   require_device(device, "Model");
+  const std::string unsupported = unsupported_layer(device);
+  MINICNN_CHECK(unsupported.empty(), "Model: ", unsupported,
+                " has no CUDA implementation yet; keep the model on ", "the CPU");
   for (auto& layer : layers_) layer->to(device);
   if (device != device_) stream_ = stream_for(device);
   device_ = device;
   fuse_relus(device_.is_cpu());
+}
+
+std::string Model::unsupported_layer(Device device) const {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (!layers_[i]->supports(device)) return fmt::format("{} (layer {})", layers_[i]->type_name(), i);
+  }
+  return "";
 }
 
 void Model::fuse_relus(bool fuse) {
@@ -198,27 +213,27 @@ std::vector<LayerSummary> Model::summary_rows(const Shape& input_chw) const {
     int64_t params = 0;
     for (Parameter* p : const_cast<Layer&>(layer).parameters()) params += p->value.defined() ? p->value.numel() : 0;
     rows.push_back({static_cast<int64_t>(i), layer.type_name(), shape, params,
-                    full ? "full" : fmt::format("{}x{}", rh, rw), shape.numel() * 4});
+                    full ? "full" : fmt::format("{}x{}", rh, rw), shape.numel() * 4, devices_of(layer)});
   }
   return rows;
 }
 
 std::string Model::summary(const Shape& input_chw) const {
   const auto rows = summary_rows(input_chw);
-  std::string out = fmt::format("{:<4} {:<14} {:<18} {:>11} {:>10} {:>12}\n", "#", "layer", "output shape",
-                                "parameters", "receptive", "activations");
-  out += std::string(74, '-') + "\n";
+  std::string out = fmt::format("{:<4} {:<14} {:<18} {:>11} {:>10} {:>12}  {}\n", "#", "layer",
+                                "output shape", "parameters", "receptive", "activations", "devices");
+  out += std::string(84, '-') + "\n";
   out += fmt::format("{:<4} {:<14} {:<18} {:>11} {:>10} {:>12}\n", "", "input", with_batch(input_chw).str(), "",
                      "1x1", human_bytes(static_cast<double>(input_chw.numel()) * 4));
   int64_t total_params = 0, total_act = 0;
   for (const auto& r : rows) {
-    out += fmt::format("{:<4} {:<14} {:<18} {:>11} {:>10} {:>12}\n", r.index, r.type, r.output_shape.str(),
-                       fmt::format("{}", fmt::group_digits(r.parameters)), r.receptive_field,
-                       human_bytes(static_cast<double>(r.activation_bytes)));
+    out += fmt::format("{:<4} {:<14} {:<18} {:>11} {:>10} {:>12}  {}\n", r.index, r.type,
+                       r.output_shape.str(), fmt::format("{}", fmt::group_digits(r.parameters)),
+                       r.receptive_field, human_bytes(static_cast<double>(r.activation_bytes)), r.devices);
     total_params += r.parameters;
     total_act += r.activation_bytes;
   }
-  out += std::string(74, '-') + "\n";
+  out += std::string(84, '-') + "\n";
   out += fmt::format("total parameters: {}\n", fmt::group_digits(total_params));
   int64_t trainable = 0;
   for (const auto& layer : layers_) {

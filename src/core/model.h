@@ -28,6 +28,7 @@ struct LayerSummary {
   int64_t parameters;
   std::string receptive_field;  // "5x5", or "full" once every output sees the whole input
   int64_t activation_bytes;  // output bytes for one image
+  std::string devices;       // the device types the layer runs on: "cpu,cuda" or "cpu"
 };
 
 /// An ordered graph of layers, built from the C++ API or (layers/registry.h) from a text spec.
@@ -66,8 +67,12 @@ class Model {
   std::vector<NamedTensor> state_dict();
   int64_t num_parameters();
   void zero_grad();
-  /// Moves every layer to `device`; fuses ReLUs on the CPU and unfuses them on CUDA (fuse_relus).
+  /// Moves every layer to `device`; fuses ReLUs on the CPU and unfuses them on CUDA (fuse_relus). Refuses
+  /// a device that a layer does not support (unsupported_layer), naming it.
   void to(Device device);
+  /// The first layer without kernels for `device`, as "BatchNorm2d (layer 2)"; empty when every layer
+  /// supports it.
+  std::string unsupported_layer(Device device) const;
   /// ReLU fusion, a CPU-only optimisation: with `fuse`, each ReLU right after a layer that can apply it in
   /// its own output loop (a ReLUFuser: Conv2d, Linear, BatchNorm2d) is applied there and passes tensors
   /// through, the same numbers with one pass over memory less; without, every ReLU runs as its own layer.
@@ -84,7 +89,7 @@ class Model {
   void set_spec(std::string spec) { spec_ = std::move(spec); }
 
   std::vector<LayerSummary> summary_rows(const Shape& input_chw) const;
-  /// A table: layer, output shape, parameters, receptive field, activation memory; then totals.
+  /// A table: layer, output shape, parameters, receptive field, activation memory, devices; then totals.
   std::string summary(const Shape& input_chw) const;
 
  private:

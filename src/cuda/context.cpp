@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <minicnn/cuda/check.h>
+#include <minicnn/device.h>
 
 namespace minicnn::cuda {
 namespace {
@@ -97,6 +98,9 @@ cublasContext* cublas_handle() {
   cublasHandle_t& h = slot(t_handles.cublas, current_device());
   if (h == nullptr) MINICNN_CUBLAS_CHECK(cublasCreate(&h));
   MINICNN_CUBLAS_CHECK(cublasSetStream(h, t_current_stream));
+  // The default math mode computes SGEMMs in float32 (TF32 only through NVIDIA_TF32_OVERRIDE); TF32 tensor
+  // cores only when the user asked for them.
+  MINICNN_CUBLAS_CHECK(cublasSetMathMode(h, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   return h;
 }
 

@@ -55,7 +55,7 @@ void set_device(int device);
 /// Waits until the current stream has finished its work.
 void synchronize();
 /// The cuBLAS handle of the current device, bound to the current stream (one per thread and device;
-/// default math mode: exact float32 GEMMs, no TF32).
+/// default math mode: exact float32 GEMMs, no TF32 unless allow_tf32() in <minicnn/device.h>).
 cublasContext* cublas_handle();
 /// The cuDNN handle of the current device, bound to the current stream (MINICNN_CUDNN builds only).
 cudnnContext* cudnn_handle();

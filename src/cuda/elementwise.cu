@@ -4,6 +4,7 @@
 #include <minicnn/cuda/elementwise.h>
 #include <minicnn/cuda/grid.h>
 #include <minicnn/cuda/memory.h>
+#include <minicnn/lerp.h>
 
 namespace minicnn::cuda {
 namespace {
@@ -18,6 +19,19 @@ __global__ void multiply_kernel(const float* __restrict__ a, const float* __rest
                                 float* __restrict__ out, int64_t n) {
   for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
     out[i] = a[i] * b[i];
+  }
+}
+
+__global__ void scale_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, float s) {
+  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) y[i] = x[i] * s;
+}
+
+__global__ void lerp_and_assign_kernel(float* __restrict__ avg, float* __restrict__ w, int64_t n,
+                                       float weight) {
+  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
+    const float a = lerp_of(avg[i], w[i], weight);
+    avg[i] = a;
+    w[i] = a;
   }
 }
 
@@ -65,6 +79,18 @@ void multiply(const float* a, const float* b, float* out, int64_t n) {
   if (n <= 0) return;
   multiply_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(a, b, out, n);
   MINICNN_CUDA_CHECK_LAUNCH("multiply");
+}
+
+void scale(const float* x, float* y, int64_t n, float s) {
+  if (n <= 0) return;
+  scale_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(x, y, n, s);
+  MINICNN_CUDA_CHECK_LAUNCH("scale");
+}
+
+void lerp_and_assign(float* avg, float* w, int64_t n, float weight) {
+  if (n <= 0) return;
+  lerp_and_assign_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(avg, w, n, weight);
+  MINICNN_CUDA_CHECK_LAUNCH("lerp_and_assign");
 }
 
 void add_row_vector(float* y, const float* bias, int64_t rows, int64_t cols) {

@@ -7,6 +7,11 @@ namespace minicnn::cuda {
 
 /// out[i] = a[i] * b[i].
 void multiply(const float* a, const float* b, float* out, int64_t n);
+/// y[i] = x[i] * s.
+void scale(const float* x, float* y, int64_t n, float s);
+/// avg[i] = lerp_of(avg[i], w[i], weight) and w[i] = avg[i] (<minicnn/lerp.h>): the lookahead average's
+/// blend.
+void lerp_and_assign(float* avg, float* w, int64_t n, float weight);
 /// y[r, c] += bias[c] for a row-major (rows, cols) y.
 void add_row_vector(float* y, const float* bias, int64_t rows, int64_t cols);
 /// out[r] += sum over c of a[r, c] for a row-major (rows, cols) a; a fixed summation order, so the same

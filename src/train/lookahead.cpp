@@ -4,6 +4,10 @@
 #include <cmath>
 
 #include <minicnn/check.h>
+#include <minicnn/lerp.h>
+#if MINICNN_CUDA
+#include <minicnn/cuda/elementwise.h>
+#endif
 
 namespace minicnn {
 
@@ -17,24 +21,32 @@ LookaheadAverage::LookaheadAverage(Model& model, const Lookahead& rule, int64_t 
   }
 }
 
+namespace {
+
+// avg <- lerp(avg, w, weight), then w <- avg, on the tensors' device.
+void lerp_and_assign(Tensor& avg, Tensor& w, float weight) {
+  float* a = avg.data();
+  float* v = w.data();
+  const int64_t n = avg.numel();
+#if MINICNN_CUDA
+  if (avg.is_cuda()) return cuda::lerp_and_assign(a, v, n, weight);
+#endif
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    a[i] = lerp_of(a[i], v[i], weight);
+    v[i] = a[i];
+  }
+}
+
+}  // namespace
+
 void LookaheadAverage::blend(Model& model, double decay) {
   size_t k = 0;
   for (const NamedTensor& t : model.state_dict()) {
     if (t.tensor->dtype() != DType::Float32) continue;
     Tensor& avg = average_[k++];
-    MINICNN_ASSERT(!avg.is_cuda() && !t.tensor->is_cuda(), "the lookahead average runs on the CPU");
-    float* a = avg.data();
-    float* w = t.tensor->data();
-    const int64_t n = avg.numel();
-    // torch's lerp_(w, weight) in float, with its two forms: the one near the end it moves to is exact
-    // at weight 1.
-    const float weight = static_cast<float>(1.0 - decay);
-    const bool small = std::abs(weight) < 0.5f;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) {
-      a[i] = small ? a[i] + weight * (w[i] - a[i]) : w[i] - (w[i] - a[i]) * (1.0f - weight);
-      w[i] = a[i];
-    }
+    MINICNN_ASSERT(avg.device() == t.tensor->device(), "the lookahead average lives where the model does");
+    lerp_and_assign(avg, *t.tensor, static_cast<float>(1.0 - decay));
   }
 }
 

@@ -107,6 +107,8 @@ std::string TrainConfig::settings_json() const {
               {"resize", {data_options.resize_height, data_options.resize_width}},
               {"device", device.str()},
               {"pool_impl", pool_impl_name(pool_impl)},
+              {"conv_impl", conv_impl_name(conv_impl)},
+              {"allow_tf32", allow_tf32},
               {"threads", threads},
               {"checkpoint_every", checkpoint_every},
               {"measure_train_accuracy", measure_train_accuracy}}
@@ -145,6 +147,8 @@ TrainConfig TrainConfig::from_json(const std::string& config, const std::string&
       }
       if (s.contains("device")) c.device = Device::parse(s.at("device").get<std::string>());
       if (s.contains("pool_impl")) c.pool_impl = parse_pool_impl(s.at("pool_impl").get<std::string>());
+      if (s.contains("conv_impl")) c.conv_impl = parse_conv_impl(s.at("conv_impl").get<std::string>());
+      read_if(s, "allow_tf32", c.allow_tf32);
       read_if(s, "threads", c.threads);
       read_if(s, "checkpoint_every", c.checkpoint_every);
       read_if(s, "measure_train_accuracy", c.measure_train_accuracy);

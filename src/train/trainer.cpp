@@ -71,6 +71,12 @@ std::string first_non_finite_gradient(Model& model) {
 
 void check_recipe(const TrainConfig& config, const DatasetSplit& data) {
   const Recipe& recipe = config.recipe;
+  MINICNN_CHECK(config.conv_impl == ConvImpl::Native || config.device.is_cuda(),
+                "train: --conv-impl cudnn runs on CUDA only, but the device is ", config.device.str(),
+                "; add --device cuda or use --conv-impl native");
+  MINICNN_CHECK(!config.allow_tf32 || config.device.is_cuda(),
+                "train: --allow-tf32 applies on CUDA only, but the ", "device is ", config.device.str(),
+                "; add --device cuda or leave it out");
   MINICNN_CHECK(recipe.epochs > 0, "train: --epochs should be positive, but got ", recipe.epochs);
   MINICNN_CHECK(recipe.batch_size > 0, "train: --batch-size should be positive, but got ", recipe.batch_size);
   MINICNN_CHECK(recipe.lr > 0, "train: --lr should be positive, but got ", recipe.lr);
@@ -208,6 +214,9 @@ void build_model(Session& s, bool resuming) {
   const Recipe& recipe = config.recipe;
   s.model = parse_model(config.spec);
   s.model.build(config.input_chw, config.seed);
+  const std::string unsupported = s.model.unsupported_layer(config.device);
+  MINICNN_CHECK(unsupported.empty(), "train: ", unsupported,
+                " has no CUDA implementation yet; run with --device cpu");
   check_classifier(s.model, static_cast<int64_t>(s.data.train.classes.size()), s.data.train.name);
   if (recipe.dirac) apply_dirac(s.model);
   if (recipe.whiten_images > 0 && !resuming) {
@@ -215,6 +224,7 @@ void build_model(Session& s, bool resuming) {
   }
   apply_freeze_rules(s.model, recipe.frozen, 0);
   set_pool_impl(s.model, config.pool_impl);
+  set_conv_impl(s.model, config.conv_impl);
   if (config.device.is_cpu()) {
     const int64_t images = config.limit_train > 0 ? config.limit_train : s.data.train.size();
     check_training_memory(s.model, config.input_chw, std::min(recipe.batch_size, images), recipe.optimizer,
@@ -474,6 +484,7 @@ TrainResult train(const TrainConfig& config, const DatasetSplit& data, RunDirPol
       s.note(fmt::format("no checkpoint in '{}' yet: starting the run from the beginning", config.out_dir));
   }
   set_num_threads(config.threads);
+  set_allow_tf32(config.allow_tf32);
   const FlushDenormals flush_denormals;
   s.normalization = normalization_of(config.recipe, data.train);
   build_loader(s);

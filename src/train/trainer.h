@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <minicnn/conv2d.h>
 #include <minicnn/dataset.h>
-#include <minicnn/loader.h>
 #include <minicnn/device.h>
+#include <minicnn/loader.h>
 #include <minicnn/metrics.h>
 #include <minicnn/model.h>
 #include <minicnn/pool2d.h>
@@ -31,6 +32,8 @@ struct TrainConfig {
   std::string pool_variant;  // "" or the --pool variant that rewrote the spec (recorded only)
   Device device;
   PoolImpl pool_impl = PoolImpl::Native;
+  ConvImpl conv_impl = ConvImpl::Native;  // on CUDA: minicnn's im2col + cuBLAS, or cuDNN's convolutions
+  bool allow_tf32 = false;                // on CUDA: TF32 tensor cores in matrix products and convolutions
   int threads = 0;               // 0: all cores
   int64_t checkpoint_every = 0;  // also checkpoint every N steps (0: at epoch ends only)
   /// Also measure the accuracy of up to 10,000 training images in Eval mode at each epoch's end
