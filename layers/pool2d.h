@@ -134,6 +134,7 @@ class AdaptiveAvgPool2d : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   bool mixes_spatial() const override { return true; }
+  const AdaptiveSize& output_size() const { return size_; }
 
  private:
   AdaptiveSize size_;
@@ -151,6 +152,7 @@ class AdaptiveMaxPool2d : public Layer {
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   bool mixes_spatial() const override { return true; }
+  const AdaptiveSize& output_size() const { return size_; }
   const Tensor& indices() const { return indices_; }
 
  private:
