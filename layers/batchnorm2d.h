@@ -85,6 +85,7 @@ class BatchNorm2d : public Layer, public ReLUFuser {
   Parameter& bias() { return bias_; }
   const Tensor& running_mean() const { return running_mean_.value; }
   const Tensor& running_var() const { return running_var_.value; }
+  const BatchNorm2dOptions& options() const { return options_; }
 
  private:
   // The CUDA path (defined in CUDA builds only, called from the device dispatch).

@@ -137,6 +137,7 @@ class AdaptiveAvgPool2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   bool supports(Device) const override { return true; }
   bool mixes_spatial() const override { return true; }
+  const AdaptiveSize& output_size() const { return size_; }
 
  private:
   AdaptiveSize size_;
@@ -155,6 +156,7 @@ class AdaptiveMaxPool2d : public Layer {
   Tensor backward(const Tensor& dy) override;
   bool supports(Device) const override { return true; }
   bool mixes_spatial() const override { return true; }
+  const AdaptiveSize& output_size() const { return size_; }
   const Tensor& indices() const { return indices_; }
 
  private:

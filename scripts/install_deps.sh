@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config ccache libeigen3-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-          zlib1g-dev libstb-dev libdnnl-dev libgtest-dev libbenchmark-dev gnuplot-nox "$@")
+          zlib1g-dev libstb-dev libdnnl-dev libonnx-dev libprotobuf-dev libgtest-dev libbenchmark-dev gnuplot-nox "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -290,7 +290,7 @@ TEST(CarefulCliWords, UsageErrorsAreOurSentences) {
        "'1,-28,28'"},
       {"trian", "minicnn: error: 'trian' is not a minicnn command (did you mean 'train'?)"},
       {"",
-       "minicnn: error: expected a command (train, eval, predict, summary, pool, explain or study), but got "
+       "minicnn: error: expected a command (train, eval, predict, summary, pool, explain, study or export), but got "
        "none"},
       {"train --epochs 2", "minicnn: error: train: --dataset is required"},
   };

@@ -26,5 +26,6 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_study_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 
 }  // namespace minicnn::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   minicnn::cli::add_pool_command(app);
   minicnn::cli::add_explain_command(app);
   minicnn::cli::add_study_command(app);
+  minicnn::cli::add_export_command(app);
   minicnn::set_log_handler(
       [](const std::string& m) { std::fprintf(stderr, "minicnn: warning: %s\n", m.c_str()); });
   try {
