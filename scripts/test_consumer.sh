@@ -25,6 +25,7 @@ for example in "$prefix"/examples-build/example_*; do
   args=()
   case $name in
     example_mnist) args=("$mnist" 1000 1 "$prefix/mnist-cnn.safetensors") ;;
+    example_export_onnx) args=("$prefix/model.onnx" "$mnist") ;;
     example_pooling_overlap | example_max_vs_avg) args=("$fashion") ;;
   esac
   (cd "$prefix" && "$example" "${args[@]}") >"$prefix/out.txt" 2>&1 ||
