@@ -1,5 +1,8 @@
 // The `minicnn` command as users meet it: exit codes, one-sentence errors, and the tutorial through `pool`.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 #include <minicnn/npy.h>
 #include "test_util.h"
@@ -126,6 +129,24 @@ TEST(Cli, TrainEvalAndResumeOnATinyDataSet) {
   const auto again = run_cli("train " + common + " --resume");
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_TRUE(contains(again.output, "already finished")) << again.output;
+}
+
+// eval --tta gives the accuracy the trainer's final evaluation recorded with the same level.
+TEST(Cli, EvalWithTestTimeAugmentationMatchesTheRunsOwn) {
+  TempDir tmp("cli_eval_tta");
+  testing::write_tiny_mnist(tmp.path().string(), 128, 64);
+  const auto r = run_cli("train --dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run") +
+                         " --model lenet5 --epochs 1 --batch-size 32 --tta 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json summary = nlohmann::json::parse(testing::read_bytes((tmp / "run/summary.json")));
+  const std::string expected = fmt::format("test accuracy: {:.4f} (test-time augmentation level 2)",
+                                           summary.at("test_accuracy_tta").get<double>());
+  const auto e = run_cli("eval --checkpoint " + (tmp / "run") + " --tta 2");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(contains(e.output, expected)) << e.output << " vs " << expected;
+  const auto bad = run_cli("eval --checkpoint " + (tmp / "run") + " --tta 3");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "--tta")) << bad.output;
 }
 
 // The tutorial's examples through the command line: x.npy in, y.npy and indices out.

@@ -179,6 +179,14 @@ CLI::Validator one_of(std::vector<std::string> choices) {
       "", "");
 }
 
+void add_tta_option(CLI::App* cmd, int64_t& tta) {
+  cmd->add_option(
+         "--tta", tta,
+         "Test-time augmentation: 0 none (the default), 1 average each image's logits with its mirror's, "
+         "2 also with one-pixel shifts up-left and down-right (airbench94's)")
+      ->check(integer_in(0, 2));
+}
+
 namespace {
 
 // The sentence for words CLI11 could not place: the first of them, with the nearest flag of `cmd`.
@@ -249,7 +257,8 @@ std::string usage_sentence(const CLI::ParseError& e, const CLI::App& app) {
 }
 
 std::string count_of(double n, const std::string& singular, const std::string& plural) {
-  const std::string number = n == std::floor(n) ? fmt::format("{}", static_cast<long long>(n)) : fmt::format("{:g}", n);
+  const std::string number =
+      n == std::floor(n) ? fmt::format("{}", static_cast<long long>(n)) : fmt::format("{:g}", n);
   return fmt::format("{} {}", number, n == 1 ? singular : (plural.empty() ? singular + "s" : plural));
 }
 

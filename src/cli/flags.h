@@ -28,6 +28,9 @@ CLI::Validator number_in(double lo, double hi, bool lo_open = false, bool hi_ope
 /// Accepts one of `choices`: "--optimizer: expected sgd, adam or adamw, but got 'sgdd'".
 CLI::Validator one_of(std::vector<std::string> choices);
 
+/// `--tta` of eval and predict: test-time augmentation level 0 (none, the default), 1 or 2.
+void add_tta_option(CLI::App* cmd, int64_t& tta);
+
 /// Sets the conventions every command shares on `app` before commands are added: a repeated flag takes
 /// its last value (as Python's argparse does).
 void apply_flag_conventions(CLI::App& app);

@@ -216,10 +216,7 @@ void add_predict_command(CLI::App& app) {
       "--logits", c->logits,
       "Also write the logits (N, classes) to this .npy file (not when an image file cannot be read)");
   cmd->add_flag("--quiet", c->quiet, "Print nothing (with --logits)");
-  cmd->add_option("--tta", c->tta,
-                  "Test-time augmentation: 0 none (the default), 1 average each image's logits with its mirror's, "
-                  "2 also with one-pixel shifts up-left and down-right (airbench94's)")
-      ->check(integer_in(0, 2));
+  add_tta_option(cmd, c->tta);
   cmd->add_option("--device", c->device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", c->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->callback([c] { run_predict(*c); });

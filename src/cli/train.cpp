@@ -395,10 +395,11 @@ void run_eval(const EvalCommand& cmd) {
   MINICNN_CHECK(data.test.classes.size() == ckpt.meta.classes.size(), "eval: the checkpoint's model tells ",
                 ckpt.meta.classes.size(), " classes apart, but the data set '", data.test.name, "' has ",
                 data.test.classes.size());
-  const EvalResult r = evaluate(model, data.test, ckpt.meta.normalization);
-  std::printf("test accuracy: %.4f\ntest loss: %.4f\nimages: %lld (%lld correct), %.0f images/s\n",
-              r.accuracy, r.loss, static_cast<long long>(r.count), static_cast<long long>(r.correct),
-              r.images_per_sec);
+  const EvalResult r = evaluate(model, data.test, ckpt.meta.normalization, 128, {}, cmd.tta);
+  std::printf("test accuracy: %.4f%s\ntest loss: %.4f\nimages: %lld (%lld correct), %.0f images/s\n",
+              r.accuracy,
+              cmd.tta > 0 ? fmt::format(" (test-time augmentation level {})", cmd.tta).c_str() : "", r.loss,
+              static_cast<long long>(r.count), static_cast<long long>(r.correct), r.images_per_sec);
 }
 
 }  // namespace
@@ -436,6 +437,7 @@ void add_eval_command(CLI::App& app) {
       ->check(one_of({"cpu", "cuda", "cuda:0"}));
   cmd->add_option("--threads", c->flags.threads, "CPU threads (default 0: all cores)")
       ->check(integer_in(0, 4096));
+  add_tta_option(cmd, c->tta);
   cmd->callback([c] { run_eval(*c); });
 }
 
