@@ -130,8 +130,9 @@ void add_study_command(CLI::App& app) {
       "First seed: the runs use seeds S..S+N-1 (N = --seeds) for every variant (default 1)");
   cmd->add_option(
          "--variants", c->variants,
-         "Comma-separated pooling variants; each replaces every MaxPool2d and AvgPool2d of the preset (the "
-         "Linear after Flatten adapts to the new size); the first is the reference")
+         "Comma-separated pooling variants; each replaces every MaxPool2d and AvgPool2d of the preset but a "
+         "head that pools to 1x1 (airbench94: its blocks' three pools, not its MaxPool2d(3) head; the Linear "
+         "after Flatten adapts to the new size); the first is the reference")
       ->capture_default_str();
   cmd->add_option("--seeds", c->seeds,
                   "Number of seeds, the same for every variant (paired comparisons); a larger "

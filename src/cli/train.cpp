@@ -70,7 +70,9 @@ void TrainFlags::add_to(CLI::App* cmd, bool with_pool) {
     cmd->add_option(
         "--pool", pool,
         "Replace every pooling layer with this variant: max{k}[s{s}][p{p}][d{d}][c] or avg{k}[s{s}][p{p}][c] "
-        "(e.g. max2, max3s2p1, max2s1, avg2); the Linear after Flatten adapts to the new size");
+        "(e.g. max2, max3s2p1, max2s1, avg2); the Linear after Flatten adapts to the new size. A layer that "
+        "pools to 1x1 is the classifier's head and stays (airbench94: the three pools of its blocks change, "
+        "its MaxPool2d(3) head does not)");
   }
   cmd->add_option("--epochs", epochs,
                   "Epochs to train (default: the preset's recipe); a fraction runs that share of the last epoch's "
