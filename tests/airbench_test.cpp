@@ -2,6 +2,7 @@
 // whitening initialisation, frozen parameters in the optimizer, flip-translate augmentation and the views
 // of test-time augmentation, fractional epochs with dropped partial batches, the recipe's record in run
 // configurations, the pooling variant that keeps a global head, and denormals flushed while training.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <xmmintrin.h>
@@ -17,6 +18,7 @@
 #include <minicnn/mnist.h>
 #include <minicnn/mul.h>
 #include <minicnn/npy.h>
+#include <minicnn/optimizer_factory.h>
 #include <minicnn/parameter_rules.h>
 #include <minicnn/registry.h>
 #include <minicnn/runtime.h>
@@ -171,6 +173,22 @@ TEST(Airbench94, HasThePublishedParameterCountsAndFreezesTheRest) {
   EXPECT_EQ(groups[0].params.size(), 6u);  // the six BatchNorm biases
   EXPECT_DOUBLE_EQ(groups[0].lr, 64 * groups[1].lr);
   EXPECT_DOUBLE_EQ(groups[0].lr * groups[0].weight_decay, groups[1].lr * groups[1].weight_decay);
+}
+
+// The banner says everything the recipe does that changes results, the groups' lr included.
+TEST(Airbench94, DescriptionNamesEveryPartOfTheRecipe) {
+  const Recipe& r = find_preset("airbench94")->recipe;
+  EXPECT_EQ(
+      describe_optimizer(r),
+      fmt::format("SGD lr {:g}, momentum 0.85 (Nesterov), weight decay {:g}, BatchNorm2d.bias at 64x lr",
+                  r.lr, r.weight_decay));
+  EXPECT_EQ(describe_recipe_extras(r),
+            ", label smoothing 0.2, loss summed over the batch, last partial batch dropped, 0.weight frozen, "
+            "BatchNorm2d.weight frozen, 0.bias frozen after 3 epochs, lookahead every 5 steps, test-time "
+            "augmentation level 2");
+  EXPECT_EQ(describe_recipe_extras(
+                plain_recipe(OptimizerKind::SGD, 0.01, 0.9, 0, ScheduleKind::None, Augment::None, 64, 3)),
+            "");
 }
 
 TEST(Airbench94, PoolVariantsReplaceTheBlocksPoolsAndKeepTheGlobalHead) {

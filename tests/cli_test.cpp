@@ -131,6 +131,19 @@ TEST(Cli, TrainEvalAndResumeOnATinyDataSet) {
   EXPECT_TRUE(contains(again.output, "already finished")) << again.output;
 }
 
+// torch.optim.Adam has no nesterov argument: asking for it is an error, not a silent no-op.
+TEST(Cli, NesterovWithAdamIsRefused) {
+  TempDir tmp("cli_nesterov");
+  testing::write_tiny_mnist(tmp.path().string(), 64, 32);
+  const auto r = run_cli("train --dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run") +
+                         " --model lenet5 --epochs 1 --optimizer adam --nesterov true");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output,
+                       "train: --nesterov applies to SGD (torch.optim.SGD's nesterov), but the "
+                       "optimizer is adam; leave --nesterov out or use --optimizer sgd"))
+      << r.output;
+}
+
 // eval --tta gives the accuracy the trainer's final evaluation recorded with the same level.
 TEST(Cli, EvalWithTestTimeAugmentationMatchesTheRunsOwn) {
   TempDir tmp("cli_eval_tta");
@@ -141,6 +154,10 @@ TEST(Cli, EvalWithTestTimeAugmentationMatchesTheRunsOwn) {
   const nlohmann::json summary = nlohmann::json::parse(testing::read_bytes((tmp / "run/summary.json")));
   const std::string expected = fmt::format("test accuracy: {:.4f} (test-time augmentation level 2)",
                                            summary.at("test_accuracy_tta").get<double>());
+  EXPECT_TRUE(contains(r.output, ", test-time augmentation level 2;")) << r.output;  // the banner
+  EXPECT_TRUE(contains(r.output, fmt::format("test accuracy with test-time augmentation level 2: {:.4f}",
+                                             summary.at("test_accuracy_tta").get<double>())))
+      << r.output;
   const auto e = run_cli("eval --checkpoint " + (tmp / "run") + " --tta 2");
   ASSERT_EQ(e.exit_code, 0) << e.output;
   EXPECT_TRUE(contains(e.output, expected)) << e.output << " vs " << expected;

@@ -256,10 +256,4 @@ std::string usage_sentence(const CLI::ParseError& e, const CLI::App& app) {
   return fmt::format("{}: {}", where, what);
 }
 
-std::string count_of(double n, const std::string& singular, const std::string& plural) {
-  const std::string number =
-      n == std::floor(n) ? fmt::format("{}", static_cast<long long>(n)) : fmt::format("{:g}", n);
-  return fmt::format("{} {}", number, n == 1 ? singular : (plural.empty() ? singular + "s" : plural));
-}
-
 }  // namespace minicnn::cli

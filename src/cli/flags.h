@@ -39,7 +39,4 @@ void apply_flag_conventions(CLI::App& app);
 /// was got), for `minicnn: error: ...`: an unknown flag is named with the nearest flag of its command.
 std::string usage_sentence(const CLI::ParseError& e, const CLI::App& app);
 
-/// "1 epoch", "3 epochs", "9.9 epochs"; `plural` defaults to `singular` + "s".
-std::string count_of(double n, const std::string& singular, const std::string& plural = "");
-
 }  // namespace minicnn::cli

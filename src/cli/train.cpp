@@ -252,10 +252,10 @@ std::string describe_run(const TrainStart& s) {
                                               s.start_epoch, s.start_batch)
                                 : std::string();
   return fmt::format(
-      "{}training {} on {} ({}, {} test) for {}: {}, batch {}, {}, {} augmentation; device {}, {}", where,
+      "{}training {} on {} ({}, {} test) for {}: {}, batch {}, {}, {} augmentation{}; device {}, {}", where,
       c.model_name, s.data_name, count_of(s.train_images, "training image"), fmt::group_digits(s.test_images),
       count_of(r.epochs, "epoch"), describe_optimizer(r), r.batch_size, describe_schedule(r.schedule),
-      r.augment == Augment::None ? "no" : augment_name(r.augment), c.device.str(),
+      r.augment == Augment::None ? "no" : augment_name(r.augment), describe_recipe_extras(r), c.device.str(),
       count_of(num_threads(), "thread"));
 }
 
@@ -331,6 +331,14 @@ void run_train(const TrainCommand& cmd) {
     batches = s.batches_per_epoch;
     std::printf("%s\n", describe_run(s).c_str());
     for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
+    const Lookahead& lookahead = s.config->recipe.lookahead;
+    if (lookahead.every > s.total_steps) {
+      // As in airbench94's own code: the model ends as the average, first taken after step `every`.
+      std::printf(
+          "note: the lookahead average is first taken after step %lld and the run ends with it, so this "
+          "run of %s ends with its initial weights\n",
+          static_cast<long long>(lookahead.every), count_of(s.total_steps, "step").c_str());
+    }
     if (s.replaces_previous) {
       replaced_previous = true;
       std::printf(
@@ -357,6 +365,10 @@ void run_train(const TrainCommand& cmd) {
     return;
   }
   std::printf("test accuracy: %.4f\n", r.test_accuracy);
+  if (r.test_accuracy_tta >= 0) {
+    std::printf("test accuracy with test-time augmentation level %lld: %.4f\n",
+                static_cast<long long>(config.recipe.tta), r.test_accuracy_tta);
+  }
   std::printf("run directory: %s (metrics.csv, summary.json, model.safetensors)\n", config.out_dir.c_str());
   std::printf("training speed: %.0f images/s, wall time %.1f s, peak memory %.0f MiB\n",
               r.train_images_per_sec, r.wall_seconds, r.peak_rss_mib);

@@ -1,9 +1,12 @@
 // Out-of-line construction of minicnn::Error, so the checks stay cheap where they pass, and the
-// nearest-name suggestion its sentences share.
+// nearest-name suggestion and the counted nouns its sentences share.
 #include <minicnn/check.h>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 namespace minicnn {
 namespace detail {
@@ -50,6 +53,12 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
     }
   }
   return best.empty() ? "" : detail::concat(" (did you mean '", best, "'?)");
+}
+
+std::string count_of(double n, const std::string& singular, const std::string& plural) {
+  const std::string number =
+      n == std::floor(n) ? fmt::format("{}", static_cast<long long>(n)) : fmt::format("{:g}", n);
+  return fmt::format("{} {}", number, n == 1 ? singular : (plural.empty() ? singular + "s" : plural));
 }
 
 }  // namespace minicnn

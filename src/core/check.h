@@ -34,6 +34,10 @@ std::string concat(const Parts&... parts) {
 /// option closest to `word` (case-insensitive edit distance at most 2), or "" when none is that close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& options);
 
+/// A count with its noun for sentences: "1 epoch", "3 epochs", "9.9 epochs"; `plural` defaults to
+/// `singular` + "s".
+std::string count_of(double n, const std::string& singular, const std::string& plural = "");
+
 }  // namespace minicnn
 
 /// Throws minicnn::Error built from the message parts, only when `cond` is false.

@@ -39,8 +39,11 @@ std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, Model& model) {
 
 std::string describe_optimizer(const Recipe& recipe) {
   if (recipe.optimizer == OptimizerKind::SGD) {
-    return fmt::format("SGD lr {:g}, momentum {:g}{}, weight decay {:g}", recipe.lr, recipe.momentum,
-                       recipe.nesterov ? " (Nesterov)" : "", recipe.weight_decay);
+    std::string groups;
+    for (const GroupRule& rule : recipe.groups)
+      groups += fmt::format(", {} at {:g}x lr", rule.params, rule.lr_scale);
+    return fmt::format("SGD lr {:g}, momentum {:g}{}, weight decay {:g}{}", recipe.lr, recipe.momentum,
+                       recipe.nesterov ? " (Nesterov)" : "", recipe.weight_decay, groups);
   }
   return fmt::format("{} lr {:g}, betas (0.9, 0.999), weight decay {:g}",
                      recipe.optimizer == OptimizerKind::AdamW ? "AdamW" : "Adam", recipe.lr,
@@ -72,6 +75,21 @@ bool schedule_extends(const Recipe& recipe, double epochs) {
       return recipe.epochs == epochs;
   }
   detail::throw_internal(__FILE__, __LINE__, "a known schedule", "");
+}
+
+std::string describe_recipe_extras(const Recipe& recipe) {
+  std::string out;
+  if (recipe.label_smoothing > 0) out += fmt::format(", label smoothing {:g}", recipe.label_smoothing);
+  if (recipe.sum_loss) out += ", loss summed over the batch";
+  if (recipe.drop_last) out += ", last partial batch dropped";
+  for (const FreezeRule& rule : recipe.frozen) {
+    out += rule.epochs == 0
+               ? fmt::format(", {} frozen", rule.params)
+               : fmt::format(", {} frozen after {}", rule.params, count_of(rule.epochs, "epoch"));
+  }
+  if (recipe.lookahead.every > 0) out += fmt::format(", lookahead every {} steps", recipe.lookahead.every);
+  if (recipe.tta > 0) out += fmt::format(", test-time augmentation level {}", recipe.tta);
+  return out;
 }
 
 std::string describe_schedule(ScheduleKind schedule) {

@@ -33,4 +33,9 @@ bool schedule_extends(const Recipe& recipe, double epochs);
 /// The schedule for people: "constant lr", "step schedule" or "cosine schedule".
 std::string describe_schedule(ScheduleKind schedule);
 
+/// What else the recipe does that changes results, for the banner: ", label smoothing 0.2, loss summed over
+/// the batch, last partial batch dropped, 0.weight frozen, 0.bias frozen after 3 epochs, lookahead every 5
+/// steps, test-time augmentation level 2"; empty for a plain recipe.
+std::string describe_recipe_extras(const Recipe& recipe);
+
 }  // namespace minicnn

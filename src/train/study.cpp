@@ -114,9 +114,6 @@ std::string percent(double fraction, int digits = 2) {
 std::string points(double fraction) {
   return fmt::format("{:+.2f}", 100 * fraction);
 }
-std::string count_of(double n, const char* singular, const char* plural) {
-  return fmt::format("{:g} {}", n, n == 1 ? singular : plural);
-}
 
 std::string human_mib(int64_t bytes) {
   return fmt::format("{:.2f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));

@@ -80,6 +80,9 @@ void check_recipe(const TrainConfig& config, const DatasetSplit& data) {
   MINICNN_CHECK(recipe.epochs > 0, "train: --epochs should be positive, but got ", recipe.epochs);
   MINICNN_CHECK(recipe.batch_size > 0, "train: --batch-size should be positive, but got ", recipe.batch_size);
   MINICNN_CHECK(recipe.lr > 0, "train: --lr should be positive, but got ", recipe.lr);
+  MINICNN_CHECK(!recipe.nesterov || recipe.optimizer == OptimizerKind::SGD,
+                "train: --nesterov applies to SGD (torch.optim.SGD's nesterov), but the optimizer is ",
+                optimizer_name(recipe.optimizer), "; leave --nesterov out or use --optimizer sgd");
   const int64_t images = config.limit_train > 0 ? config.limit_train : data.train.size();
   MINICNN_CHECK(!recipe.drop_last || recipe.batch_size <= images, "train: --batch-size ", recipe.batch_size,
                 " is larger than the ", images, " training images, and the recipe drops the last partial batch, ",
@@ -263,6 +266,7 @@ void announce(const Session& s, bool resumed, bool replaces_previous) {
   start.data_name = s.data.train.name;
   start.train_images = s.loader->size();
   start.test_images = s.data.test.size();
+  start.total_steps = s.total_steps;
   start.batches_per_epoch = s.loader->num_batches();
   start.start_epoch = s.state.epochs_done + 1;
   start.start_batch = s.state.step_in_epoch + 1;
@@ -371,33 +375,38 @@ json summary_json(const Session& s, const EpochMetrics& m, const EvalResult& tes
   const TrainConfig& config = s.config;
   const Recipe& recipe = config.recipe;
   json j = {{"dataset", config.dataset},
-          {"model", config.model_name},
-          {"spec", s.meta.spec},
-          {"parameters", const_cast<Model&>(s.model).num_parameters()},
-          {"epochs", s.state.epochs_done},
-          {"epochs_planned", recipe.epochs},
-          {"finished", s.state.finished},
-          {"test_accuracy", m.test_accuracy},
-          {"test_loss", m.test_loss},
-          {"train_accuracy", m.train_accuracy},
-          {"train_loss", m.train_loss},
-          {"train_images_per_sec", s.result.train_images_per_sec},
-          {"eval_images_per_sec", test.images_per_sec},
-          {"wall_seconds", s.result.wall_seconds},
-          {"peak_rss_mib", s.result.peak_rss_mib},
-          {"seed", config.seed},
-          {"device", config.device.str()},
-          {"threads", num_threads()},
-          {"limit_train", config.limit_train},
-          {"pool", config.pool_variant},
-          {"recipe",
-           {{"optimizer", optimizer_name(recipe.optimizer)},
-            {"lr", recipe.lr},
-            {"momentum", recipe.momentum},
-            {"weight_decay", recipe.weight_decay},
-            {"schedule", schedule_name(recipe.schedule)},
-            {"augment", augment_name(recipe.augment)},
-            {"batch_size", recipe.batch_size}}}};
+            {"model", config.model_name},
+            {"spec", s.meta.spec},
+            {"parameters", const_cast<Model&>(s.model).num_parameters()},
+            {"epochs", s.state.epochs_done},
+            {"epochs_planned", recipe.epochs},
+            {"finished", s.state.finished},
+            {"test_accuracy", m.test_accuracy},
+            {"test_loss", m.test_loss},
+            {"train_accuracy", m.train_accuracy},
+            {"train_loss", m.train_loss},
+            {"train_images_per_sec", s.result.train_images_per_sec},
+            {"eval_images_per_sec", test.images_per_sec},
+            {"wall_seconds", s.result.wall_seconds},
+            {"peak_rss_mib", s.result.peak_rss_mib},
+            {"seed", config.seed},
+            {"device", config.device.str()},
+            {"threads", num_threads()},
+            {"limit_train", config.limit_train},
+            {"pool", config.pool_variant},
+            {"recipe",
+             {{"optimizer", optimizer_name(recipe.optimizer)},
+              {"lr", recipe.lr},
+              {"momentum", recipe.momentum},
+              {"weight_decay", recipe.weight_decay},
+              {"schedule", schedule_name(recipe.schedule)},
+              {"augment", augment_name(recipe.augment)},
+              {"batch_size", recipe.batch_size},
+              {"nesterov", recipe.nesterov},
+              {"label_smoothing", recipe.label_smoothing},
+              {"loss_reduction", recipe.sum_loss ? "sum" : "mean"},
+              {"drop_last", recipe.drop_last},
+              {"tta", recipe.tta}}}};
   if (m.has_test_accuracy_tta()) j["test_accuracy_tta"] = m.test_accuracy_tta;
   return j;
 }
@@ -436,6 +445,12 @@ void set_learning_rates(Session& s, int64_t t) {
   for (size_t g = 0; g < groups.size(); ++g) groups[g].lr = s.schedule->lr_at(t, s.base_lr[g]);
 }
 
+// The learning rate a person reads (progress, metrics.csv): the recipe's own, which the last optimizer group
+// has (the parameters no group rule selects); a rule's group scales its lr from it.
+double recipe_lr(const Session& s) {
+  return s.optimizer->groups().back().lr;
+}
+
 // The epochs and steps left; returns false when should_stop() interrupted the run.
 bool run_epochs(Session& s) {
   for (int64_t epoch = s.state.epochs_done; epoch < s.epochs; ++epoch) {
@@ -446,13 +461,13 @@ bool run_epochs(Session& s) {
     for (int64_t b = s.state.step_in_epoch; b < batches; ++b) {
       if (s.stop_requested()) return false;
       if (s.schedule->per_step()) set_learning_rates(s, s.state.global_step);
-      train_step(s, epoch, b, s.optimizer->lr());
+      train_step(s, epoch, b, recipe_lr(s));
       report_batch(s, epoch, b);
       const bool every =
           s.config.checkpoint_every > 0 && s.state.global_step % s.config.checkpoint_every == 0;
       if (every && b + 1 < batches) save_checkpoint_now(s);
     }
-    finish_epoch(s, epoch, s.optimizer->lr());
+    finish_epoch(s, epoch, recipe_lr(s));
   }
   return true;
 }

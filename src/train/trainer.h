@@ -60,6 +60,7 @@ struct TrainStart {
   std::string data_name;  // the data set's own name ("MNIST", a folder's name)
   int64_t train_images, test_images;
   int64_t batches_per_epoch;
+  int64_t total_steps;               // of the whole run
   int64_t start_epoch, start_batch;  // numbered from 1; (1, 1) for a fresh run
   bool resumed;
   bool replaces_previous;  // --overwrite of a non-empty run directory
