@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   model.add(std::make_unique<Linear>(LinearOptions(8 * 14 * 14, 10)));
   model.build({1, 28, 28}, 1);
 
-  // A hundred steps of SGD: enough to make the exported predictions mean something.
+  // Up to a hundred steps of SGD: enough to make the exported predictions mean something.
   const Normalization normalization = compute_normalization(data.train);
   LoaderOptions options;
   options.shuffle = true;
@@ -66,9 +66,12 @@ int main(int argc, char** argv) {
       "wrote %s (%ju bytes): input 'input' [N, 1, 28, 28] of pixel values 0..255, output 'logits' "
       "[N, 10]\n",
       output.c_str(), static_cast<uintmax_t>(std::filesystem::file_size(output)));
+  // The same file in ONNX Runtime, from Node (npm install --ignore-scripts onnxruntime-node), on a black
+  // image.
   std::printf(
-      "in Node: const ort = require('onnxruntime-node'); const s = await ort.InferenceSession.create('%s');\n"
-      "         (await s.run({input: new ort.Tensor('float32', pixels, [1, 1, 28, 28])})).logits\n",
+      "in ONNX Runtime: node -e \"const ort = require('onnxruntime-node'); "
+      "ort.InferenceSession.create('%s').then(s => s.run({input: new ort.Tensor('float32', "
+      "new Float32Array(784), [1, 1, 28, 28])})).then(r => console.log(r.logits.data))\"\n",
       output.c_str());
   return accuracy > 0.5 ? 0 : 1;
 }

@@ -10,6 +10,7 @@
 
 #include <minicnn/minicnn.h>
 
+#include "arguments.h"
 #include "stand_in.h"
 
 using namespace minicnn;
@@ -83,9 +84,11 @@ double train_variant(const std::string& variant, const DatasetSplit& data, int64
 
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
-  const int64_t train_images = argc > 2 ? std::stoll(argv[2]) : 1000;
-  const int64_t test_images = argc > 3 ? std::stoll(argv[3]) : 1000;
-  const double epochs = argc > 4 ? std::stod(argv[4]) : 1;
+  const auto train_images =
+      static_cast<int64_t>(examples::number_argument(argc, argv, 2, 1000, "training images"));
+  const auto test_images =
+      static_cast<int64_t>(examples::number_argument(argc, argv, 3, 1000, "test images"));
+  const double epochs = examples::number_argument(argc, argv, 4, 1, "epochs");
   DatasetSplit data = examples::load_or_stand_in("fashion-mnist", dir);
 
   const bool pooling_right = show_pooling(data.test, 0);

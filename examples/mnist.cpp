@@ -9,6 +9,7 @@
 
 #include <minicnn/minicnn.h>
 
+#include "arguments.h"
 #include "stand_in.h"
 
 using namespace minicnn;
@@ -32,8 +33,9 @@ Model mnist_cnn() {
 
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "data/mnist";
-  const int64_t train_images = argc > 2 ? std::stoll(argv[2]) : 1000;
-  const int64_t epochs = argc > 3 ? std::stoll(argv[3]) : 1;
+  const auto train_images =
+      static_cast<int64_t>(examples::number_argument(argc, argv, 2, 1000, "training images"));
+  const auto epochs = static_cast<int64_t>(examples::number_argument(argc, argv, 3, 1, "epochs"));
   const std::string checkpoint = argc > 4 ? argv[4] : "mnist-cnn.safetensors";
   const uint64_t seed = 1;
 

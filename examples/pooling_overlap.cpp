@@ -11,6 +11,7 @@
 
 #include <minicnn/minicnn.h>
 
+#include "arguments.h"
 #include "stand_in.h"
 
 using namespace minicnn;
@@ -71,9 +72,10 @@ double test_accuracy(const PoolFactory& pool, const DatasetSplit& data, uint64_t
 
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
-  const int64_t train_images = argc > 2 ? std::stoll(argv[2]) : 1000;
-  const int64_t epochs = argc > 3 ? std::stoll(argv[3]) : 1;
-  const int64_t seeds = argc > 4 ? std::stoll(argv[4]) : 1;
+  const auto train_images =
+      static_cast<int64_t>(examples::number_argument(argc, argv, 2, 1000, "training images"));
+  const auto epochs = static_cast<int64_t>(examples::number_argument(argc, argv, 3, 1, "epochs"));
+  const auto seeds = static_cast<int64_t>(examples::number_argument(argc, argv, 4, 1, "seeds"));
   const DatasetSplit data = examples::load_or_stand_in("fashion-mnist", dir);
 
   const PoolFactory max2 = [] { return std::make_unique<MaxPool2d>(MaxPool2dOptions(2)); };
