@@ -18,6 +18,7 @@ struct ExportCommand {
 void check_flags(const ExportCommand& cmd) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  if (cmd.output.empty()) throw UsageError("export: --output should name the .onnx file to write, but got ''");
   if (fs::is_directory(cmd.output, ec)) {
     throw UsageError("export: --output should name the .onnx file to write, but '" + cmd.output +
                      "' is a directory");
