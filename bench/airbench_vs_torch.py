@@ -31,7 +31,7 @@ def minicnn_run(binary, data, steps, threads, workdir):
     subprocess.run([binary, "train", "--dataset", "folder", "--data", data, "--model", "airbench94",
                     "--epochs", f"{epochs:.6f}", "--tta", "0", "--threads", str(threads), "--out", out,
                     "--overwrite"],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
     return summary["train_images_per_sec"], summary.get("peak_rss_mib", float("nan"))
