@@ -88,6 +88,20 @@ MINICNN_HD int64_t max_pool2d_at(const float* x, const Pool2dGeometry& g, int64_
   return best_i;
 }
 
+/// dy summed, in output order, over the outputs (rh x rw of a plane OW wide) whose stored index is `target`:
+/// the gather both max-pooling backwards share.
+MINICNN_HD float sum_where_index_is(const float* dy, const int32_t* indices, int64_t OW, TapRange rh,
+                                    TapRange rw, int64_t target) {
+  float sum = 0.0f;
+  for (int64_t oh = rh.k0; oh < rh.k1; ++oh) {
+    for (int64_t ow = rw.k0; ow < rw.k1; ++ow) {
+      const int64_t o = oh * OW + ow;
+      if (indices[o] == target) sum += dy[o];
+    }
+  }
+  return sum;
+}
+
 /// dL/dx at input (ih, iw) of one plane of max pooling: dy summed over the outputs whose stored index is
 /// ih*W + iw, in output order, which is the order cpu::max_pool2d_backward scatters in (bit-identical).
 /// `dy` and `indices` point at the plane's (OH, OW) outputs. A gather: no atomics, deterministic.
@@ -95,15 +109,7 @@ MINICNN_HD float max_pool2d_backward_at(const float* dy, const int32_t* indices,
                                         int64_t ih, int64_t iw) {
   const TapRange rh = covering_outputs(ih, g.KH, g.SH, g.PH, g.DH, g.OH);
   const TapRange rw = covering_outputs(iw, g.KW, g.SW, g.PW, g.DW, g.OW);
-  const int64_t target = ih * g.W + iw;
-  float sum = 0.0f;
-  for (int64_t oh = rh.k0; oh < rh.k1; ++oh) {
-    for (int64_t ow = rw.k0; ow < rw.k1; ++ow) {
-      const int64_t o = oh * g.OW + ow;
-      if (indices[o] == target) sum += dy[o];
-    }
-  }
-  return sum;
+  return sum_where_index_is(dy, indices, g.OW, rh, rw, ih * g.W + iw);
 }
 
 /// Average pooling of output (oh, ow) over one plane: the window clipped to the input, summed row by
@@ -200,15 +206,7 @@ MINICNN_HD float adaptive_avg_pool2d_at(const float* x, const Pool2dGeometry& g,
 MINICNN_HD float adaptive_max_pool2d_backward_at(const float* dy, const int32_t* indices,
                                                  const Pool2dGeometry& g, int64_t ih, int64_t iw) {
   const TapRange rh = adaptive_covering_outputs(ih, g.H, g.OH), rw = adaptive_covering_outputs(iw, g.W, g.OW);
-  const int64_t target = ih * g.W + iw;
-  float sum = 0.0f;
-  for (int64_t oh = rh.k0; oh < rh.k1; ++oh) {
-    for (int64_t ow = rw.k0; ow < rw.k1; ++ow) {
-      const int64_t o = oh * g.OW + ow;
-      if (indices[o] == target) sum += dy[o];
-    }
-  }
-  return sum;
+  return sum_where_index_is(dy, indices, g.OW, rh, rw, ih * g.W + iw);
 }
 
 /// dL/dx at input (ih, iw) of one plane of adaptive average pooling: dy / area summed over the covering
