@@ -9,6 +9,7 @@
 
 #include <minicnn/check.h>
 #include <minicnn/trainer.h>
+#include "recipe_json.h"
 
 namespace minicnn {
 namespace {
@@ -84,20 +85,14 @@ void read_recipe_extras(const json& j, Recipe& r) {
 
 std::string TrainConfig::to_json() const {
   json j{{"dataset", dataset},
-              {"model", model_name},
-              {"spec", spec},
-              {"input_shape", input_chw.dims()},
-              {"optimizer", optimizer_name(recipe.optimizer)},
-              {"lr", recipe.lr},
-              {"momentum", recipe.momentum},
-              {"weight_decay", recipe.weight_decay},
-              {"schedule", schedule_name(recipe.schedule)},
-              {"augment", augment_name(recipe.augment)},
-              {"batch_size", recipe.batch_size},
-              {"epochs", epochs_json(recipe.epochs)},
-              {"seed", seed},
-              {"limit_train", limit_train},
-              {"pool", pool_variant}};
+         {"model", model_name},
+         {"spec", spec},
+         {"input_shape", input_chw.dims()},
+         {"epochs", epochs_json(recipe.epochs)},
+         {"seed", seed},
+         {"limit_train", limit_train},
+         {"pool", pool_variant}};
+  j.update(plain_recipe_json(recipe));
   add_recipe_extras(j, recipe);
   return j.dump();
 }

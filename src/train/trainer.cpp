@@ -20,11 +20,12 @@
 #include <minicnn/mix.h>
 #include <minicnn/optimizer_factory.h>
 #include <minicnn/parameter_rules.h>
-#include <minicnn/training_memory.h>
 #include <minicnn/registry.h>
 #include <minicnn/run_dir.h>
 #include <minicnn/runtime.h>
+#include <minicnn/training_memory.h>
 #include <minicnn/whitening.h>
+#include "recipe_json.h"
 
 namespace minicnn {
 namespace {
@@ -393,20 +394,13 @@ json summary_json(const Session& s, const EpochMetrics& m, const EvalResult& tes
             {"device", config.device.str()},
             {"threads", num_threads()},
             {"limit_train", config.limit_train},
-            {"pool", config.pool_variant},
-            {"recipe",
-             {{"optimizer", optimizer_name(recipe.optimizer)},
-              {"lr", recipe.lr},
-              {"momentum", recipe.momentum},
-              {"weight_decay", recipe.weight_decay},
-              {"schedule", schedule_name(recipe.schedule)},
-              {"augment", augment_name(recipe.augment)},
-              {"batch_size", recipe.batch_size},
-              {"nesterov", recipe.nesterov},
-              {"label_smoothing", recipe.label_smoothing},
-              {"loss_reduction", recipe.sum_loss ? "sum" : "mean"},
-              {"drop_last", recipe.drop_last},
-              {"tta", recipe.tta}}}};
+            {"pool", config.pool_variant}};
+  json& r = j["recipe"] = plain_recipe_json(recipe);
+  r["nesterov"] = recipe.nesterov;
+  r["label_smoothing"] = recipe.label_smoothing;
+  r["loss_reduction"] = recipe.sum_loss ? "sum" : "mean";
+  r["drop_last"] = recipe.drop_last;
+  r["tta"] = recipe.tta;
   if (m.has_test_accuracy_tta()) j["test_accuracy_tta"] = m.test_accuracy_tta;
   return j;
 }
