@@ -58,7 +58,7 @@ void conv(benchmark::State& state, Conv2dOptions options, Shape shape, bool back
 }
 
 // A 3x3, stride 1, padding 1 convolution with a fused ReLU on input (N, C, H, W) to OC channels through
-// one CPU algorithm, forward or backward (dx, dW, db): the A/B of im2col against Winograd.
+// one CPU algorithm, forward or backward (dx, dW, db): the A/B of im2col against the two Winograds.
 void conv_algorithm(benchmark::State& state, Shape in, int64_t OC, bool backward, cpu::ConvAlgorithm algorithm) {
   set_num_threads(threads());
   const Conv2dGeometry g{in[0], in[1], in[2], in[3], OC, in[2], in[3], 3, 3, 1, 1, 1, 1, 1, 1};
@@ -181,8 +181,12 @@ BENCHMARK_CAPTURE(conv, mnist_conv2_fwd, Conv2dOptions(32, 64, 3).padding(1), Sh
 BENCHMARK_CAPTURE(conv, mnist_conv2_bwd, Conv2dOptions(32, 64, 3).padding(1), Shape{64, 32, 14, 14}, true);
 BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_fwd_im2col, Shape{64, 32, 14, 14}, 64, false, cpu::ConvAlgorithm::Im2col);
 BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_fwd_winograd, Shape{64, 32, 14, 14}, 64, false, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_fwd_onednn, Shape{64, 32, 14, 14}, 64, false,
+                  cpu::ConvAlgorithm::OnednnWinograd);
 BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_bwd_im2col, Shape{64, 32, 14, 14}, 64, true, cpu::ConvAlgorithm::Im2col);
 BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_bwd_winograd, Shape{64, 32, 14, 14}, 64, true, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, mnist_conv2_bwd_onednn, Shape{64, 32, 14, 14}, 64, true,
+                  cpu::ConvAlgorithm::OnednnWinograd);
 BENCHMARK_CAPTURE(maxpool, mnist_pool1_fwd, MaxPool2dOptions(2), Shape{64, 32, 28, 28}, false);
 BENCHMARK_CAPTURE(maxpool, mnist_pool1_bwd, MaxPool2dOptions(2), Shape{64, 32, 28, 28}, true);
 BENCHMARK_CAPTURE(relu_bench, mnist_relu1_fwd, Shape{64, 32, 28, 28}, false);
@@ -199,12 +203,37 @@ BENCHMARK_CAPTURE(conv, cifar_conv2_fwd, Conv2dOptions(32, 32, 3).padding(1), Sh
 BENCHMARK_CAPTURE(conv, cifar_conv2_bwd, Conv2dOptions(32, 32, 3).padding(1), Shape{128, 32, 32, 32}, true);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_fwd_im2col, Shape{128, 32, 32, 32}, 32, false, cpu::ConvAlgorithm::Im2col);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_fwd_winograd, Shape{128, 32, 32, 32}, 32, false, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_fwd_onednn, Shape{128, 32, 32, 32}, 32, false,
+                  cpu::ConvAlgorithm::OnednnWinograd);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_bwd_im2col, Shape{128, 32, 32, 32}, 32, true, cpu::ConvAlgorithm::Im2col);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_bwd_winograd, Shape{128, 32, 32, 32}, 32, true, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv2_bwd_onednn, Shape{128, 32, 32, 32}, 32, true,
+                  cpu::ConvAlgorithm::OnednnWinograd);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_fwd_im2col, Shape{128, 32, 16, 16}, 64, false, cpu::ConvAlgorithm::Im2col);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_fwd_winograd, Shape{128, 32, 16, 16}, 64, false, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_fwd_onednn, Shape{128, 32, 16, 16}, 64, false,
+                  cpu::ConvAlgorithm::OnednnWinograd);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_bwd_im2col, Shape{128, 32, 16, 16}, 64, true, cpu::ConvAlgorithm::Im2col);
 BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_bwd_winograd, Shape{128, 32, 16, 16}, 64, true, cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, cifar_conv3_bwd_onednn, Shape{128, 32, 16, 16}, 64, true,
+                  cpu::ConvAlgorithm::OnednnWinograd);
+// airbench94's 256-channel layers at batch 256 (the 64->256 one at its 15x15 maps, a 256->256 one at 7x7).
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv3_fwd_winograd, Shape{256, 64, 15, 15}, 256, false,
+                  cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv3_fwd_onednn, Shape{256, 64, 15, 15}, 256, false,
+                  cpu::ConvAlgorithm::OnednnWinograd);
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv3_bwd_winograd, Shape{256, 64, 15, 15}, 256, true,
+                  cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv3_bwd_onednn, Shape{256, 64, 15, 15}, 256, true,
+                  cpu::ConvAlgorithm::OnednnWinograd);
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv4_fwd_winograd, Shape{256, 256, 7, 7}, 256, false,
+                  cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv4_fwd_onednn, Shape{256, 256, 7, 7}, 256, false,
+                  cpu::ConvAlgorithm::OnednnWinograd);
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv4_bwd_winograd, Shape{256, 256, 7, 7}, 256, true,
+                  cpu::ConvAlgorithm::Winograd);
+BENCHMARK_CAPTURE(conv_algorithm, airbench_conv4_bwd_onednn, Shape{256, 256, 7, 7}, 256, true,
+                  cpu::ConvAlgorithm::OnednnWinograd);
 BENCHMARK_CAPTURE(batchnorm, cifar_bn_fwd, BatchNorm2dOptions(32), Shape{128, 32, 32, 32}, false);
 BENCHMARK_CAPTURE(batchnorm, cifar_bn_bwd, BatchNorm2dOptions(32), Shape{128, 32, 32, 32}, true);
 // Whole steps.

@@ -264,10 +264,25 @@ bool use_winograd(const Conv2dGeometry& g, ConvAlgorithm algorithm) {
   return conv2d_winograd_applies(g);
 }
 
+// oneDNN's F(4x4, 3x3) when asked for, or under Auto where it is preferred.
+bool use_onednn(const Conv2dGeometry& g, ConvAlgorithm algorithm) {
+  if (algorithm == ConvAlgorithm::OnednnWinograd) {
+    MINICNN_ASSERT(conv2d_onednn_applies(g),
+                   "ConvAlgorithm::OnednnWinograd on a geometry it does not apply to");
+    return true;
+  }
+  return algorithm == ConvAlgorithm::Auto && conv2d_onednn_prefers(g);
+}
+
 }  // namespace
+
+bool conv2d_onednn_prefers(const Conv2dGeometry& g) {
+  return g.C >= kOnednnMinChannels && g.OC >= kOnednnMinChannels && conv2d_onednn_applies(g);
+}
 
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g,
                     bool relu, ConvAlgorithm algorithm) {
+  if (use_onednn(g, algorithm)) return conv2d_forward_onednn(x, w, b, y, g, relu);
   if (use_winograd(g, algorithm)) return conv2d_forward_winograd(x, w, b, y, g, relu);
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));
@@ -307,6 +322,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
 
 void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
                      float* dw, float* db, const Conv2dGeometry& g, ConvAlgorithm algorithm) {
+  if (use_onednn(g, algorithm)) return conv2d_backward_onednn(x, w, dy, relu_out, dx, dw, db, g);
   if (use_winograd(g, algorithm)) return conv2d_backward_winograd(x, w, dy, relu_out, dx, dw, db, g);
   const int64_t ckk = g.C * g.KH * g.KW, ohw = g.OH * g.OW;
   const int threads = std::max<int>(1, std::min<int64_t>(omp_get_max_threads(), g.N));

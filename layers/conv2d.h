@@ -75,10 +75,12 @@ class Conv2d : public Layer, public ReLUFuser {
 };
 
 namespace cpu {
-/// How the CPU computes a convolution. Auto: Winograd's F(2x2, 3x3) where conv2d_winograd_applies(),
-/// im2col and GEMMs elsewhere. Winograd takes 2.25x fewer multiply-adds; its results differ from the
-/// direct sum by rounding only (the transforms' coefficients are 0, +-1 and +-0.5).
-enum class ConvAlgorithm { Auto, Im2col, Winograd };
+/// How the CPU computes a convolution. Winograd: minicnn's F(2x2, 3x3) (2.25x fewer multiply-adds than the
+/// direct sum; its transforms' coefficients are 0, +-1 and +-0.5). OnednnWinograd: oneDNN's F(4x4, 3x3)
+/// primitives (4x fewer; coefficients up to 8, so rounding differs more from the direct sum, as in every
+/// F(4x4, 3x3)). Auto: OnednnWinograd where conv2d_onednn_prefers(), else Winograd where
+/// conv2d_winograd_applies(), else im2col and GEMMs.
+enum class ConvAlgorithm { Auto, Im2col, Winograd, OnednnWinograd };
 
 /// Channels (in and out) from which Winograd pays for its transforms. Measured with bench/layers_bench
 /// conv_algorithm/* on 14x14 images, batch 64, forward and backward: 4 to 4 channels 10% faster than
@@ -89,6 +91,9 @@ constexpr int64_t kWinogradMinChannels = 8;
 /// (it works on whole images, one thread each): 4 MiB, about 64x64 pixels at 32 channels in and out;
 /// larger images take im2col, whose column chunks stay at about 256 KiB whatever the image size.
 constexpr int64_t kWinogradMaxImageBytes = int64_t{4} << 20;
+
+/// Channels (in and out) from which Auto takes oneDNN's F(4x4, 3x3) over minicnn's F(2x2, 3x3).
+constexpr int64_t kOnednnMinChannels = 16;
 
 /// True for 3x3 kernels, stride 1, dilation 1, any padding, at least kWinogradMinChannels input and
 /// output channels and images within kWinogradMaxImageBytes, on a CPU build with AVX-512.
@@ -102,6 +107,20 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
 void conv2d_backward(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
                      float* dw, float* db, const Conv2dGeometry& g,
                      ConvAlgorithm algorithm = ConvAlgorithm::Auto);
+
+/// True where oneDNN (a build with MINICNN_ONEDNN) has Winograd F(4x4, 3x3) kernels for the geometry: 3x3,
+/// stride 1, dilation 1, on a CPU with AVX-512 (asked of oneDNN once per geometry and remembered).
+bool conv2d_onednn_applies(const Conv2dGeometry& g);
+/// Where Auto takes oneDNN's F(4x4, 3x3): where it applies, with at least kOnednnMinChannels input and
+/// output channels.
+bool conv2d_onednn_prefers(const Conv2dGeometry& g);
+
+/// The oneDNN path of conv2d_forward / conv2d_backward (layers/conv2d_onednn.cpp); requires
+/// conv2d_onednn_applies(g).
+void conv2d_forward_onednn(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g,
+                           bool relu);
+void conv2d_backward_onednn(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
+                            float* dw, float* db, const Conv2dGeometry& g);
 
 /// The Winograd path of conv2d_forward / conv2d_backward (layers/conv2d_winograd.cpp); requires
 /// conv2d_winograd_applies(g).

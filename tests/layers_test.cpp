@@ -12,10 +12,11 @@
 #include <minicnn/dropout.h>
 #include <minicnn/flatten.h>
 #include <minicnn/gelu.h>
-#include "gradcheck.h"
+#include <minicnn/gemm.h>
 #include <minicnn/linear.h>
 #include <minicnn/pool2d.h>
 #include <minicnn/relu.h>
+#include "gradcheck.h"
 #include "test_util.h"
 
 namespace minicnn {
@@ -138,6 +139,7 @@ TEST(Conv2d, BackwardMatchesTheDefinitionOnEveryKernelPath) {
 // extra block), rows of more than 16 tiles, a 1x1 image, several images per thread, an empty batch (which
 // leaves dW and db as they were), padding wider than half the kernel and different per axis.
 TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
+  int onednn_cases = 0;  // oneDNN's F(4x4, 3x3) where the build and CPU have it
   struct Case {
     int64_t N, C, OC, H, W, PH, PW;
   };
@@ -173,12 +175,16 @@ TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
             }
           }
         }
-        for (const cpu::ConvAlgorithm algorithm :
-             {cpu::ConvAlgorithm::Im2col, cpu::ConvAlgorithm::Winograd}) {
-          const std::string what =
-              fmt::format("{} N={} C={} OC={} H={} W={} padding=({}, {}) relu={} bias={}",
-                          algorithm == cpu::ConvAlgorithm::Winograd ? "Winograd" : "im2col", g.N, g.C, g.OC,
-                          g.H, g.W, g.PH, g.PW, relu, with_bias);
+        std::vector<cpu::ConvAlgorithm> algorithms{cpu::ConvAlgorithm::Im2col, cpu::ConvAlgorithm::Winograd};
+        if (cpu::conv2d_onednn_applies(g)) {
+          algorithms.push_back(cpu::ConvAlgorithm::OnednnWinograd);
+          ++onednn_cases;
+        }
+        for (const cpu::ConvAlgorithm algorithm : algorithms) {
+          const char* names[] = {"Auto", "im2col", "Winograd", "oneDNN Winograd"};
+          const std::string what = fmt::format(
+              "{} N={} C={} OC={} H={} W={} padding=({}, {}) relu={} bias={}",
+              names[static_cast<int>(algorithm)], g.N, g.C, g.OC, g.H, g.W, g.PH, g.PW, relu, with_bias);
           Tensor y = Tensor::empty({g.N, g.OC, g.OH, g.OW});
           cpu::conv2d_forward(x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(), g, relu,
                               algorithm);
@@ -201,6 +207,9 @@ TEST(Conv2d, EveryCpuAlgorithmMatchesTheDefinition) {
       }
     }
   }
+  if (std::string(cpu::gemm_backend()) == "oneDNN" && __builtin_cpu_supports("avx512f")) {
+    EXPECT_GT(onednn_cases, 0);
+  }
 }
 
 TEST(Conv2d, WinogradTakesSmallThreeByThreeStrideOneLayersWithEnoughChannels) {
@@ -218,6 +227,64 @@ TEST(Conv2d, WinogradTakesSmallThreeByThreeStrideOneLayersWithEnoughChannels) {
   // An image's transformed data within 4 MiB: 64x64 outputs at 32 channels in and out, not 66x66.
   EXPECT_TRUE(cpu::conv2d_winograd_applies(Conv2dGeometry{2, 32, 64, 64, 32, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1}));
   EXPECT_FALSE(cpu::conv2d_winograd_applies(Conv2dGeometry{2, 32, 66, 66, 32, 66, 66, 3, 3, 1, 1, 1, 1, 1, 1}));
+}
+
+// oneDNN's F(4x4, 3x3) exists only with oneDNN (MINICNN_ONEDNN) on a CPU with AVX-512; where it does,
+// Auto takes it from kOnednnMinChannels channels in and out and nowhere else.
+TEST(Conv2d, AutoTakesOnednnsWinogradForThreeByThreeStrideOneLayersWithEnoughChannels) {
+  const bool onednn = std::string(cpu::gemm_backend()) == "oneDNN" && __builtin_cpu_supports("avx512f");
+  auto geometry = [](int64_t C, int64_t OC, int64_t S) {
+    const int64_t O = S == 1 ? 7 : 4;
+    return Conv2dGeometry{8, C, 7, 7, OC, O, O, 3, 3, S, S, 1, 1, 1, 1};
+  };
+  EXPECT_EQ(cpu::conv2d_onednn_applies(geometry(256, 256, 1)), onednn);  // airbench94's 256-channel layers
+  EXPECT_EQ(cpu::conv2d_onednn_prefers(geometry(256, 256, 1)), onednn);
+  EXPECT_EQ(cpu::conv2d_onednn_prefers(geometry(24, 64, 1)), onednn);  // its first 3x3 layer
+  EXPECT_FALSE(cpu::conv2d_onednn_prefers(geometry(8, 8, 1)));         // too few channels for Auto
+  EXPECT_FALSE(cpu::conv2d_onednn_applies(geometry(256, 256, 2)));     // stride 2
+}
+
+// A batch too large for one chunk of oneDNN's path (about 16 MiB of input and output per chunk) gives what
+// im2col gives, the same on every call, through the fused ReLU and with the gradients added into what was
+// there.
+TEST(Conv2d, OnednnWinogradGivesTheSameResultsOverSeveralChunks) {
+  const Conv2dGeometry g{20, 16, 128, 128, 16, 128, 128, 3, 3, 1, 1, 1, 1, 1, 1};  // 2 MiB per image
+  if (!cpu::conv2d_onednn_applies(g)) GTEST_SKIP() << "no oneDNN Winograd in this build or on this CPU";
+  const Tensor x = testing::uniform_values({g.N, g.C, g.H, g.W}, 21);
+  const Tensor w = testing::uniform_values({g.OC, g.C, 3, 3}, 22);
+  const Tensor b = testing::uniform_values({g.OC}, 23);
+  const Tensor dy = testing::uniform_values({g.N, g.OC, g.OH, g.OW}, 24);
+  struct Result {
+    Tensor y, dx, dw, db;
+  };
+  // Backward masks dy with im2col's output in both runs: outputs within rounding of zero may fall on either
+  // side of the ReLU in the two algorithms.
+  Tensor relu_out = Tensor::empty({g.N, g.OC, g.OH, g.OW});
+  cpu::conv2d_forward(x.data(), w.data(), b.data(), relu_out.data(), g, true, cpu::ConvAlgorithm::Im2col);
+  auto run = [&](cpu::ConvAlgorithm algorithm) {
+    Result r{Tensor::empty({g.N, g.OC, g.OH, g.OW}), Tensor::empty(x.shape()), Tensor::full(w.shape(), 0.5f),
+             Tensor::full({g.OC}, 0.5f)};
+    cpu::conv2d_forward(x.data(), w.data(), b.data(), r.y.data(), g, true, algorithm);
+    cpu::conv2d_backward(x.data(), w.data(), dy.data(), relu_out.data(), r.dx.data(), r.dw.data(),
+                         r.db.data(), g, algorithm);
+    return r;
+  };
+  const Result want = run(cpu::ConvAlgorithm::Im2col), got = run(cpu::ConvAlgorithm::OnednnWinograd);
+  const Result again = run(cpu::ConvAlgorithm::OnednnWinograd);  // bit for bit (a resumed run relies on it)
+  EXPECT_EQ(again.y.to_vector(), got.y.to_vector());
+  EXPECT_EQ(again.dx.to_vector(), got.dx.to_vector());
+  EXPECT_EQ(again.dw.to_vector(), got.dw.to_vector());
+  EXPECT_EQ(again.db.to_vector(), got.db.to_vector());
+  auto expect_close = [](const Tensor& a, const Tensor& e, const char* what) {
+    float scale = 0;
+    for (int64_t i = 0; i < e.numel(); ++i) scale = std::max(scale, std::abs(e.data()[i]));
+    for (int64_t i = 0; i < e.numel(); ++i)
+      ASSERT_NEAR(a.data()[i], e.data()[i], 1e-5f * scale) << what << " " << i;
+  };
+  expect_close(got.y, want.y, "y");
+  expect_close(got.dx, want.dx, "dx");
+  expect_close(got.dw, want.dw, "dw");
+  expect_close(got.db, want.db, "db");
 }
 
 TEST(Conv2d, DefaultInitialisationFollowsTorch) {
