@@ -32,9 +32,11 @@ using dnnl::memory;
 using Dims = memory::dims;
 using Tag = memory::format_tag;
 
+// The engine and the primitives' cache below are never destroyed: at exit, destroying them would race
+// with the order in which oneDNN's own globals go.
 dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
+  static auto* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
 }
 
 // The primitives of one geometry (with or without a bias), built once: descriptors let oneDNN pick its
@@ -100,10 +102,10 @@ const std::optional<Primitives>& primitives(const Conv2dGeometry& g, bool bias) 
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                          int64_t, int64_t, int64_t, int64_t, bool>;
   static std::mutex mutex;
-  static std::map<Key, std::unique_ptr<const std::optional<Primitives>>> cache;
+  static auto* cache = new std::map<Key, std::unique_ptr<const std::optional<Primitives>>>();
   const Key key{g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, bias};
   std::lock_guard<std::mutex> lock(mutex);
-  auto& entry = cache[key];
+  auto& entry = (*cache)[key];
   if (!entry) entry = std::make_unique<const std::optional<Primitives>>(build(g, bias));
   return *entry;
 }
