@@ -157,6 +157,7 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor BatchNorm2d::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(xhat_, output_);
   check_backward(type_name(), xhat_, dy);
 #if MINICNN_CUDA
   if (dy.is_cuda()) return backward_cuda(dy);

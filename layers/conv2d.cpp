@@ -539,6 +539,7 @@ Tensor Conv2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Conv2d::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(input_, output_);
   check_backward(type_name(), input_, dy, output_shape_of(geometry_, input_.dim()));
   Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();
   backward_on(input_, weight_.value.data(), dy, output_, dx.defined() ? dx.data() : nullptr,

@@ -73,6 +73,7 @@ Tensor Dropout::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Dropout::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(mask_);
   if (!mask_.defined()) return dy;  // an Eval or p=0 forward passed x through unchanged
   check_backward(type_name(), mask_, dy);
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());

@@ -102,6 +102,7 @@ Tensor GELU::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor GELU::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(input_);
   check_backward("GELU", input_, dy);
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());
   backward_on(input_, dy, dx, approximate_);

@@ -141,6 +141,7 @@ Tensor Linear::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor Linear::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(input_, output_);
   check_backward(type_name(), input_, dy, output_shape_of(input_.shape(), options_.out_features_));
   const int64_t N = input_.dim() == 1 ? 1 : input_.size(0), in = options_.in_features_, out = options_.out_features_;
   Tensor dx = needs_input_grad_ ? Tensor::empty(input_.shape(), DType::Float32, dy.device()) : Tensor();

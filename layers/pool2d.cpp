@@ -276,6 +276,7 @@ Tensor AvgPool2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor AvgPool2d::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(output_, cudnn_x_);
   check_backward("AvgPool2d", output_, dy);
   Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());
   if (options_.impl_ == PoolImpl::Cudnn) {
@@ -435,6 +436,7 @@ Tensor AdaptiveAvgPool2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor AdaptiveAvgPool2d::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(output_);
   check_backward("AdaptiveAvgPool2d", output_, dy);
   const Pool2dGeometry g = adaptive_geometry("AdaptiveAvgPool2d", input_shape_, size_);
   Tensor dx = Tensor::empty(input_shape_, DType::Float32, dy.device());

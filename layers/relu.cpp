@@ -46,6 +46,7 @@ Tensor ReLU::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor ReLU::backward(const Tensor& dy) {
+  const ReleaseAfterBackward release(output_);
   if (fused_) return dy;
   check_backward(type_name(), output_, dy);
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, dy.device());

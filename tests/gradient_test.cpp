@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include <minicnn/check.h>
 #include <minicnn/conv2d.h>
 #include <minicnn/flatten.h>
 #include <minicnn/gradcheck.h>
@@ -206,6 +207,30 @@ TEST(GradCheck, CatchesABackwardThatOverwritesParameterGradients) {
   const GradCheckResult r = check_gradients(layer, uniform_values({2, 3}, 4));
   ASSERT_EQ(r.mismatches.size(), 1u);
   EXPECT_EQ(r.mismatches[0].what, "dL/dweight");
+}
+
+// What a Train forward keeps goes with a successful backward (the model's activations are freed layer by
+// layer as backward reaches them); a rejected gradient leaves it, and MaxPool2d keeps its indices.
+TEST(Model, BackwardReleasesWhatForwardKeptButNotOnARejectedGradient) {
+  Model model = parse_model("Conv2d(1, 2, 3) GELU MaxPool2d(2) Flatten LazyLinear(3)");
+  model.build({1, 6, 6}, 1);
+  const Tensor x = uniform_values({2, 1, 6, 6}, 17);
+  const Tensor y = model.forward(x, Mode::Train);
+  EXPECT_THROW(model.backward(Tensor::zeros({2, 4})), Error);  // the Linear refuses it: nothing released
+  model.backward(Tensor::full(y.shape(), 0.5f));
+  const std::vector<std::pair<size_t, Shape>> dys{{0, Shape({2, 2, 4, 4})}, {1, Shape({2, 2, 4, 4})}, {4, Shape({2, 3})}};
+  for (const auto& [i, shape] : dys) {
+    Layer& layer = const_cast<Layer&>(model.layer(i));
+    try {
+      layer.backward(Tensor::zeros(shape));
+      ADD_FAILURE() << layer.type_name() << " kept its forward's tensors after backward";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("without a Train-mode forward"), std::string::npos) << e.what();
+    }
+  }
+  const auto* pool = dynamic_cast<const MaxPool2d*>(&model.layer(2));
+  ASSERT_NE(pool, nullptr);
+  EXPECT_TRUE(pool->indices().defined());
 }
 
 TEST(Model, BackwardAddsIntoParameterGradients) {

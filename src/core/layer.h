@@ -1,6 +1,7 @@
 // The layer contract every op follows, its trainable Parameters and saved Buffers.
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,11 +42,33 @@ struct Buffer {
 ///   backward() needs; in Eval mode keeps nothing, and drops what an earlier Train forward kept (a model
 ///   evaluated between training steps does not hold the last batch's activations meanwhile).
 /// - backward(dy): requires the forward of the same batch in Train mode; returns dL/dx (undefined when
-///   needs_input_grad() is false) and ADDS dL/dparam into each Parameter::grad.
+///   needs_input_grad() is false) and ADDS dL/dparam into each Parameter::grad. It may release what that
+///   forward kept (ReleaseAfterBackward), so a second backward needs a new Train forward; MaxPool2d keeps
+///   its argmax indices, which users read after a step.
 /// - parameters(): stable order, weight then bias.
 /// - supports(device): true for every device forward() and backward() accept tensors on.
 /// ReLU fusion is not part of this contract: it is Model's CPU-only optimisation, through the two small
 /// interfaces below, so a layer neither knows nor asks which layer follows it.
+/// Releases a layer's saved tensors when its backward() returns normally (not when it throws: a rejected
+/// dy leaves the forward usable). Declared at the top of backward() over what forward kept, it lets a
+/// model's backward free each layer's activations as soon as they are used, which lowers training's peak
+/// memory by the activations of the layers already done.
+class ReleaseAfterBackward {
+ public:
+  template <class... Saved>
+  explicit ReleaseAfterBackward(Saved&... saved) : saved_{&saved...}, exceptions_(std::uncaught_exceptions()) {}
+  ~ReleaseAfterBackward() {
+    if (std::uncaught_exceptions() != exceptions_) return;
+    for (Tensor* t : saved_) *t = Tensor();
+  }
+  ReleaseAfterBackward(const ReleaseAfterBackward&) = delete;
+  ReleaseAfterBackward& operator=(const ReleaseAfterBackward&) = delete;
+
+ private:
+  std::vector<Tensor*> saved_;
+  int exceptions_;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
