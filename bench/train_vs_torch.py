@@ -33,15 +33,19 @@ import torch_ref  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-# minicnn's CPU rule for Winograd F(2x2, 3x3) (layers/conv2d.h: kWinogradMinChannels, kWinogradMaxImageBytes).
+# minicnn's CPU rules for its Winograds (layers/conv2d.h): oneDNN's F(4x4, 3x3) from kOnednnMinChannels
+# (a build with oneDNN on an AVX-512 CPU, as the default build here), else its own F(2x2, 3x3)
+# (kWinogradMinChannels, kWinogradMaxImageBytes).
+ONEDNN_MIN_CHANNELS = 16
 WINOGRAD_MIN_CHANNELS = 8
 WINOGRAD_MAX_IMAGE_BYTES = 4 << 20
 
 
 def multiply_adds(spec):
     """(forward multiply-adds per image, those of the first layer, those minicnn's CPU path does) for conv
-    and linear layers: a 3x3 stride-1 convolution with enough channels runs as Winograd F(2x2, 3x3) there,
-    16 multiply-adds per 2x2 output tile and channel pair instead of 36, in each of its three products."""
+    and linear layers: a 3x3 stride-1 convolution with enough channels runs as Winograd there, F(4x4, 3x3)
+    (36 multiply-adds per 4x4 output tile and channel pair instead of 144) or F(2x2, 3x3) (16 per 2x2 tile
+    instead of 36), in each of its three products."""
     model = torch_ref.build_model(spec, (1, 28, 28))
     x, total, first, done = torch.zeros(1, 1, 28, 28), 0, None, 0
     for m in model:
@@ -50,8 +54,13 @@ def multiply_adds(spec):
         if isinstance(m, nn.Conv2d):
             macs = done_here = y.numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
             tiles = ((y.shape[2] + 1) // 2) * ((y.shape[3] + 1) // 2)
-            if (m.kernel_size == (3, 3) and m.stride == (1, 1) and m.dilation == (1, 1) and m.groups == 1
-                    and min(m.in_channels, m.out_channels) >= WINOGRAD_MIN_CHANNELS
+            tiles4 = ((y.shape[2] + 3) // 4) * ((y.shape[3] + 3) // 4)
+            winograd = (m.kernel_size == (3, 3) and m.stride == (1, 1) and m.dilation == (1, 1)
+                        and m.groups == 1)
+            channels = min(m.in_channels, m.out_channels)
+            if winograd and channels >= ONEDNN_MIN_CHANNELS:
+                done_here = 36 * tiles4 * m.in_channels * m.out_channels
+            elif (winograd and channels >= WINOGRAD_MIN_CHANNELS
                     and 16 * (m.in_channels + m.out_channels) * tiles * 4 <= WINOGRAD_MAX_IMAGE_BYTES):
                 done_here = 16 * tiles * m.in_channels * m.out_channels
         elif isinstance(m, nn.Linear):
