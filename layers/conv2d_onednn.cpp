@@ -4,8 +4,6 @@
 // primitives chose, and what it writes back.
 #include <minicnn/conv2d.h>
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -291,11 +289,7 @@ void conv2d_forward_onednn(const float* x, const float* w, const float* b, float
     call.copy_out(dst, plain_dst, yc);
   }
   call.wait();
-  if (relu) {
-    const int64_t n = g.N * y_image;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) y[i] = relu_of(y[i]);
-  }
+  if (relu) relu_forward(y, y, g.N * y_image);
 }
 
 void conv2d_backward_onednn(const float* x, const float* w, const float* dy, const float* relu_out, float* dx,
@@ -318,10 +312,7 @@ void conv2d_backward_onednn(const float* x, const float* w, const float* dy, con
     const memory::desc plain_src = plain(src_dims(gc), Tag::nchw), plain_dst = plain(dst_dims(gc), Tag::nchw);
     const float* dyc = dy + n0 * y_image;
     if (relu_out) {  // dy through the fused ReLU
-      const int64_t n = gc.N * y_image;
-      const float* out = relu_out + n0 * y_image;
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) masked[i] = relu_grad(out[i], dyc[i]);
+      relu_backward(relu_out + n0 * y_image, dyc, masked, gc.N * y_image);
       dyc = masked;
     }
     if (dx) {
