@@ -1,5 +1,6 @@
 // DataLoader: per-epoch permutations, parallel batch assembly from uint8 through each image's view
-// (augmentation draws, or a fixed view for test-time augmentation).
+// (augmentation draws, or a fixed view for test-time augmentation), on the CPU or, through loader.cu, on
+// a CUDA device.
 #include <minicnn/loader.h>
 
 #include <algorithm>
@@ -7,6 +8,10 @@
 #include <minicnn/check.h>
 #include <minicnn/mix.h>
 #include <minicnn/random.h>
+
+#if MINICNN_CUDA
+#include "loader_cuda.h"
+#endif
 
 namespace minicnn {
 
@@ -47,6 +52,7 @@ DataLoader::DataLoader(const ImageDataset& data, LoaderOptions options, std::vec
     shift_.push_back(-mean / std);
   }
   set_epoch(0);
+  if (options_.device.is_cuda()) require_device(options_.device, "DataLoader");
 }
 
 void DataLoader::set_epoch(int64_t epoch) {
@@ -63,24 +69,16 @@ namespace {
 
 // A flip or shift of one axis: the source index of each output index, -1 for zero padding.
 void source_indices(int64_t n, int64_t shift, bool flip_after, bool reflect, bool flip_before, int64_t* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t j = (flip_after ? n - 1 - i : i) + shift;
-    if (j < 0 || j >= n) {
-      if (!reflect) {
-        out[i] = -1;
-        continue;
-      }
-      j = j < 0 ? -j : 2 * (n - 1) - j;  // torch's 'reflect': the edge is not repeated
-    }
-    out[i] = flip_before ? n - 1 - j : j;
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = view_source_index(n, i, shift, flip_after, reflect, flip_before);
 }
 
 }  // namespace
 
 Tensor view_images(const Tensor& images, const ImageView& view) {
-  MINICNN_CHECK(images.dim() == 4 && !images.is_cuda(), "view_images: expected (N, C, H, W) images on the CPU, but got ",
-                images.shape(), " on ", images.device().str());
+  MINICNN_CHECK(images.dim() == 4, "view_images: expected (N, C, H, W) images, but got ", images.shape());
+#if MINICNN_CUDA
+  if (images.is_cuda()) return detail::view_images_on_device(images, view);
+#endif
   const int64_t planes = images.size(0) * images.size(1), H = images.size(2), W = images.size(3);
   std::vector<int64_t> rows(static_cast<size_t>(H)), cols(static_cast<size_t>(W));
   source_indices(H, view.dy, false, view.reflect, false, rows.data());
@@ -133,7 +131,41 @@ ImageView DataLoader::view_of(int64_t index) const {
 Batch DataLoader::batch(int64_t b) {
   MINICNN_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(), " batches)");
   const int64_t start = b * options_.batch_size;
-  const int64_t B = std::min(options_.batch_size, size() - start);
+  const int64_t count = std::min(options_.batch_size, size() - start);
+  if (options_.device.is_cuda() && !tried_device_) {
+    tried_device_ = true;
+#if MINICNN_CUDA
+    on_device_ = detail::copy_to_device(data_, scale_, shift_, options_.batch_size, options_.device);
+#endif
+  }
+  if (on_device_) return batch_on_device(start, count);
+  Batch batch = batch_on_cpu(start, count);
+  if (options_.device.is_cpu()) return batch;
+  return {batch.images.to(options_.device), batch.labels.to(options_.device), batch.size};
+}
+
+Batch DataLoader::batch_on_device(int64_t start, int64_t count) {
+#if MINICNN_CUDA
+  std::vector<detail::ImagePlan> plans(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t index = order_[static_cast<size_t>(start + i)];
+    plans[static_cast<size_t>(i)] = detail::plan_of(index, view_of(index));
+  }
+  const Shape shape{count, data_.channels, data_.height, data_.width};
+  if (!images_.defined() || images_.shape() != shape) {
+    images_ = Tensor::empty(shape, DType::Float32, options_.device);
+    labels_ = Tensor::empty({count}, DType::Int32, options_.device);
+  }
+  detail::make_batch(*on_device_, plans, images_, labels_);
+  return {images_, labels_, count};
+#else
+  (void)start;
+  (void)count;
+  detail::throw_error("DataLoader: this build has no CUDA, so it makes no batches on a CUDA device");
+#endif
+}
+
+Batch DataLoader::batch_on_cpu(int64_t start, int64_t B) {
   const int64_t C = data_.channels, H = data_.height, W = data_.width, plane = H * W;
   const Shape shape{B, C, H, W};
   if (!images_.defined() || images_.shape() != shape) {
@@ -161,15 +193,14 @@ Batch DataLoader::batch(int64_t b) {
       const uint8_t* sp = src + c * plane;
       float* dp = dst + c * plane;
       if (v.identity()) {
-        for (int64_t k = 0; k < plane; ++k) dp[k] = static_cast<float>(sp[k]) * scale + shift;
+        for (int64_t k = 0; k < plane; ++k) dp[k] = normalize_pixel(sp[k], scale, shift);
         continue;
       }
       for (int64_t h = 0; h < H; ++h) {
         const int64_t sh = rows[static_cast<size_t>(h)];
         for (int64_t w = 0; w < W; ++w) {
           const int64_t sw = cols[static_cast<size_t>(w)];
-          const float value = (sh >= 0 && sw >= 0) ? static_cast<float>(sp[sh * W + sw]) : 0.0f;
-          dp[h * W + w] = value * scale + shift;
+          dp[h * W + w] = normalize_pixel(sh >= 0 && sw >= 0 ? sp[sh * W + sw] : uint8_t{0}, scale, shift);
         }
       }
     }

@@ -3,25 +3,20 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <minicnn/dataset.h>
+#include <minicnn/device.h>
+#include <minicnn/image_view.h>
 #include <minicnn/recipe.h>
 #include <minicnn/tensor.h>
 
 namespace minicnn {
 
-/// How an image is read into a batch: output pixel (h, w) comes from column w1 = flip_after ? W-1-w : w,
-/// shifted to (h + dy, w1 + dx), where a position outside the image is 0 (padding) or, with `reflect`,
-/// mirrored back inside as torch's 'reflect' padding does (-1 reads 1); then, with flip_before, that
-/// column is mirrored. The identity view copies the image.
-struct ImageView {
-  bool flip_after = false;
-  int64_t dy = 0, dx = 0;
-  bool reflect = false;
-  bool flip_before = false;
-  bool identity() const { return !flip_after && !flip_before && dy == 0 && dx == 0; }
-};
+namespace detail {
+class DeviceImageSet;
+}
 
 struct LoaderOptions {
   int64_t batch_size = 64;
@@ -31,9 +26,10 @@ struct LoaderOptions {
   Normalization normalization;      // empty: no normalisation (pixels / 255)
   ImageView view;                   // without augmentation: the same view of every image (test-time augmentation)
   bool drop_last = false;           // leave out the last partial batch
+  Device device;                    // where batches are made and returned (see DataLoader)
 };
 
-/// One batch: images (B, C, H, W) float32 and labels (B) int32, on the CPU.
+/// One batch: images (B, C, H, W) float32 and labels (B) int32, on the loader's device.
 struct Batch {
   Tensor images;
   Tensor labels;
@@ -42,6 +38,11 @@ struct Batch {
 
 /// Iterates a dataset (or a subset of its indices) in batches. The order of epoch e is a permutation
 /// drawn from (seed, e), so any batch of any epoch can be rebuilt after a restart.
+/// On a CUDA device the uint8 images and labels are copied there once, before the first batch, and each
+/// batch is built there by one kernel from the batch's plan (which image, which view: 16 bytes an image,
+/// uploaded from pinned memory without waiting), so the device is never fed through a synchronous copy of
+/// float batches; the values are the CPU's bit for bit (image_view.h). A data set larger than half the
+/// device's free memory is batched on the CPU and copied instead.
 /// Example: DataLoader loader(train, {64, true, 1}); loader.set_epoch(0); Batch b = loader.batch(0);
 class DataLoader {
  public:
@@ -59,6 +60,8 @@ class DataLoader {
 
  private:
   ImageView view_of(int64_t index) const;
+  Batch batch_on_cpu(int64_t start, int64_t count);
+  Batch batch_on_device(int64_t start, int64_t count);
 
   const ImageDataset& data_;
   LoaderOptions options_;
@@ -67,10 +70,13 @@ class DataLoader {
   int64_t epoch_ = 0;
   std::vector<float> scale_, shift_;  // per channel: x = u8 * scale + shift
   Tensor images_, labels_;
+  bool tried_device_ = false;                          // whether the copy below was attempted
+  std::shared_ptr<detail::DeviceImageSet> on_device_;  // the data set's copy on options_.device, if made
 };
 
-/// `images` (N, C, H, W) float32 on the CPU as `view` reads them (pixels outside the image, when the view
-/// does not reflect, are 0 of this tensor's values: normalised images read them as the mean pixel).
+/// `images` (N, C, H, W) float32, on the CPU or a CUDA device, as `view` reads them (pixels outside the
+/// image, when the view does not reflect, are 0 of this tensor's values: normalised images read them as
+/// the mean pixel). The result is on the images' device.
 Tensor view_images(const Tensor& images, const ImageView& view);
 
 /// `n` distinct indices of [0, total) drawn from `seed` (the same subset for the same seed), sorted.

@@ -4,7 +4,8 @@
 # a short lease answers the first questions first: the CUDA tests; airbench94 (one seed) with minicnn and
 # with bench/airbench_torch.py (float32, TF32 off) on the same GPU; cifar-cnn for two epochs on the GPU
 # and on the CPU; the cuDNN convolution timings. Writes its log (and the runs' summaries) to $OUT. Exits
-# non-zero when any stage failed. Every stage has a time limit; together they stay under 6 minutes.
+# non-zero when any stage failed. Every stage has a time limit, and the limits add up to 6 minutes (360 s), so
+# the script fits a 15-minute lease with its start-up and one rerun of a failed stage.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu-check-out}
@@ -76,23 +77,23 @@ check() {
     ldd ".gpu/bin/$b" | grep -E "cublas|cudnn|fmt|gomp|not found" || true
   done
 
-  stage "CUDA tests" timeout 90 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
+  stage "CUDA tests" timeout 70 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
 
   local data=/tmp/gpu-check-cifar10
   if [ -f .gpu/cifar10-jpeg.tar.gz ]; then
     mkdir -p "$data" && tar xzf .gpu/cifar10-jpeg.tar.gz -C "$data"
     # Whitening, training and TTA, all inside the timed command (train's own wall_seconds is in summary.json).
-    stage "airbench94 on the GPU: minicnn (cuDNN convolutions, float32)" timed 120 .gpu/bin/minicnn train \
+    stage "airbench94 on the GPU: minicnn (cuDNN convolutions, float32)" timed 95 .gpu/bin/minicnn train \
       --dataset folder --data "$data" --model airbench94 --seed 0 --device cuda --conv-impl cudnn \
       --out "$out/airbench94" --overwrite
     show "$out/airbench94/summary.json"
-    stage "airbench94 on the GPU: PyTorch float32 (TF32 off)" timed 100 env PYTHONUNBUFFERED=1 \
+    stage "airbench94 on the GPU: PyTorch float32 (TF32 off)" timed 85 env PYTHONUNBUFFERED=1 \
       LD_LIBRARY_PATH="$python_ld_path" python3 bench/airbench_torch.py --device cuda --data "$data" --seed 0 \
       --json "$out/airbench94_torch.json"
     show "$out/airbench94_torch.json"
     local device
     for device in cuda cpu; do
-      stage "cifar-cnn, 2 epochs on 10,000 images: $device" timed 90 .gpu/bin/minicnn train --dataset folder \
+      stage "cifar-cnn, 2 epochs on 10,000 images: $device" timed 45 .gpu/bin/minicnn train --dataset folder \
         --data "$data" --model cifar-cnn --epochs 2 --limit-train 10000 --seed 1 --device "$device" \
         --out "$out/cifar-cnn-$device" --overwrite
       show "$out/cifar-cnn-$device/metrics.csv"
@@ -101,7 +102,7 @@ check() {
     echo "=== stage: airbench94 and cifar-cnn skipped: .gpu/cifar10-jpeg.tar.gz is missing"
     status=1
   fi
-  stage "Conv2d timings: im2col + cuBLAS vs cuDNN" timeout 45 .gpu/bin/conv_cuda_bench
+  stage "Conv2d timings: im2col + cuBLAS vs cuDNN" timeout 20 .gpu/bin/conv_cuda_bench
 
   if [ "$status" -eq 0 ]; then echo "=== gpu_check: every stage passed"; else echo "=== gpu_check: a stage failed"; fi
   return "$status"

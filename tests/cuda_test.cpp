@@ -22,6 +22,7 @@
 #include <minicnn/flatten.h>
 #include <minicnn/gelu.h>
 #include <minicnn/linear.h>
+#include <minicnn/loader.h>
 #include <minicnn/lookahead.h>
 #include <minicnn/loss.h>
 #include <minicnn/mix.h>
@@ -33,6 +34,7 @@
 #include <minicnn/registry.h>
 #include <minicnn/relu.h>
 #include <minicnn/sgd.h>
+#include <minicnn/trainer.h>
 #include "conv2d_im2col.h"
 #include "dropout_mask.h"
 #include "gradcheck.h"
@@ -1267,6 +1269,90 @@ TEST_F(CudaTraining, TheCudnnPoolingPathTrainsLikeTheNativeOne) {
                     cudnn = train_steps(gpu(), PoolImpl::Cudnn, 3);
   for (size_t s = 0; s < native.losses.size(); ++s)
     EXPECT_NEAR(native.losses[s], cudnn.losses[s], 1e-4) << "step " << s;
+}
+
+// ---- The data pipeline on the device: batches built from the uint8 set kept there, and views of float
+// images, against the CPU loader's bits.
+
+class CudaData : public CudaTest {};
+
+ImageDataset random_bytes(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  ImageDataset d;
+  d.name = "bytes";
+  d.channels = c;
+  d.height = h;
+  d.width = w;
+  d.classes = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  Generator gen(seed);
+  for (int64_t i = 0; i < n * c * h * w; ++i) d.images.push_back(static_cast<uint8_t>(gen.next_u64() % 256));
+  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(gen.next_u64() % 10));
+  return d;
+}
+
+TEST_F(CudaData, DeviceBatchesAreTheCpuLoadersBitForBit) {
+  const ImageDataset d = random_bytes(37, 3, 9, 7, 5);  // not square: rows and columns cannot be swapped
+  const Normalization norm{{0.49f, 0.48f, 0.45f}, {0.25f, 0.24f, 0.26f}};
+  struct Case {
+    const char* name;
+    Augment augment;
+    ImageView view;
+    bool drop_last;
+  };
+  for (const Case& c : {Case{"flip-translate", Augment::FlipTranslate, {}, false},
+                        Case{"crop-flip (zero padding)", Augment::CropFlip, {}, true},
+                        Case{"a fixed reflecting view", Augment::None, {true, 1, 1, true}, false},
+                        Case{"a fixed zero-padded view", Augment::None, {false, -2, 1, false}, false}}) {
+    LoaderOptions options;
+    options.batch_size = 8;
+    options.shuffle = true;
+    options.seed = 11;
+    options.augment = c.augment;
+    options.view = c.view;
+    options.drop_last = c.drop_last;
+    options.normalization = norm;
+    const std::vector<int64_t> subset = random_subset(37, 30, 2);
+    DataLoader cpu_loader(d, options, subset);
+    options.device = gpu();
+    DataLoader gpu_loader(d, options, subset);
+    for (int64_t epoch : {0, 1}) {
+      cpu_loader.set_epoch(epoch);
+      gpu_loader.set_epoch(epoch);
+      for (int64_t b = 0; b < cpu_loader.num_batches(); ++b) {
+        const Batch want = cpu_loader.batch(b), got = gpu_loader.batch(b);
+        ASSERT_TRUE(got.images.is_cuda() && got.labels.is_cuda()) << c.name;
+        EXPECT_EQ(got.size, want.size) << c.name;
+        EXPECT_TRUE(same_values(got.images, want.images)) << c.name << ", epoch " << epoch << ", batch " << b;
+        EXPECT_EQ(got.labels.to_vector_i32(), want.labels.to_vector_i32()) << c.name << ", batch " << b;
+      }
+    }
+  }
+}
+
+TEST_F(CudaData, ViewsOfFloatImagesOnTheDeviceAreTheCpusBitForBit) {
+  const Tensor x = testing::uniform_values({2, 3, 6, 5}, 19);
+  std::vector<ImageView> views{{false, -2, 1, false}, {true, 0, 0, false}};
+  for (const auto& [view, weight] : tta_views(2)) views.push_back(view);
+  for (const ImageView& v : views) {
+    const Tensor got = view_images(x.to(gpu()), v);
+    EXPECT_TRUE(got.is_cuda());
+    EXPECT_TRUE(same_values(got, view_images(x, v))) << "view dy " << v.dy << " dx " << v.dx;
+  }
+}
+
+// evaluate() on a CUDA model: batches and test-time views made on the device, the same accuracy as the
+// CPU's up to the models' float rounding.
+TEST_F(CudaData, EvaluationWithTestTimeAugmentationMatchesTheCpu) {
+  const ImageDataset d = random_bytes(50, 1, 12, 12, 23);
+  Model cpu_model = small_cnn(PoolImpl::Native), gpu_model = small_cnn(PoolImpl::Native);
+  gpu_model.to(gpu());
+  const Normalization norm{{0.5f}, {0.25f}};
+  for (int64_t tta : {0, 2}) {
+    const EvalResult want = evaluate(cpu_model, d, norm, 16, {}, tta);
+    const EvalResult got = evaluate(gpu_model, d, norm, 16, {}, tta);
+    EXPECT_EQ(got.count, 50) << "tta " << tta;
+    EXPECT_NEAR(got.loss, want.loss, 1e-4) << "tta " << tta;
+    EXPECT_LE(std::abs(got.correct - want.correct), 1) << "tta " << tta;  // a near-tie may round apart
+  }
 }
 
 }  // namespace

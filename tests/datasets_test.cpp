@@ -87,12 +87,18 @@ TEST(Mnist, MissingDirectoryFileAndCountMismatchAreClear) {
   EXPECT_NE(error_of([&] { load_mnist(tmp.path().string()); }).find("is not a valid gzip file"), std::string::npos);
 }
 
-ImageDataset counting_dataset(int64_t n) {
+// A data set of C x H x W images with no images yet.
+ImageDataset image_set(const char* name, int64_t channels, int64_t height, int64_t width) {
   ImageDataset d;
-  d.name = "counting";
-  d.channels = 1;
-  d.height = 2;
-  d.width = 2;
+  d.name = name;
+  d.channels = channels;
+  d.height = height;
+  d.width = width;
+  return d;
+}
+
+ImageDataset counting_dataset(int64_t n) {
+  ImageDataset d = image_set("counting", 1, 2, 2);
   for (int64_t i = 0; i < n; ++i) {
     for (int k = 0; k < 4; ++k) d.images.push_back(static_cast<uint8_t>(i));
     d.labels.push_back(static_cast<int32_t>(i % 10));
@@ -132,6 +138,30 @@ TEST(DataLoader, NormalisesWithMeanAndStd) {
   EXPECT_EQ(b.labels.to_vector_i32(), std::vector<int32_t>({0, 1, 2}));
 }
 
+// The rule the CUDA loader shares (image_view.h): one rounding of byte * scale + shift, so the two agree
+// bit for bit whatever either compiler contracts.
+TEST(DataLoader, EachPixelIsItsByteTimesScalePlusShiftRoundedOnce) {
+  ImageDataset d = image_set("bytes", 3, 16, 16);
+  d.classes = {"a"};
+  for (int n = 0; n < 2; ++n) {
+    for (int i = 0; i < 3 * 256; ++i) d.images.push_back(static_cast<uint8_t>((i * 7 + n) % 256));
+    d.labels.push_back(0);
+  }
+  const Normalization norm{{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}};
+  DataLoader loader(d, testing::loader_options(2, false, 0, Augment::None, norm));
+  const Tensor x = loader.batch(0).images;
+  int64_t differs_from_two_roundings = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const size_t c = static_cast<size_t>(i / 256 % 3);
+    const float scale = 1.0f / (255.0f * norm.std[c]), shift = -norm.mean[c] / norm.std[c];
+    const float byte = static_cast<float>(d.images[static_cast<size_t>(i)]);
+    ASSERT_EQ(x.data()[i], std::fma(byte, scale, shift)) << "pixel " << i;
+    const volatile float product = byte * scale;  // rounded on its own
+    differs_from_two_roundings += x.data()[i] != product + shift;
+  }
+  EXPECT_GT(differs_from_two_roundings, 0);  // the two roundings are distinguishable on this data
+}
+
 TEST(DataLoader, NormalizationOfADatasetIsItsChannelStatistics) {
   const ImageDataset d = counting_dataset(3);  // pixels 0, 1, 2 (x4)
   const Normalization n = compute_normalization(d);
@@ -169,11 +199,7 @@ TEST(DataLoader, RandomSubsetIsSeededAndDistinct) {
 }
 
 TEST(DataLoader, CropFlipMovesPixelsWithinThePaddedImage) {
-  ImageDataset d;
-  d.name = "one";
-  d.channels = 1;
-  d.height = 8;
-  d.width = 8;
+  ImageDataset d = image_set("one", 1, 8, 8);
   for (int i = 0; i < 64; ++i) d.images.push_back(static_cast<uint8_t>(i + 1));
   d.labels = {0};
   DataLoader plain(d, testing::loader_options(1));

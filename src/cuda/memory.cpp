@@ -188,6 +188,45 @@ void copy_bytes(void* dst, bool dst_cuda, const void* src, bool src_cuda, size_t
   if (!dst_cuda || !src_cuda) MINICNN_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
+size_t free_device_bytes(int device) {
+  DeviceScope scope(device);
+  size_t free_bytes = 0, total_bytes = 0;
+  MINICNN_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return free_bytes;
+}
+
+PinnedStaging::PinnedStaging(size_t bytes) : bytes_(bytes) {
+  MINICNN_CUDA_CHECK(cudaHostAlloc(&host_, bytes == 0 ? 1 : bytes, cudaHostAllocDefault));
+  const cudaError_t status = cudaEventCreateWithFlags(&copied_, cudaEventDisableTiming);
+  if (status != cudaSuccess) cudaFreeHost(host_);
+  MINICNN_CUDA_CHECK(status);
+}
+
+PinnedStaging::~PinnedStaging() {
+  // The host memory must outlive the copy that reads it; errors are ignored (this may run at exit).
+  if (pending_) cudaEventSynchronize(copied_);
+  cudaEventDestroy(copied_);
+  cudaFreeHost(host_);
+  cudaGetLastError();
+}
+
+void* PinnedStaging::host() {
+  if (pending_) {
+    MINICNN_CUDA_CHECK(cudaEventSynchronize(copied_));
+    pending_ = false;
+  }
+  return host_;
+}
+
+void PinnedStaging::upload(void* dst, size_t bytes) {
+  if (bytes == 0) return;
+  MINICNN_CHECK(bytes <= bytes_, "PinnedStaging: an upload of ", bytes, " bytes from a buffer of ", bytes_);
+  CUstream_st* stream = current_stream();
+  MINICNN_CUDA_CHECK(cudaMemcpyAsync(dst, host_, bytes, cudaMemcpyHostToDevice, stream));
+  MINICNN_CUDA_CHECK(cudaEventRecord(copied_, stream));
+  pending_ = true;
+}
+
 void fill_zero(void* ptr, size_t bytes) {
   if (bytes == 0) return;
   MINICNN_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, current_stream()));

@@ -197,6 +197,7 @@ void build_loader(Session& s) {
   options.augment = config.recipe.augment;
   options.drop_last = config.recipe.drop_last;
   options.normalization = s.normalization;
+  options.device = config.device;
   std::vector<int64_t> subset;
   if (config.limit_train > 0) subset = random_subset(s.data.train.size(), config.limit_train, config.seed);
   if (config.measure_train_accuracy) {
@@ -300,11 +301,10 @@ void save_checkpoint_now(Session& s) {
 // One optimizer step on batch `b` of the current epoch, with the running sums of the epoch.
 void train_step(Session& s, int64_t epoch, int64_t b, double lr) {
   const auto step_start = Clock::now();
-  const Batch batch = s.loader->batch(b);
-  const Tensor x = batch.images.to(s.config.device), y = batch.labels.to(s.config.device);
+  const Batch batch = s.loader->batch(b);  // on the model's device
   s.model.reseed(step_seed(s.config.seed, s.state.global_step));
-  const Tensor logits = s.model.forward(x, Mode::Train);
-  const LossResult r = s.loss.forward(logits, y);
+  const Tensor logits = s.model.forward(batch.images, Mode::Train);
+  const LossResult r = s.loss.forward(logits, batch.labels);
   if (!std::isfinite(r.loss)) stop_on_non_finite(s, fmt::format("the loss became {}", r.loss), epoch, b, lr);
   s.optimizer->zero_grad();
   s.model.backward(s.loss.backward());
@@ -531,11 +531,12 @@ std::vector<std::pair<ImageView, float>> tta_views(int64_t level) {
 
 Tensor tta_logits(Model& model, const Tensor& images, int64_t level) {
   const std::vector<std::pair<ImageView, float>> views = tta_views(level);
-  if (views.size() == 1) return model.forward(images.to(model.device()), Mode::Eval).to(Device::cpu());
+  const Tensor on_device = images.to(model.device());
+  if (views.size() == 1) return model.forward(on_device, Mode::Eval).to(Device::cpu());
   Tensor logits;
   for (const auto& [view, weight] : views) {
-    const Tensor x = view.identity() ? images : view_images(images, view);
-    const Tensor out = model.forward(x.to(model.device()), Mode::Eval).to(Device::cpu());
+    const Tensor x = view.identity() ? on_device : view_images(on_device, view);
+    const Tensor out = model.forward(x, Mode::Eval).to(Device::cpu());
     if (!logits.defined()) logits = Tensor::zeros(out.shape());
     float* acc = logits.data();
     const float* o = out.data();
@@ -554,6 +555,7 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
   LoaderOptions options;
   options.batch_size = batch_size;
   options.normalization = normalization;
+  options.device = model.device();
   DataLoader loader(data, options, subset);
   CrossEntropyLoss loss;
   EvalResult r;
@@ -561,7 +563,7 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
   const auto start = Clock::now();
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     const Batch batch = loader.batch(b);
-    const LossResult lr = loss.forward(tta_logits(model, batch.images, tta), batch.labels);
+    const LossResult lr = loss.forward(tta_logits(model, batch.images, tta), batch.labels.to(Device::cpu()));
     loss_sum += lr.loss * static_cast<double>(batch.size);
     r.correct += lr.correct;
     r.count += batch.size;

@@ -129,8 +129,8 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
 /// 1/2 each; 2 (airbench94's) those two at 1/4 each and the mirror pairs shifted one pixel up-left and
 /// down-right from a reflect-padded copy at 1/8 each.
 std::vector<std::pair<ImageView, float>> tta_views(int64_t level);
-/// The logits of `images` (N, C, H, W, normalised, on the CPU) averaged over the views of TTA `level`, in
-/// Eval mode, on the CPU.
+/// The logits of `images` (N, C, H, W, normalised, on any device) averaged over the views of TTA `level`,
+/// in Eval mode, on the CPU; the views are made on the model's device.
 Tensor tta_logits(Model& model, const Tensor& images, int64_t level);
 
 /// Bytes a training step of `model` needs for a batch of `batch` images: parameters, gradients and the
