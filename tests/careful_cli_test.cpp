@@ -282,6 +282,10 @@ TEST(CarefulCliWords, UsageErrorsAreOurSentences) {
       {"train --dataset mnist --epoch 3",
        "minicnn: error: train: unknown flag '--epoch' (did you mean '--epochs'?)"},
       {"train --dataset mnist --lr", "minicnn: error: --lr: expected a value, but got none"},
+      {"train --dataset mnist --drop-last maybe",
+       "minicnn: error: --drop-last: expected true or false, but got 'maybe'"},
+      {"train --dataset mnist --nesterov perhaps",
+       "minicnn: error: --nesterov: expected true or false, but got 'perhaps'"},
       {"study --dataset mnist --model lenet5 --pool max3s2p1 --out x",
        "minicnn: error: study: unknown flag '--pool' (a study names the pooling layers it compares with "
        "--variants"},
