@@ -256,8 +256,8 @@ std::string usage_sentence(const CLI::ParseError& e, const CLI::App& app) {
     if (std::regex_match(what, m, not_converted)) {
       const CLI::Option* o = cmd->get_option_no_throw(m[1].str());
       const bool boolean = o != nullptr && o->get_type_name() == "BOOLEAN";
-      return fmt::format("{}: expected {}, but got '{}'", m[1].str(), boolean ? "true or false" : "a value of its type",
-                         m[2].str());
+      return fmt::format("{}: expected {}, but got '{}'", m[1].str(),
+                         boolean ? "true or false" : "a value of its type", m[2].str());
     }
   }
   return fmt::format("{}: {}", where, what);
