@@ -36,6 +36,7 @@ MINICNN_HD int64_t view_source_index(int64_t n, int64_t i, int64_t shift, bool f
 
 /// A byte as the network sees it: pixel * scale + shift, where scale = 1 / (255 std) and shift = -mean / std
 /// of its channel, rounded once (a fused multiply-add), so every device and compiler gives the same bits.
+/// (A build for a CPU without FMA instructions calls the C library's fmaf here: slower, the same bits.)
 MINICNN_HD float normalize_pixel(uint8_t pixel, float scale, float shift) {
   return fmaf(static_cast<float>(pixel), scale, shift);
 }

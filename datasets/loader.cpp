@@ -57,11 +57,12 @@ DataLoader::DataLoader(const ImageDataset& data, LoaderOptions options, std::vec
 
 void DataLoader::set_epoch(int64_t epoch) {
   epoch_ = epoch;
-  order_ = indices_;
   if (options_.shuffle) {
     Generator gen(splitmix64(options_.seed, static_cast<uint64_t>(epoch)));
-    const std::vector<int64_t> perm = random_permutation(size(), gen);
-    for (int64_t i = 0; i < size(); ++i) order_[static_cast<size_t>(i)] = indices_[static_cast<size_t>(perm[static_cast<size_t>(i)])];
+    order_ = random_permutation(size(), gen);
+  } else {
+    order_.resize(static_cast<size_t>(size()));
+    for (int64_t i = 0; i < size(); ++i) order_[static_cast<size_t>(i)] = i;
   }
 }
 
@@ -135,7 +136,8 @@ Batch DataLoader::batch(int64_t b) {
   if (options_.device.is_cuda() && !tried_device_) {
     tried_device_ = true;
 #if MINICNN_CUDA
-    on_device_ = detail::copy_to_device(data_, scale_, shift_, options_.batch_size, options_.device);
+    on_device_ =
+        detail::copy_to_device(data_, indices_, scale_, shift_, options_.batch_size, options_.device);
 #endif
   }
   if (on_device_) return batch_on_device(start, count);
@@ -148,8 +150,10 @@ Batch DataLoader::batch_on_device(int64_t start, int64_t count) {
 #if MINICNN_CUDA
   std::vector<detail::ImagePlan> plans(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
-    const int64_t index = order_[static_cast<size_t>(start + i)];
-    plans[static_cast<size_t>(i)] = detail::plan_of(index, view_of(index));
+    const int64_t position =
+        order_[static_cast<size_t>(start + i)];  // the device copy holds indices_ in order
+    plans[static_cast<size_t>(i)] =
+        detail::plan_of(position, view_of(indices_[static_cast<size_t>(position)]));
   }
   const Shape shape{count, data_.channels, data_.height, data_.width};
   if (!images_.defined() || images_.shape() != shape) {
@@ -176,7 +180,7 @@ Batch DataLoader::batch_on_cpu(int64_t start, int64_t B) {
   int32_t* lab = labels_.data_i32();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < B; ++i) {
-    const int64_t index = order_[static_cast<size_t>(start + i)];
+    const int64_t index = indices_[static_cast<size_t>(order_[static_cast<size_t>(start + i)])];
     lab[i] = data_.labels[static_cast<size_t>(index)];
     const uint8_t* src = data_.image(index);
     float* dst = out + i * C * plane;

@@ -15,20 +15,22 @@ namespace minicnn::detail {
 
 class DeviceImageSet {
  public:
-  DeviceImageSet(const ImageDataset& data, const std::vector<float>& scale, const std::vector<float>& shift,
+  // `count` images (C x H x W bytes each, the sizes of `data`) and their labels, from host memory.
+  DeviceImageSet(const ImageDataset& data, const uint8_t* images_bytes, const int32_t* labels_values,
+                 int64_t count, const std::vector<float>& scale, const std::vector<float>& shift,
                  int64_t max_batch, int device)
       : channels(data.channels),
         height(data.height),
         width(data.width),
         max_batch(max_batch),
         device(device),
-        images(data.images.size(), device),
-        labels(data.labels.size() * sizeof(int32_t), device),
+        images(static_cast<size_t>(count * data.image_bytes()), device),
+        labels(static_cast<size_t>(count) * sizeof(int32_t), device),
         normalization(2 * scale.size() * sizeof(float), device),
         plans(static_cast<size_t>(max_batch) * sizeof(ImagePlan), device),
         staging(static_cast<size_t>(max_batch) * sizeof(ImagePlan)) {
-    cuda::copy_bytes(images.get(), true, data.images.data(), false, images.size());
-    cuda::copy_bytes(labels.get(), true, data.labels.data(), false, labels.size());
+    cuda::copy_bytes(images.get(), true, images_bytes, false, images.size());
+    cuda::copy_bytes(labels.get(), true, labels_values, false, labels.size());
     std::vector<float> scale_then_shift(scale);
     scale_then_shift.insert(scale_then_shift.end(), shift.begin(), shift.end());
     cuda::copy_bytes(normalization.get(), true, scale_then_shift.data(), false, normalization.size());
@@ -94,11 +96,28 @@ __global__ void view_images_kernel(const float* __restrict__ in, float* __restri
 
 }  // namespace
 
-std::shared_ptr<DeviceImageSet> copy_to_device(const ImageDataset& data, const std::vector<float>& scale,
+std::shared_ptr<DeviceImageSet> copy_to_device(const ImageDataset& data, const std::vector<int64_t>& indices,
+                                               const std::vector<float>& scale,
                                                const std::vector<float>& shift, int64_t max_batch,
                                                Device device) {
-  if (data.images.size() > cuda::free_device_bytes(device.index) / 2) return nullptr;
-  return std::make_shared<DeviceImageSet>(data, scale, shift, max_batch, device.index);
+  OnDevice on(device.index);
+  const int64_t count = static_cast<int64_t>(indices.size()), bytes = data.image_bytes();
+  if (static_cast<size_t>(count * bytes) > cuda::free_device_bytes(device.index) / 2) return nullptr;
+  bool whole_set = count == data.size();
+  for (int64_t i = 0; whole_set && i < count; ++i) whole_set = indices[static_cast<size_t>(i)] == i;
+  if (whole_set) {
+    return std::make_shared<DeviceImageSet>(data, data.images.data(), data.labels.data(), count, scale, shift,
+                                            max_batch, device.index);
+  }
+  std::vector<uint8_t> images(static_cast<size_t>(count * bytes));
+  std::vector<int32_t> labels(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t index = indices[static_cast<size_t>(i)];
+    std::memcpy(images.data() + i * bytes, data.image(index), static_cast<size_t>(bytes));
+    labels[static_cast<size_t>(i)] = data.labels[static_cast<size_t>(index)];
+  }
+  return std::make_shared<DeviceImageSet>(data, images.data(), labels.data(), count, scale, shift, max_batch,
+                                          device.index);
 }
 
 void make_batch(DeviceImageSet& set, const std::vector<ImagePlan>& plans, Tensor& images, Tensor& labels) {

@@ -38,11 +38,11 @@ struct Batch {
 
 /// Iterates a dataset (or a subset of its indices) in batches. The order of epoch e is a permutation
 /// drawn from (seed, e), so any batch of any epoch can be rebuilt after a restart.
-/// On a CUDA device the uint8 images and labels are copied there once, before the first batch, and each
-/// batch is built there by one kernel from the batch's plan (which image, which view: 16 bytes an image,
+/// On a CUDA device the uint8 images and labels it serves are copied there once, before the first batch, and
+/// each batch is built there by one kernel from the batch's plan (which image, which view: 16 bytes an image,
 /// uploaded from pinned memory without waiting), so the device is never fed through a synchronous copy of
-/// float batches; the values are the CPU's bit for bit (image_view.h). A data set larger than half the
-/// device's free memory is batched on the CPU and copied instead.
+/// float batches; the values are the CPU's bit for bit (image_view.h). Images larger than half the
+/// device's free memory are batched on the CPU and copied instead.
 /// Example: DataLoader loader(train, {64, true, 1}); loader.set_epoch(0); Batch b = loader.batch(0);
 class DataLoader {
  public:
@@ -57,6 +57,9 @@ class DataLoader {
   /// Batch `b` of the current epoch; the returned tensors are reused by the next call.
   Batch batch(int64_t b);
   const ImageDataset& dataset() const { return data_; }
+  /// Whether batches are built on the CUDA device from a copy of the images kept there (known after the
+  /// first batch; false on the CPU and for a data set too large for the device).
+  bool batches_built_on_device() const { return on_device_ != nullptr; }
 
  private:
   ImageView view_of(int64_t index) const;
@@ -65,8 +68,8 @@ class DataLoader {
 
   const ImageDataset& data_;
   LoaderOptions options_;
-  std::vector<int64_t> indices_;
-  std::vector<int64_t> order_;
+  std::vector<int64_t> indices_;  // the images this loader serves (a subset, or all in order)
+  std::vector<int64_t> order_;    // this epoch's order, as positions in indices_
   int64_t epoch_ = 0;
   std::vector<float> scale_, shift_;  // per channel: x = u8 * scale + shift
   Tensor images_, labels_;

@@ -13,7 +13,7 @@
 
 namespace minicnn::detail {
 
-/// One image of a batch as the kernel reads it: its index in the data set and its view.
+/// One image of a batch as the kernel reads it: its index in the device copy and its view.
 struct ImagePlan {
   int32_t index = 0;
   int32_t dy = 0, dx = 0;
@@ -30,9 +30,11 @@ inline ImagePlan plan_of(int64_t index, const ImageView& v) {
 /// pinned staging its batches' plans go through.
 class DeviceImageSet;
 
-/// Copies `data` to `device` for batches of at most `max_batch` images; null when the images would take
-/// more than half of the device's free memory (the loader then batches on the CPU).
-std::shared_ptr<DeviceImageSet> copy_to_device(const ImageDataset& data, const std::vector<float>& scale,
+/// Copies the images `indices` names (in that order) and their labels to `device` for batches of at most
+/// `max_batch` images; null when the images would take more than half of the device's free memory (the
+/// loader then batches on the CPU).
+std::shared_ptr<DeviceImageSet> copy_to_device(const ImageDataset& data, const std::vector<int64_t>& indices,
+                                               const std::vector<float>& scale,
                                                const std::vector<float>& shift, int64_t max_batch,
                                                Device device);
 

@@ -1319,6 +1319,7 @@ TEST_F(CudaData, DeviceBatchesAreTheCpuLoadersBitForBit) {
       gpu_loader.set_epoch(epoch);
       for (int64_t b = 0; b < cpu_loader.num_batches(); ++b) {
         const Batch want = cpu_loader.batch(b), got = gpu_loader.batch(b);
+        ASSERT_TRUE(gpu_loader.batches_built_on_device()) << c.name;  // by the kernel, not copied
         ASSERT_TRUE(got.images.is_cuda() && got.labels.is_cuda()) << c.name;
         EXPECT_EQ(got.size, want.size) << c.name;
         EXPECT_TRUE(same_values(got.images, want.images)) << c.name << ", epoch " << epoch << ", batch " << b;

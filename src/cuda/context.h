@@ -10,7 +10,8 @@ struct cudnnContext;
 namespace minicnn::cuda {
 
 /// An owned CUDA stream on one device (a Model on a CUDA device holds one and queues all its kernels on
-/// it). It is a blocking stream, so it is also ordered with the legacy default stream.
+/// it). It is a blocking stream, so it is also ordered with the legacy default stream: the DataLoader
+/// rewrites a batch's buffers on that stream while a step may still read them, and relies on this.
 class Stream {
  public:
   explicit Stream(int device);

@@ -556,17 +556,20 @@ EvalResult evaluate(Model& model, const ImageDataset& data, const Normalization&
   options.batch_size = batch_size;
   options.normalization = normalization;
   options.device = model.device();
-  DataLoader loader(data, options, subset);
-  CrossEntropyLoss loss;
   EvalResult r;
   double loss_sum = 0;
   const auto start = Clock::now();
-  for (int64_t b = 0; b < loader.num_batches(); ++b) {
-    const Batch batch = loader.batch(b);
-    const LossResult lr = loss.forward(tta_logits(model, batch.images, tta), batch.labels.to(Device::cpu()));
-    loss_sum += lr.loss * static_cast<double>(batch.size);
-    r.correct += lr.correct;
-    r.count += batch.size;
+  {  // the loader (and its copy of the images on a device) is gone before the caches are released
+    DataLoader loader(data, options, subset);
+    CrossEntropyLoss loss;
+    for (int64_t b = 0; b < loader.num_batches(); ++b) {
+      const Batch batch = loader.batch(b);
+      const LossResult lr =
+          loss.forward(tta_logits(model, batch.images, tta), batch.labels.to(Device::cpu()));
+      loss_sum += lr.loss * static_cast<double>(batch.size);
+      r.correct += lr.correct;
+      r.count += batch.size;
+    }
   }
   const double seconds = seconds_since(start);
   release_cached_memory();
