@@ -47,22 +47,6 @@ class DeviceImageSet {
 
 namespace {
 
-// Makes `device` current for the calls of one scope and restores the caller's device.
-class OnDevice {
- public:
-  explicit OnDevice(int device) : previous_(cuda::current_device()), device_(device) {
-    if (previous_ != device_) cuda::set_device(device_);
-  }
-  ~OnDevice() {
-    if (previous_ != device_) cuda::set_device(previous_);
-  }
-  OnDevice(const OnDevice&) = delete;
-  OnDevice& operator=(const OnDevice&) = delete;
-
- private:
-  int previous_, device_;
-};
-
 // One thread per output element of the (B, C, H, W) batch; the first B elements' threads also write the
 // labels.
 __global__ void make_batch_kernel(const uint8_t* __restrict__ images, const int32_t* __restrict__ labels,
@@ -100,7 +84,7 @@ std::shared_ptr<DeviceImageSet> copy_to_device(const ImageDataset& data, const s
                                                const std::vector<float>& scale,
                                                const std::vector<float>& shift, int64_t max_batch,
                                                Device device) {
-  OnDevice on(device.index);
+  cuda::DeviceScope on(device.index);
   const int64_t count = static_cast<int64_t>(indices.size()), bytes = data.image_bytes();
   if (static_cast<size_t>(count * bytes) > cuda::free_device_bytes(device.index) / 2) return nullptr;
   bool whole_set = count == data.size();
@@ -124,7 +108,7 @@ void make_batch(DeviceImageSet& set, const std::vector<ImagePlan>& plans, Tensor
   const int64_t B = static_cast<int64_t>(plans.size());
   MINICNN_CHECK(B > 0 && B <= set.max_batch, "DataLoader: a batch of ", B, " images on a device set up for ",
                 set.max_batch);
-  OnDevice on(set.device);
+  cuda::DeviceScope on(set.device);
   const size_t bytes = plans.size() * sizeof(ImagePlan);
   std::memcpy(set.staging.host(), plans.data(), bytes);
   set.staging.upload(set.plans.get(), bytes);
@@ -137,7 +121,7 @@ void make_batch(DeviceImageSet& set, const std::vector<ImagePlan>& plans, Tensor
 }
 
 Tensor view_images_on_device(const Tensor& images, const ImageView& view) {
-  OnDevice on(images.device().index);
+  cuda::DeviceScope on(images.device().index);
   Tensor out = Tensor::empty(images.shape(), DType::Float32, images.device());
   const int64_t n = images.numel();
   if (n == 0) return out;

@@ -29,14 +29,20 @@ Handle& slot(std::vector<Handle>& handles, int device) {
 
 }  // namespace
 
+DeviceScope::DeviceScope(int device) : device_(device) {
+  MINICNN_CUDA_CHECK(cudaGetDevice(&previous_));
+  if (previous_ != device_) MINICNN_CUDA_CHECK(cudaSetDevice(device_));
+}
+
+DeviceScope::~DeviceScope() {
+  if (previous_ != device_) cudaSetDevice(previous_);  // errors ignored: a destructor cannot report them
+}
+
 Stream::Stream(int device) : device_(device) {
-  int previous = 0;
-  MINICNN_CUDA_CHECK(cudaGetDevice(&previous));
-  MINICNN_CUDA_CHECK(cudaSetDevice(device));
+  DeviceScope on(device);
   MINICNN_CUDA_CHECK(cudaStreamCreate(&stream_));
   MINICNN_CUDA_CHECK(cudaEventCreateWithFlags(&enter_, cudaEventDisableTiming));
   MINICNN_CUDA_CHECK(cudaEventCreateWithFlags(&leave_, cudaEventDisableTiming));
-  MINICNN_CUDA_CHECK(cudaSetDevice(previous));
 }
 
 Stream::~Stream() {

@@ -53,6 +53,20 @@ CUstream_st* current_stream();
 int current_device();
 /// Makes `device` current on this thread.
 void set_device(int device);
+
+/// While alive, makes `device` current on this thread; the previous device is current again afterwards.
+/// Example: { DeviceScope on(1); ...allocations and kernels on cuda:1... }
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device);
+  ~DeviceScope();
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int previous_ = 0;
+  int device_ = 0;
+};
 /// Waits until the current stream has finished its work.
 void synchronize();
 /// The cuBLAS handle of the current device, bound to the current stream (one per thread and device;

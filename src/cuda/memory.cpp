@@ -36,25 +36,6 @@ const DeviceQuery& query() {
   return q;
 }
 
-// Makes `device` current for one call and restores the previous device afterwards.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    MINICNN_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device) MINICNN_CUDA_CHECK(cudaSetDevice(device));
-    device_ = device;
-  }
-  ~DeviceScope() {
-    if (previous_ != device_) cudaSetDevice(previous_);
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0;
-  int device_ = 0;
-};
-
 // Blocks are kept per device by their exact rounded size: a training step asks for the same sizes every
 // time, so once warmed up every request is served from the cache without cudaMalloc's implicit syncs.
 class CachingAllocator {
