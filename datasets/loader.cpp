@@ -133,21 +133,21 @@ Batch DataLoader::batch(int64_t b) {
   MINICNN_CHECK(b >= 0 && b < num_batches(), "DataLoader: batch ", b, " is out of range (", num_batches(), " batches)");
   const int64_t start = b * options_.batch_size;
   const int64_t count = std::min(options_.batch_size, size() - start);
+#if MINICNN_CUDA
   if (options_.device.is_cuda() && !tried_device_) {
     tried_device_ = true;
-#if MINICNN_CUDA
     on_device_ =
         detail::copy_to_device(data_, indices_, scale_, shift_, options_.batch_size, options_.device);
-#endif
   }
   if (on_device_) return batch_on_device(start, count);
+#endif
   Batch batch = batch_on_cpu(start, count);
   if (options_.device.is_cpu()) return batch;
   return {batch.images.to(options_.device), batch.labels.to(options_.device), batch.size};
 }
 
-Batch DataLoader::batch_on_device(int64_t start, int64_t count) {
 #if MINICNN_CUDA
+Batch DataLoader::batch_on_device(int64_t start, int64_t count) {
   std::vector<detail::ImagePlan> plans(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
     const int64_t position =
@@ -162,12 +162,8 @@ Batch DataLoader::batch_on_device(int64_t start, int64_t count) {
   }
   detail::make_batch(*on_device_, plans, images_, labels_);
   return {images_, labels_, count};
-#else
-  (void)start;
-  (void)count;
-  detail::throw_error("DataLoader: this build has no CUDA, so it makes no batches on a CUDA device");
-#endif
 }
+#endif
 
 Batch DataLoader::batch_on_cpu(int64_t start, int64_t B) {
   const int64_t C = data_.channels, H = data_.height, W = data_.width, plane = H * W;

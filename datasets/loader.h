@@ -64,7 +64,7 @@ class DataLoader {
  private:
   ImageView view_of(int64_t index) const;
   Batch batch_on_cpu(int64_t start, int64_t count);
-  Batch batch_on_device(int64_t start, int64_t count);
+  Batch batch_on_device(int64_t start, int64_t count);  // defined in CUDA builds only
 
   const ImageDataset& data_;
   LoaderOptions options_;
