@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <minicnn/device.h>
 #include <minicnn/loss.h>
 #include <minicnn/model.h>
 #include <minicnn/registry.h>
@@ -94,7 +95,7 @@ TEST(Model, NamesTheFirstLayerWithoutKernelsForADevice) {
   EXPECT_EQ(m.unsupported_layer(Device::cuda()), "CpuOnlyScale (layer 3)");
   EXPECT_EQ(m.unsupported_layer(Device::cpu()), "");
   const auto rows = m.summary_rows({1, 5, 5});
-  EXPECT_EQ(rows[0].devices, "cpu,cuda");
+  EXPECT_EQ(rows[0].devices, cuda_built() ? "cpu,cuda" : "cpu");
   EXPECT_EQ(rows[3].devices, "cpu");
   const std::string table = m.summary({1, 5, 5});
   EXPECT_NE(table.find("devices"), std::string::npos) << table;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <minicnn/check.h>
+#include <minicnn/device.h>
 #include <minicnn/registry.h>
 #include "test_util.h"
 
@@ -121,7 +122,16 @@ TEST(Registry, SummaryCommandShowsTheDevicesEachLayerRunsOn) {
   const testing::CommandResult r = testing::run_cli("summary --model mnist-cnn");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("activations  devices"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("98.0 KiB  cpu,cuda"), std::string::npos) << r.output;
+  if (cuda_built()) {
+    EXPECT_NE(r.output.find("98.0 KiB  cpu,cuda"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("no CUDA backend"), std::string::npos) << r.output;
+  } else {
+    // A build without CUDA cannot run a layer there, so it does not list cuda, and says why.
+    EXPECT_NE(r.output.find("98.0 KiB  cpu\n"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("devices: this build has no CUDA backend (configure with -DMINICNN_CUDA=ON)"),
+              std::string::npos)
+        << r.output;
+  }
 }
 
 std::vector<std::string> parameter_names(Model& m) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <minicnn/check.h>
+#include <minicnn/device.h>
 #if MINICNN_CUDA
 #include <minicnn/cuda/context.h>
 #endif
@@ -40,9 +41,10 @@ Shape with_batch(const Shape& chw) {
   return Shape(dims);
 }
 
-// "cpu,cuda": the device types `layer` runs on.
+// "cpu,cuda": the device types `layer` runs on in this build (a build without CUDA runs everything on the
+// CPU).
 std::string devices_of(const Layer& layer) {
-  return layer.supports(Device::cuda()) ? "cpu,cuda" : "cpu";
+  return cuda_built() && layer.supports(Device::cuda()) ? "cpu,cuda" : "cpu";
 }
 
 std::string human_bytes(double bytes) {
@@ -246,6 +248,7 @@ std::string Model::summary(const Shape& input_chw) const {
   out += fmt::format("parameter memory: {}\n", human_bytes(static_cast<double>(total_params) * 4));
   out += fmt::format("activation memory per image (forward outputs): {}\n",
                      human_bytes(static_cast<double>(total_act)));
+  if (!cuda_built()) out += "devices: this build has no CUDA backend (configure with -DMINICNN_CUDA=ON)\n";
   return out;
 }
 

@@ -28,7 +28,7 @@ struct LayerSummary {
   int64_t parameters;
   std::string receptive_field;  // "5x5", or "full" once every output sees the whole input
   int64_t activation_bytes;  // output bytes for one image
-  std::string devices;       // the device types the layer runs on: "cpu,cuda" or "cpu"
+  std::string devices;       // the device types the layer runs on in this build: "cpu,cuda" or "cpu"
 };
 
 /// An ordered graph of layers, built from the C++ API or (layers/registry.h) from a text spec.
