@@ -274,7 +274,8 @@ TEST_F(CarefulCli, TheBannerSaysWhatRunsInWordsThatAgree) {
 TEST(CarefulCliWords, UsageErrorsAreOurSentences) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"train --dataset mnist --lr abc", "minicnn: error: --lr: expected a positive number, but got 'abc'"},
-      {"train --dataset mnist --epochs 0", "minicnn: error: --epochs: expected a positive number up to 1000000, but got '0'"},
+      {"train --dataset mnist --epochs 0",
+       "minicnn: error: --epochs: expected a positive number up to 1000000, but got '0'"},
       {"train --dataset mnist --seed -1",
        "minicnn: error: --seed: expected an integer from 0 to 18446744073709551615"},
       {"train --dataset mnist --optimizer sgdd",
@@ -286,6 +287,10 @@ TEST(CarefulCliWords, UsageErrorsAreOurSentences) {
        "minicnn: error: --drop-last: expected true or false, but got 'maybe'"},
       {"train --dataset mnist --nesterov perhaps",
        "minicnn: error: --nesterov: expected true or false, but got 'perhaps'"},
+      {"train --dataset mnist --nesterov 2",
+       "minicnn: error: --nesterov: expected true or false, but got '2'"},
+      {"train --dataset mnist --drop-last yes",
+       "minicnn: error: --drop-last: expected true or false, but got 'yes'"},
       {"study --dataset mnist --model lenet5 --pool max3s2p1 --out x",
        "minicnn: error: study: unknown flag '--pool' (a study names the pooling layers it compares with "
        "--variants"},
@@ -294,7 +299,8 @@ TEST(CarefulCliWords, UsageErrorsAreOurSentences) {
        "'1,-28,28'"},
       {"trian", "minicnn: error: 'trian' is not a minicnn command (did you mean 'train'?)"},
       {"",
-       "minicnn: error: expected a command (train, eval, predict, summary, pool, explain, study or export), but got "
+       "minicnn: error: expected a command (train, eval, predict, summary, pool, explain, study or export), "
+       "but got "
        "none"},
       {"train --epochs 2", "minicnn: error: train: --dataset is required"},
   };

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -179,6 +181,18 @@ CLI::Validator one_of(std::vector<std::string> choices) {
       "", "");
 }
 
+CLI::Validator true_or_false() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        std::string lower = text;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        if (lower == "true" || lower == "false" || lower == "1" || lower == "0") return "";
+        return fmt::format("expected true or false, but got '{}'", text);
+      },
+      "", "");
+}
+
 void add_tta_option(CLI::App* cmd, int64_t& tta) {
   cmd->add_option(
          "--tta", tta,
@@ -254,10 +268,7 @@ std::string usage_sentence(const CLI::ParseError& e, const CLI::App& app) {
     }
     static const std::regex not_converted(R"(^Could not convert: (\S+) = (.*)$)");
     if (std::regex_match(what, m, not_converted)) {
-      const CLI::Option* o = cmd->get_option_no_throw(m[1].str());
-      const bool boolean = o != nullptr && o->get_type_name() == "BOOLEAN";
-      return fmt::format("{}: expected {}, but got '{}'", m[1].str(),
-                         boolean ? "true or false" : "a value of its type", m[2].str());
+      return fmt::format("{}: expected a value of its type, but got '{}'", m[1].str(), m[2].str());
     }
   }
   return fmt::format("{}: {}", where, what);

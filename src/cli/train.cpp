@@ -98,12 +98,14 @@ void TrainFlags::add_to(CLI::App* cmd, bool with_pool) {
                   "(each image flipped at random once and all flipped every second epoch; random shifts of up to "
                   "2 pixels from a reflect-padded copy)")
       ->check(one_of({"none", "crop-flip", "flip-translate"}));
-  cmd->add_option("--nesterov", nesterov, "SGD with Nesterov momentum: true or false (default: the preset's)");
+  cmd->add_option("--nesterov", nesterov, "SGD with Nesterov momentum: true or false (default: the preset's)")
+      ->check(true_or_false());
   cmd->add_option("--label-smoothing", label_smoothing,
                   "CrossEntropyLoss's label_smoothing, 0 to 1 (default: the preset's recipe)")
       ->check(number_in(0, 1));
   cmd->add_option("--drop-last", drop_last,
-                  "Drop each epoch's last partial batch: true or false (default: the preset's recipe)");
+                  "Drop each epoch's last partial batch: true or false (default: the preset's recipe)")
+      ->check(true_or_false());
   cmd->add_option("--tta", tta,
                   "Test-time augmentation of the final evaluation: 0 none, 1 the image and its mirror, 2 also "
                   "one-pixel shifts (summary.json's test_accuracy_tta; default: the preset's)")
