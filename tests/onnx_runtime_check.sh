@@ -10,14 +10,19 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ort_dir=${MINICNN_ORT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/minicnn/onnxruntime-node}
 minicnn=${MINICNN_BIN:-$here/../build/minicnn}
+# The version the README's comparison was measured with; a newer one is taken only by changing this line.
+ort_version=1.31.1
+installed_version() {
+  node -p "require('$ort_dir/node_modules/onnxruntime-node/package.json').version" 2>/dev/null || true
+}
 
 if [ "${1:-}" = "--install" ]; then
   command -v npm >/dev/null || { echo "onnx_runtime_check: npm is missing (Debian: nodejs npm)" >&2; exit 77; }
-  [ -d "$ort_dir/node_modules/onnxruntime-node" ] && exit 0
+  [ "$(installed_version)" = "$ort_version" ] && exit 0
   mkdir -p "$ort_dir"
   # Its install script downloads GPU binaries (and fails offline); the CPU runtime is inside the package.
-  (cd "$ort_dir" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null)
-  echo "onnx_runtime_check: onnxruntime-node $(node -p "require('$ort_dir/node_modules/onnxruntime-node/package.json').version") in $ort_dir"
+  (cd "$ort_dir" && npm install --ignore-scripts --no-audit --no-fund "onnxruntime-node@$ort_version" >/dev/null)
+  echo "onnx_runtime_check: onnxruntime-node $(installed_version) in $ort_dir"
   exit 0
 fi
 if [ "${1:-}" = "--minicnn" ]; then
