@@ -1210,6 +1210,26 @@ TEST_F(CudaTraining, TwoRunsGiveTheSameBits) {
     EXPECT_TRUE(same_values(b.params[i], a.params[i])) << "parameter " << i;
 }
 
+// The trainer's gradient check reads one flag per tensor back from the device instead of the values.
+TEST_F(CudaTraining, FirstNonFiniteFindsWhatTheCpuFinds) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor a = Tensor::full({300000}, 3e38f), b = Tensor::full({5}, -1.0f), c = Tensor::zeros({70000});
+  const auto on_gpu = [&] {
+    const Tensor ga = a.to(gpu()), gb = b.to(gpu()), gc = c.to(gpu());
+    return first_non_finite({&ga, &gb, &gc});
+  };
+  EXPECT_EQ(on_gpu(), -1);
+  c.data()[69999] = nan;
+  EXPECT_EQ(on_gpu(), 2);
+  b.data()[0] = -inf;
+  EXPECT_EQ(on_gpu(), 1);
+  a.data()[123456] = inf;
+  EXPECT_EQ(on_gpu(), 0);
+  EXPECT_EQ(on_gpu(), first_non_finite({&a, &b, &c}));
+  const Tensor on_cpu = Tensor::zeros({2}), there = Tensor::zeros({2}).to(gpu());
+  EXPECT_THROW(first_non_finite({&on_cpu, &there}), Error);
+}
+
 // The lookahead average blends on the GPU as on the CPU (torch's lerp; the GPU may fuse its multiply-adds).
 TEST_F(CudaTraining, TheLookaheadAverageMatchesTheCpu) {
   Model cpu_model = small_cnn(PoolImpl::Native), gpu_model = small_cnn(PoolImpl::Native);

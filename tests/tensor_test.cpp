@@ -1,6 +1,9 @@
 // Tensor basics: shapes print like PyTorch's, views share storage, clones do not, dtypes are checked.
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <vector>
+
 #include <minicnn/check.h>
 #include <minicnn/tensor.h>
 
@@ -49,6 +52,24 @@ TEST(Tensor, CachingAllocatorReusesFreedBlocks) {
   }
   Tensor b = Tensor::empty({1000});
   EXPECT_EQ(b.raw_data(), first);
+}
+
+// Large enough (> 65536) that the CPU check runs its threaded pass.
+TEST(Tensor, FirstNonFiniteNamesTheFirstTensorHoldingANaNOrAnInfinity) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor a = Tensor::full({100000}, 1e38f), b = Tensor::full({100000}, -2.0f), c = Tensor::zeros({3});
+  const Tensor undefined;
+  const std::vector<const Tensor*> all{&a, &undefined, &b, &c};
+  EXPECT_EQ(first_non_finite(all), -1);
+  EXPECT_EQ(first_non_finite({}), -1);
+  c.data()[2] = nan;
+  EXPECT_EQ(first_non_finite(all), 3);
+  b.data()[99999] = -inf;
+  EXPECT_EQ(first_non_finite(all), 2);
+  a.data()[0] = inf;
+  EXPECT_EQ(first_non_finite(all), 0);
+  const Tensor indices = Tensor::zeros({2}, DType::Int32);
+  EXPECT_THROW(first_non_finite({&indices}), Error);
 }
 
 TEST(Device, CudaWithoutCudaIsAClearError) {

@@ -1,6 +1,7 @@
 // Tensor storage, the CPU caching allocator, copies between devices and small tensor utilities.
 #include <minicnn/tensor.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include <minicnn/check.h>
 #if MINICNN_CUDA
+#include <minicnn/cuda/elementwise.h>
 #include <minicnn/cuda/memory.h>
 #endif
 
@@ -299,6 +301,56 @@ std::vector<int32_t> Tensor::to_vector_i32() const {
 float Tensor::item() const {
   MINICNN_CHECK(numel() == 1, "Tensor: item() expects a tensor with one element, but got shape ", shape_);
   return to_vector()[0];
+}
+
+namespace {
+
+// A sum of x * 0 is NaN exactly when some x is NaN or infinite (0 * x is NaN exactly for those), so the sum
+// is finite exactly when every value is, in any order: vector lanes and threads add in their own.
+bool all_finite_on_cpu(const float* v, int64_t n) {
+  float sum = 0.0f;
+#pragma omp parallel for simd reduction(+ : sum) schedule(static) if (n > 65536)
+  for (int64_t k = 0; k < n; ++k) sum += v[k] * 0.0f;
+  return std::isfinite(sum);
+}
+
+}  // namespace
+
+int64_t first_non_finite(const std::vector<const Tensor*>& tensors) {
+  std::vector<int64_t> with_values;  // positions of the defined, non-empty tensors
+  Device device;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = *tensors[i];
+    if (t.numel() == 0) continue;
+    MINICNN_CHECK(t.dtype() == DType::Float32, "first_non_finite: expects float32 tensors, but got ",
+                  dtype_name(t.dtype()));
+    if (with_values.empty()) device = t.device();
+    MINICNN_CHECK(t.device() == device, "first_non_finite: expects tensors on one device, but got ",
+                  device.str(), " and ", t.device().str());
+    with_values.push_back(static_cast<int64_t>(i));
+  }
+  if (with_values.empty()) return -1;
+  if (device.is_cuda()) {
+#if MINICNN_CUDA
+    // One flag per tensor, set on the device and read back together: no copy of the values and one wait.
+    const auto count = static_cast<int64_t>(with_values.size());
+    Tensor flags = Tensor::zeros({count}, DType::Int32, device);
+    for (int64_t k = 0; k < count; ++k) {
+      const Tensor& t = *tensors[static_cast<size_t>(with_values[k])];
+      cuda::flag_non_finite(t.data(), t.numel(), flags.data_i32() + k);
+    }
+    const std::vector<int32_t> set = flags.to_vector_i32();
+    for (int64_t k = 0; k < count; ++k) {
+      if (set[k] != 0) return with_values[k];
+    }
+#endif
+    return -1;
+  }
+  for (int64_t i : with_values) {
+    const Tensor& t = *tensors[static_cast<size_t>(i)];
+    if (!all_finite_on_cpu(t.data(), t.numel())) return i;
+  }
+  return -1;
 }
 
 void release_cached_memory() {

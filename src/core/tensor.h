@@ -103,6 +103,11 @@ class Tensor {
   std::shared_ptr<detail::Storage> storage_;
 };
 
+/// The position in `tensors` (float32, all on one device; an undefined tensor has no values) of the first
+/// that holds a NaN or an infinity, or -1 when every value is finite: one pass over each, and on a CUDA
+/// device one read back for them all (the trainer's check of every gradient after each step).
+int64_t first_non_finite(const std::vector<const Tensor*>& tensors);
+
 /// Frees the blocks the caching allocators hold for reuse (CPU, and CUDA when built with it).
 void release_cached_memory();
 /// Bytes currently held by the CPU caching allocator, in use or cached.

@@ -35,6 +35,13 @@ __global__ void lerp_and_assign_kernel(float* __restrict__ avg, float* __restric
   }
 }
 
+// Every thread that sees a non-finite value writes the same 1, so the race is harmless.
+__global__ void flag_non_finite_kernel(const float* __restrict__ x, int64_t n, int32_t* flag) {
+  for (int64_t i = thread_index<int64_t>(); i < n; i += grid_stride<int64_t>()) {
+    if (!isfinite(x[i])) *flag = 1;
+  }
+}
+
 __global__ void add_row_vector_kernel(float* __restrict__ y, const float* __restrict__ bias, int64_t rows,
                                       int64_t cols) {
   const int64_t n = rows * cols;
@@ -91,6 +98,12 @@ void lerp_and_assign(float* avg, float* w, int64_t n, float weight) {
   if (n <= 0) return;
   lerp_and_assign_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(avg, w, n, weight);
   MINICNN_CUDA_CHECK_LAUNCH("lerp_and_assign");
+}
+
+void flag_non_finite(const float* x, int64_t n, int32_t* flag) {
+  if (n <= 0) return;
+  flag_non_finite_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(x, n, flag);
+  MINICNN_CUDA_CHECK_LAUNCH("flag_non_finite");
 }
 
 void add_row_vector(float* y, const float* bias, int64_t rows, int64_t cols) {

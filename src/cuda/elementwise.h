@@ -12,6 +12,8 @@ void scale(const float* x, float* y, int64_t n, float s);
 /// avg[i] = lerp_of(avg[i], w[i], weight) and w[i] = avg[i] (<minicnn/lerp.h>): the lookahead average's
 /// blend.
 void lerp_and_assign(float* avg, float* w, int64_t n, float weight);
+/// *flag = 1 when some x[i] is NaN or infinite; *flag is left as it is otherwise.
+void flag_non_finite(const float* x, int64_t n, int32_t* flag);
 /// y[r, c] += bias[c] for a row-major (rows, cols) y.
 void add_row_vector(float* y, const float* bias, int64_t rows, int64_t cols);
 /// out[r] += sum over c of a[r, c] for a row-major (rows, cols) a; a fixed summation order, so the same
