@@ -51,6 +51,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_ref import Mul  # noqa: E402
+
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
@@ -158,20 +161,6 @@ def epoch_images(padded, epoch, gen):
 
 
 # --------------------------------------------------------------------------- model
-
-class Mul(nn.Module):
-    """Multiplies by a constant: keeps logits small at init so that label smoothing + sum loss train stably."""
-
-    def __init__(self, scale):
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, x):
-        return x * self.scale
-
-    def extra_repr(self):
-        return f"scale={self.scale}"
-
 
 def conv3x3(cin, cout):
     """Default torch init, then identity on the first cin filters: each block starts close to passing its input."""

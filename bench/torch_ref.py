@@ -22,6 +22,25 @@ PRESETS = {
 }
 
 
+class Mul(nn.Module):
+    """minicnn's Mul(scale), which torch.nn lacks: multiplies by a constant (airbench94 keeps its logits small
+    at initialisation with it, so that label smoothing with a summed loss trains stably)."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.scale
+
+    def extra_repr(self):
+        return f"scale={self.scale}"
+
+
+# Layers of minicnn's spec language that torch.nn does not have, by name.
+EXTRA_LAYERS = {"Mul": Mul}
+
+
 def split_spec(spec):
     """Splits a spec into layer calls at parenthesis depth 0 (separators: spaces, commas, '->')."""
     layers, current, depth, i = [], "", 0, 0
@@ -48,9 +67,10 @@ def build_model(spec, input_chw=None):
     mods = []
     for call in split_spec(spec):
         name = call.split("(")[0]
-        if not hasattr(nn, name):
+        if not hasattr(nn, name) and name not in EXTRA_LAYERS:
             raise ValueError(f"unknown layer {name}")
-        mods.append(eval("nn." + (call if "(" in call else call + "()"), {"nn": nn}))
+        prefix = "" if name in EXTRA_LAYERS else "nn."
+        mods.append(eval(prefix + (call if "(" in call else call + "()"), {"nn": nn, **EXTRA_LAYERS}))
     model = nn.Sequential(*mods)
     if input_chw is not None and any(isinstance(m, nn.modules.lazy.LazyModuleMixin) for m in mods):
         with torch.no_grad():

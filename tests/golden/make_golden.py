@@ -25,6 +25,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from torch_ref import Mul  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 20240601
 
@@ -448,15 +451,6 @@ def warmup_warmdown(total, warmup=0.23, start=0.2, end=0.07):
         frac = (step - warmup_steps) / (total - warmup_steps)
         return 1.0 * (1 - frac) + end * frac
     return factor
-
-
-class Mul(nn.Module):
-    def __init__(self, scale):
-        super().__init__()
-        self.scale = scale
-
-    def forward(self, x):
-        return x * self.scale
 
 
 TINY_SPEC = ("Conv2d(3, 4, 2) GELU BatchNorm2d(4, eps=1e-12, momentum=0.4) GELU MaxPool2d(2) Flatten "
