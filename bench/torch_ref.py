@@ -170,6 +170,8 @@ def load_checkpoint_into_torch(path):
     tensors, meta = read_safetensors(path)
     input_chw = json.loads(meta["minicnn.input_shape"])
     model = build_model(meta["minicnn.spec"], input_chw)
-    state = {k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("optimizer.")}
+    # The model's tensors are named as nn.Sequential names them ("0.weight"); the training state beside them
+    # (optimizer.*, lookahead.*) is not the model's.
+    state = {k: torch.from_numpy(v) for k, v in tensors.items() if k.split(".")[0].isdigit()}
     model.load_state_dict(state, strict=True)
     return model, meta
