@@ -77,7 +77,8 @@ check() {
     ldd ".gpu/bin/$b" | grep -E "cublas|cudnn|fmt|gomp|not found" || true
   done
 
-  stage "CUDA tests" timeout 70 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
+  # MINICNN_REQUIRE_CUDA=1: a device the tests cannot reach fails them instead of skipping them.
+  stage "CUDA tests" timeout 70 env MINICNN_REQUIRE_CUDA=1 .gpu/bin/minicnn_tests --gtest_filter='Cuda*:*Cuda*'
 
   local data=/tmp/gpu-check-cifar10
   if [ -f .gpu/cifar10-jpeg.tar.gz ]; then
