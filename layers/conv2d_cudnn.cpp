@@ -17,19 +17,23 @@
 namespace minicnn::cudnn {
 namespace {
 
-// The first of cuDNN's results (sorted fastest first) that succeeded, is deterministic and, unless TF32 is
-// allowed, computes in float32; else the first that succeeded. Same-bits reruns need the deterministic ones.
+// The first of cuDNN's results (sorted fastest first) that succeeded and, unless TF32 is allowed, computes in
+// float32 (no tensor-core math, which would round the inputs to TF32 or half), preferring a deterministic
+// one: same-bits reruns need those. None at all is an error rather than a silent change of arithmetic.
 template <typename Perf>
 Perf pick(const std::vector<Perf>& results, int count, bool tf32, const char* what) {
   const Perf* fallback = nullptr;
   for (int i = 0; i < count; ++i) {
     const Perf& p = results[static_cast<size_t>(i)];
     if (p.status != CUDNN_STATUS_SUCCESS) continue;
+    const bool tensor_cores =
+        p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    if (tensor_cores && !tf32) continue;
+    if (p.determinism == CUDNN_DETERMINISTIC) return p;
     if (fallback == nullptr) fallback = &p;
-    if (p.determinism == CUDNN_DETERMINISTIC && (tf32 || p.mathType != CUDNN_TENSOR_OP_MATH)) return p;
   }
-  MINICNN_CHECK(fallback != nullptr, "Conv2d: cuDNN found no ", what,
-                " algorithm for this convolution; use impl=native");
+  MINICNN_CHECK(fallback != nullptr, "Conv2d: cuDNN found no ", what, " algorithm for this convolution",
+                tf32 ? "" : " in float32 (TF32 off)", "; use impl=native");
   return *fallback;
 }
 
@@ -149,12 +153,15 @@ const ConvPlan& plan_for(const Conv2dGeometry& g) {
 
 }  // namespace
 
+// An empty batch has nothing to compute or add (cuDNN refuses a descriptor with N = 0).
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dGeometry& g) {
+  if (g.N == 0) return;
   plan_for(g).forward(x, w, b, y);
 }
 
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
                      const Conv2dGeometry& g) {
+  if (g.N == 0) return;
   plan_for(g).backward(x, w, dy, dx, dw, db);
 }
 

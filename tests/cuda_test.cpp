@@ -831,6 +831,7 @@ TEST_F(CudaCudnn, ConvolutionMatchesTheNativePath) {
       {"dilation 2", Conv2dOptions(2, 3, 3).dilation(2).padding(2), {2, 2, 9, 9}},
       {"airbench94's whitening 2x2", Conv2dOptions(3, 24, 2), {8, 3, 32, 32}},
       {"airbench94's 256 to 256", Conv2dOptions(256, 256, 3).padding(1).bias(false), {4, 256, 8, 8}},
+      {"an empty batch (the gradients keep their 0.25)", Conv2dOptions(3, 8, 3).padding(1), {0, 3, 12, 12}},
   };
   ASSERT_FALSE(allow_tf32());
   uint64_t seed = 1200;
