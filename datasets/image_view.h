@@ -23,7 +23,8 @@ struct ImageView {
 };
 
 /// The index along an axis of `n` pixels that output index `i` reads under a flip or shift of that axis,
-/// or -1 where it reads zero padding (a shift past the edge without `reflect`).
+/// or -1 where it reads zero padding (a shift past the edge without `reflect`). With `reflect`, requires
+/// |shift| < n, as torch's 'reflect' padding does (the loader and view_images check it).
 MINICNN_HD int64_t view_source_index(int64_t n, int64_t i, int64_t shift, bool flip_after, bool reflect,
                                      bool flip_before) {
   int64_t j = (flip_after ? n - 1 - i : i) + shift;

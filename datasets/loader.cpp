@@ -4,6 +4,7 @@
 #include <minicnn/loader.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <minicnn/check.h>
 #include <minicnn/mix.h>
@@ -14,6 +15,23 @@
 #endif
 
 namespace minicnn {
+namespace {
+
+// flip-translate's largest shift, in pixels along each axis.
+constexpr int64_t kFlipTranslateShift = 2;
+
+// torch's 'reflect' padding needs the padding smaller than the image along each axis (the edge is not
+// repeated, so only then does one reflection land inside it); view_source_index relies on this.
+void check_reflect_fits(const ImageView& v, int64_t H, int64_t W, const char* component) {
+  if (!v.reflect) return;
+  MINICNN_CHECK(
+      std::abs(v.dy) < H && std::abs(v.dx) < W, component, ": a shift of (", v.dy, ", ", v.dx,
+      ") with reflect padding needs images larger than the shift along each axis (torch's 'reflect' "
+      "padding is smaller than the input), but got ",
+      H, "x", W, " images");
+}
+
+}  // namespace
 
 std::vector<int64_t> random_subset(int64_t total, int64_t n, uint64_t seed) {
   MINICNN_CHECK(n > 0 && n <= total, "limit-train: expected a count between 1 and ", total, ", but got ", n);
@@ -51,6 +69,12 @@ DataLoader::DataLoader(const ImageDataset& data, LoaderOptions options, std::vec
     scale_.push_back(1.0f / (255.0f * std));
     shift_.push_back(-mean / std);
   }
+  if (options_.augment == Augment::FlipTranslate) {
+    check_reflect_fits({.dy = kFlipTranslateShift, .dx = kFlipTranslateShift, .reflect = true}, data.height,
+                       data.width, "DataLoader: flip-translate");
+  } else if (options_.augment == Augment::None) {
+    check_reflect_fits(options_.view, data.height, data.width, "DataLoader");
+  }
   set_epoch(0);
   if (options_.device.is_cuda()) require_device(options_.device, "DataLoader");
 }
@@ -77,6 +101,7 @@ void source_indices(int64_t n, int64_t shift, bool flip_after, bool reflect, boo
 
 Tensor view_images(const Tensor& images, const ImageView& view) {
   MINICNN_CHECK(images.dim() == 4, "view_images: expected (N, C, H, W) images, but got ", images.shape());
+  check_reflect_fits(view, images.size(2), images.size(3), "view_images");
 #if MINICNN_CUDA
   if (images.is_cuda()) return detail::view_images_on_device(images, view);
 #endif
@@ -118,8 +143,8 @@ ImageView DataLoader::view_of(int64_t index) const {
     }
     case Augment::FlipTranslate: {
       const uint64_t r = draw(static_cast<uint64_t>(epoch_) + 0x100000);
-      v.dy = static_cast<int64_t>(r % 5) - 2;
-      v.dx = static_cast<int64_t>((r >> 8) % 5) - 2;
+      v.dy = static_cast<int64_t>(r % (2 * kFlipTranslateShift + 1)) - kFlipTranslateShift;
+      v.dx = static_cast<int64_t>((r >> 8) % (2 * kFlipTranslateShift + 1)) - kFlipTranslateShift;
       v.reflect = true;
       v.flip_before = (draw(0x200000) & 1) != 0;  // once per image, the same in every epoch
       v.flip_after = epoch_ % 2 == 1;              // every image, in every second epoch

@@ -282,6 +282,36 @@ TEST(DataLoader, FlipTranslateFlipsEachImageOnceAndEveryImageEverySecondEpoch) {
   EXPECT_LT(flips, 48);
 }
 
+// torch's 'reflect' padding must be smaller than the image; a larger shift would read outside it.
+TEST(DataLoader, ReflectPaddingWiderThanTheImageIsRefused) {
+  ImageDataset d;
+  d.name = "tiny";
+  d.channels = 1;
+  d.height = d.width = 2;
+  d.classes = {"a"};
+  d.images = {0, 1, 2, 3};
+  d.labels = {0};
+  LoaderOptions o;
+  o.augment = Augment::FlipTranslate;
+  EXPECT_EQ(
+      testing::error_of([&] { DataLoader loader(d, o); }),
+      "DataLoader: flip-translate: a shift of (2, 2) with reflect padding needs images larger than the "
+      "shift along each axis (torch's 'reflect' padding is smaller than the input), but got 2x2 images");
+  o.augment = Augment::None;
+  o.view = {false, 0, -2, true};
+  EXPECT_NE(
+      testing::error_of([&] { DataLoader loader(d, o); }).find("DataLoader: a shift of (0, -2) with reflect"),
+      std::string::npos);
+  o.view = {false, 1, -1, true};  // the largest that fits
+  DataLoader fits(d, o);
+  EXPECT_EQ(fits.batch(0).images.numel(), 4);
+  EXPECT_NE(testing::error_of([] {
+              view_images(Tensor::zeros({1, 1, 2, 3}), {false, 2, 0, true});
+            }).find("view_images: a shift of (2, 0) with reflect padding"),
+            std::string::npos);
+  EXPECT_EQ(view_images(Tensor::zeros({1, 1, 2, 3}), {false, 1, 2, true}).numel(), 6);
+}
+
 class FractionalEpochs : public ::testing::Test {
  protected:
   void SetUp() override { testing::write_tiny_mnist(dir_.path().string(), 100, 32); }
