@@ -6,6 +6,9 @@
 #include <cmath>
 
 #include <minicnn/check.h>
+#if MINICNN_CUDA
+#include <minicnn/cuda/context.h>
+#endif
 
 namespace minicnn {
 
@@ -64,6 +67,7 @@ void Adam::step_on(size_t i, Parameter& p, const ParamGroup& group, double t) {
   float* vmax = max_exp_avg_sq_.empty() ? nullptr : max_exp_avg_sq_[i].data();
 #if MINICNN_CUDA
   if (p.value.is_cuda()) {  // device dispatch
+    cuda::DeviceScope on(p.value.device().index);
     return cuda::adam_step(p.value.data(), p.grad.data(), exp_avg_[i].data(), exp_avg_sq_[i].data(), vmax,
                            p.value.numel(), s);
   }

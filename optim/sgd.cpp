@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <minicnn/check.h>
+#if MINICNN_CUDA
+#include <minicnn/cuda/context.h>
+#endif
 
 namespace minicnn {
 
@@ -71,6 +74,7 @@ void SGD::step_on(Parameter& p, Tensor* buf, const ParamGroup& group) {
               dampening = static_cast<float>(options_.dampening_), wd = static_cast<float>(group.weight_decay);
 #if MINICNN_CUDA
   if (p.value.is_cuda()) {  // device dispatch
+    cuda::DeviceScope on(p.value.device().index);
     return cuda::sgd_step(p.value.data(), p.grad.data(), buf ? buf->data() : nullptr, p.value.numel(), lr, momentum,
                           dampening, wd, options_.nesterov_, steps_ == 0);
   }

@@ -1216,6 +1216,21 @@ TEST_F(CudaTraining, TwoRunsGiveTheSameBits) {
     EXPECT_TRUE(same_values(b.params[i], a.params[i])) << "parameter " << i;
 }
 
+// Tensors, the optimizer and the model each make their own device current: a run on cuda:1 while cuda:0 is
+// current (nothing here switches) trains as on cuda:0, and copies between the two arrive whole.
+TEST_F(CudaTraining, ASecondDeviceTrainsAsTheFirstWhileTheFirstIsCurrent) {
+  if (cuda_device_count() < 2) GTEST_SKIP() << "one CUDA device: the second-device test needs two";
+  const TrainResult first = train_steps(Device::cuda(0), PoolImpl::Native, 3),
+                    second = train_steps(Device::cuda(1), PoolImpl::Native, 3);
+  for (size_t s = 0; s < first.losses.size(); ++s) EXPECT_NEAR(second.losses[s], first.losses[s], 1e-6) << s;
+  for (size_t i = 0; i < first.params.size(); ++i) {
+    EXPECT_TRUE(close_values(second.params[i], first.params[i], {.abs = 1e-6, .rel = 1e-5}))
+        << "parameter " << i;
+  }
+  const Tensor x = testing::uniform_values({1 << 20}, 9);
+  EXPECT_TRUE(same_values(x.to(Device::cuda(0)).to(Device::cuda(1)).to(Device::cpu()), x));
+}
+
 // The trainer's gradient check reads one flag per tensor back from the device instead of the values.
 TEST_F(CudaTraining, FirstNonFiniteFindsWhatTheCpuFinds) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();

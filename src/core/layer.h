@@ -46,7 +46,10 @@ struct Buffer {
 ///   forward kept (ReleaseAfterBackward), so a second backward needs a new Train forward; MaxPool2d keeps
 ///   its argmax indices, which users read after a step.
 /// - parameters(): stable order, weight then bias.
-/// - supports(device): true for every device forward() and backward() accept tensors on.
+/// - supports(device): true for every device forward() and backward() accept tensors on. On a CUDA device
+///   forward() and backward() queue their kernels on the calling thread's current device and stream, so
+///   they require the tensors' device current: Model::forward and backward make the model's current (and
+///   its stream); tensors, optimizers and the lookahead average make their own current.
 /// ReLU fusion is not part of this contract: it is Model's CPU-only optimisation, through the two small
 /// interfaces below, so a layer neither knows nor asks which layer follows it.
 /// Releases a layer's saved tensors when its backward() returns normally (not when it throws: a rejected

@@ -10,6 +10,7 @@
 
 #include <minicnn/check.h>
 #if MINICNN_CUDA
+#include <minicnn/cuda/context.h>
 #include <minicnn/cuda/elementwise.h>
 #include <minicnn/cuda/memory.h>
 #endif
@@ -131,7 +132,17 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
     return;
   }
 #if MINICNN_CUDA
+  // Queued with the device that holds the source current (the destination's, from the host), after the work
+  // that wrote it. Between two devices both sides are waited for: the destination's pending work may still
+  // read the block being written, and its next work is not ordered with the source's stream.
+  const bool across = src_device.is_cuda() && dst_device.is_cuda() && src_device.index != dst_device.index;
+  if (across) {
+    cuda::DeviceScope on(dst_device.index);
+    cuda::synchronize_device();
+  }
+  cuda::DeviceScope on(src_device.is_cuda() ? src_device.index : dst_device.index);
   cuda::copy_bytes(dst, dst_device.is_cuda(), src, src_device.is_cuda(), bytes);
+  if (across) cuda::synchronize();
 #else
   MINICNN_ASSERT(false, "a CUDA tensor exists in a CPU-only build");
 #endif
@@ -194,6 +205,7 @@ Tensor Tensor::full(const Shape& shape, float value, Device device) {
 #if MINICNN_CUDA
   if (device.is_cuda()) {  // device dispatch
     Tensor t = empty(shape, DType::Float32, device);
+    cuda::DeviceScope on(device.index);
     cuda::fill(t.data(), value, t.numel());
     return t;
   }
@@ -282,6 +294,7 @@ void Tensor::zero_() {
     return;
   }
 #if MINICNN_CUDA
+  cuda::DeviceScope on(device_.index);
   cuda::fill_zero(raw_data(), nbytes());
 #endif
 }
@@ -334,6 +347,7 @@ int64_t first_non_finite(const std::vector<const Tensor*>& tensors) {
 #if MINICNN_CUDA
     // One flag per tensor, set on the device and read back together: no copy of the values and one wait.
     const auto count = static_cast<int64_t>(with_values.size());
+    cuda::DeviceScope on(device.index);
     Tensor flags = Tensor::zeros({count}, DType::Int32, device);
     for (int64_t k = 0; k < count; ++k) {
       const Tensor& t = *tensors[static_cast<size_t>(with_values[k])];

@@ -100,6 +100,10 @@ void synchronize() {
   MINICNN_CUDA_CHECK(cudaStreamSynchronize(t_current_stream));
 }
 
+void synchronize_device() {
+  MINICNN_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 cublasContext* cublas_handle() {
   cublasHandle_t& h = slot(t_handles.cublas, current_device());
   if (h == nullptr) MINICNN_CUBLAS_CHECK(cublasCreate(&h));

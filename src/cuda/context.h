@@ -69,6 +69,8 @@ class DeviceScope {
 };
 /// Waits until the current stream has finished its work.
 void synchronize();
+/// Waits until the current device has finished the work of all its streams.
+void synchronize_device();
 /// The cuBLAS handle of the current device, bound to the current stream (one per thread and device;
 /// default math mode: exact float32 GEMMs, no TF32 unless allow_tf32() in <minicnn/device.h>).
 cublasContext* cublas_handle();

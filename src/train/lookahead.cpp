@@ -6,6 +6,7 @@
 #include <minicnn/check.h>
 #include <minicnn/lerp.h>
 #if MINICNN_CUDA
+#include <minicnn/cuda/context.h>
 #include <minicnn/cuda/elementwise.h>
 #endif
 
@@ -29,7 +30,10 @@ void lerp_and_assign(Tensor& avg, Tensor& w, float weight) {
   float* v = w.data();
   const int64_t n = avg.numel();
 #if MINICNN_CUDA
-  if (avg.is_cuda()) return cuda::lerp_and_assign(a, v, n, weight);
+  if (avg.is_cuda()) {
+    cuda::DeviceScope on(avg.device().index);
+    return cuda::lerp_and_assign(a, v, n, weight);
+  }
 #endif
 #pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
