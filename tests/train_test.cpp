@@ -2,6 +2,7 @@
 // eval reloads to the same figure, the refusal to overwrite runs, and exact resumption.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -123,6 +124,30 @@ TEST_F(Trainer, ResumeRefusesAnotherConfiguration) {
   EXPECT_NE(
       error_of([&] { train(other, d, RunDirPolicy::Resume); }).find("trained with another configuration"),
       std::string::npos);
+}
+
+TEST(TrainerChecks, TestTimeShiftsOfImagesTooSmallForThemAreRefusedBeforeTraining) {
+  TempDir out("train_tta_1x1");
+  ImageDataset one_pixel;
+  one_pixel.name = "dots";
+  one_pixel.channels = one_pixel.height = one_pixel.width = 1;
+  one_pixel.classes = {"a", "b"};
+  one_pixel.images = {0, 255};
+  one_pixel.labels = {0, 1};
+  TrainConfig c = tiny_config((out.path() / "run").string(), 1);
+  c.spec = "Flatten LazyLinear(2)";
+  c.input_chw = {1, 1, 1};
+  c.recipe.batch_size = 2;
+  c.recipe.tta = 2;
+  EXPECT_EQ(
+      error_of([&] {
+        train(c, {one_pixel, one_pixel}, RunDirPolicy::Fresh);
+      }),
+      "train: --tta 2 also reads each test image shifted by one pixel with reflect padding, which needs "
+      "images of at least 2x2, but the data set 'dots' has 1x1 images");
+  EXPECT_FALSE(std::filesystem::exists(out.path() / "run"));
+  c.recipe.tta = 1;  // mirrors only
+  EXPECT_NO_THROW(train(c, {one_pixel, one_pixel}, RunDirPolicy::Fresh));
 }
 
 TEST_F(Trainer, NaNLossStopsWithTheStepAndAdvice) {
