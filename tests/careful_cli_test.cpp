@@ -115,6 +115,15 @@ TEST_F(CarefulCli, OverwriteReplacesTheRunOnceTheNewOneHasWrittenAFile) {
   EXPECT_FALSE(contains(fresh.output, "replacing")) << fresh.output;
 }
 
+// 8 batches an epoch, 1.5 epochs: the second epoch runs 4, and the line counts those.
+TEST_F(CarefulCli, CtrlCInAnEpochCutShortCountsTheBatchesThatEpochRuns) {
+  TempDir tmp("careful_sigint_short");
+  const std::string cut = tmp / "cut";
+  const auto r = run_cli(train_args(cut, 2, "--epochs 1.5"), "MINICNN_FAULT=sigint-at-step-10");
+  EXPECT_EQ(r.exit_code, 130) << r.output;
+  EXPECT_TRUE(contains(r.output, "kept a checkpoint at epoch 2, batch 2 of 4 in '")) << r.output;
+}
+
 TEST_F(CarefulCli, CtrlCKeepsACheckpointAndResumeWithNoFlagsEndsAsAnUninterruptedRun) {
   TempDir tmp("careful_sigint");
   const std::string whole = tmp / "whole", cut = tmp / "cut";
@@ -284,13 +293,13 @@ TEST(CarefulCliWords, UsageErrorsAreOurSentences) {
        "minicnn: error: train: unknown flag '--epoch' (did you mean '--epochs'?)"},
       {"train --dataset mnist --lr", "minicnn: error: --lr: expected a value, but got none"},
       {"train --dataset mnist --drop-last maybe",
-       "minicnn: error: --drop-last: expected true or false, but got 'maybe'"},
+       "minicnn: error: --drop-last: expected true or false (or 1 or 0), but got 'maybe'"},
       {"train --dataset mnist --nesterov perhaps",
-       "minicnn: error: --nesterov: expected true or false, but got 'perhaps'"},
+       "minicnn: error: --nesterov: expected true or false (or 1 or 0), but got 'perhaps'"},
       {"train --dataset mnist --nesterov 2",
-       "minicnn: error: --nesterov: expected true or false, but got '2'"},
+       "minicnn: error: --nesterov: expected true or false (or 1 or 0), but got '2'"},
       {"train --dataset mnist --drop-last yes",
-       "minicnn: error: --drop-last: expected true or false, but got 'yes'"},
+       "minicnn: error: --drop-last: expected true or false (or 1 or 0), but got 'yes'"},
       {"study --dataset mnist --model lenet5 --pool max3s2p1 --out x",
        "minicnn: error: study: unknown flag '--pool' (a study names the pooling layers it compares with "
        "--variants"},

@@ -188,7 +188,7 @@ CLI::Validator true_or_false() {
         std::transform(lower.begin(), lower.end(), lower.begin(),
                        [](unsigned char c) { return std::tolower(c); });
         if (lower == "true" || lower == "false" || lower == "1" || lower == "0") return "";
-        return fmt::format("expected true or false, but got '{}'", text);
+        return fmt::format("expected true or false (or 1 or 0), but got '{}'", text);
       },
       "", "");
 }

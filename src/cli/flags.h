@@ -27,8 +27,8 @@ CLI::Validator seed_value();
 CLI::Validator number_in(double lo, double hi, bool lo_open = false, bool hi_open = false);
 /// Accepts one of `choices`: "--optimizer: expected sgd, adam or adamw, but got 'sgdd'".
 CLI::Validator one_of(std::vector<std::string> choices);
-/// Accepts true, false, 1 or 0 (any case) for a boolean option: "--nesterov: expected true or false, but got
-/// '2'" (CLI11 alone would read any non-zero number, or yes/on/enable, as true).
+/// Accepts true, false, 1 or 0 (any case) for a boolean option: "--nesterov: expected true or false (or 1 or
+/// 0), but got '2'" (CLI11 alone would read any non-zero number, or yes/on/enable, as true).
 CLI::Validator true_or_false();
 
 /// `--tta` of eval and predict: test-time augmentation level 0 (none, the default), 1 or 2.

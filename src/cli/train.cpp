@@ -287,14 +287,13 @@ std::optional<TrainConfig> recorded_run(const std::string& out) {
 }
 
 // The line an interrupted run ends with: what was kept and how to continue.
-std::string interrupted_line(const TrainResult& r, const TrainConfig& config, int64_t batches,
-                             bool replaced_previous) {
+std::string interrupted_line(const TrainResult& r, const TrainConfig& config, bool replaced_previous) {
   const std::string resume = "minicnn train --out " + shell_quote(config.out_dir) + " --resume";
   if (r.has_checkpoint) {
-    const std::string where =
-        r.checkpoint_batches > 0
-            ? fmt::format("epoch {}, batch {} of {}", r.checkpoint_epochs + 1, r.checkpoint_batches, batches)
-            : fmt::format("the end of epoch {}", r.checkpoint_epochs);
+    const std::string where = r.checkpoint_batches > 0
+                                  ? fmt::format("epoch {}, batch {} of {}", r.checkpoint_epochs + 1,
+                                                r.checkpoint_batches, r.checkpoint_epoch_batches)
+                                  : fmt::format("the end of epoch {}", r.checkpoint_epochs);
     return fmt::format("interrupted; kept a checkpoint at {} in '{}'; continue with: {}", where,
                        config.out_dir, resume);
   }
@@ -328,9 +327,7 @@ void run_train(const TrainCommand& cmd) {
   ProgressDisplay display;
   TrainCallbacks callbacks = display.callbacks();
   bool replaced_previous = false;
-  int64_t batches = 0;
   callbacks.on_start = [&](const TrainStart& s) {
-    batches = s.batches_per_epoch;
     std::printf("%s\n", describe_run(s).c_str());
     for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
     const Lookahead& lookahead = s.config->recipe.lookahead;
@@ -358,7 +355,7 @@ void run_train(const TrainCommand& cmd) {
   callbacks.should_stop = [] { return InterruptGuard::requested(); };
   const TrainResult r = train(config, data, policy, callbacks);
   if (r.interrupted)
-    throw Interrupted(InterruptGuard::exit_code(), interrupted_line(r, config, batches, replaced_previous));
+    throw Interrupted(InterruptGuard::exit_code(), interrupted_line(r, config, replaced_previous));
   if (r.already_finished) {
     std::printf(
         "the run in '%s' has already finished (%s); nothing to do (a larger --epochs extends it)\n"

@@ -113,14 +113,13 @@ std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const 
   const auto epochs = [](double n) { return fmt::format("{:g} epoch{}", n, n == 1 ? "" : "s"); };
   MINICNN_CHECK(wanted >= done, "train: --epochs ", wanted, " is fewer than the ", epochs(done),
                 " the run in '", config.out_dir, "' has done; give --epochs ", done, " or more");
-  MINICNN_CHECK(
-      wanted <= run.recipe.epochs || schedule_extends(run.recipe, wanted),
-      "train: --epochs ", wanted, " would extend the run in '", config.out_dir, "', planned for ",
-      epochs(run.recipe.epochs), ", but its ", schedule_name(run.recipe.schedule),
-      " schedule set the learning rate of every epoch from that number, so the epochs already done "
-      "would not be those of a ",
-      wanted, "-epoch run; start a new run with --epochs ", wanted,
-      " (or use --schedule none, which extends)");
+  MINICNN_CHECK(wanted <= run.recipe.epochs || schedule_extends(run.recipe, wanted), "train: --epochs ",
+                wanted, " would extend the run in '", config.out_dir, "', planned for ",
+                epochs(run.recipe.epochs), ", but its ", schedule_name(run.recipe.schedule),
+                " schedule set the learning rate of every epoch from that number, so the epochs already done "
+                "would not be those of a ",
+                wanted, "-epoch run; start a new run with --epochs ", wanted,
+                " (a run with --schedule none or step can be extended later)");
   return ckpt;
 }
 
@@ -279,6 +278,12 @@ void announce(const Session& s, bool resumed, bool replaces_previous) {
   s.callbacks.on_start(start);
 }
 
+// The steps epoch `epoch` runs: all of an epoch's batches but in a last epoch cut short.
+int64_t batches_in(const Session& s, int64_t epoch) {
+  const int64_t per_epoch = s.loader->num_batches();
+  return std::min(per_epoch, s.total_steps - epoch * per_epoch);
+}
+
 void save_checkpoint_now(Session& s) {
   s.meta.history_json = history_to_json(s.history);
   TrainState state = s.state;
@@ -289,6 +294,7 @@ void save_checkpoint_now(Session& s) {
   s.result.has_checkpoint = true;
   s.result.checkpoint_epochs = s.state.epochs_done;
   s.result.checkpoint_batches = s.state.step_in_epoch;
+  s.result.checkpoint_epoch_batches = batches_in(s, s.state.epochs_done);
 }
 
 [[noreturn]] void stop_on_non_finite(const Session& s, const std::string& what, int64_t epoch, int64_t b,
@@ -327,12 +333,6 @@ void train_step(Session& s, int64_t epoch, int64_t b, double lr) {
   st.epoch_seen += batch.size;
   st.step_in_epoch = b + 1;
   ++st.global_step;
-}
-
-// The steps epoch `epoch` runs: all of an epoch's batches but in a last epoch cut short.
-int64_t batches_in(const Session& s, int64_t epoch) {
-  const int64_t per_epoch = s.loader->num_batches();
-  return std::min(per_epoch, s.total_steps - epoch * per_epoch);
 }
 
 void report_batch(const Session& s, int64_t epoch, int64_t b) {

@@ -97,11 +97,11 @@ struct TrainResult {
   double peak_rss_mib = 0;
   bool already_finished = false;  // --resume found a finished run and did nothing
   bool interrupted = false;       // should_stop() asked the run to stop
-  /// Where the kept checkpoint stands: epochs done and batches done in the next epoch; both 0 with
-  /// `has_checkpoint` false when the run stopped before it wrote one (an --overwrite then put the
-  /// previous contents back).
+  /// Where the kept checkpoint stands: epochs done, and batches done of the batches the next epoch runs
+  /// (fewer than an epoch's in a last epoch cut short); all 0 with `has_checkpoint` false when the run
+  /// stopped before it wrote one (an --overwrite then put the previous contents back).
   bool has_checkpoint = false;
-  int64_t checkpoint_epochs = 0, checkpoint_batches = 0;
+  int64_t checkpoint_epochs = 0, checkpoint_batches = 0, checkpoint_epoch_batches = 0;
   std::string out_dir;
 };
 
