@@ -131,17 +131,30 @@ TEST(Cli, TrainEvalAndResumeOnATinyDataSet) {
   EXPECT_TRUE(contains(again.output, "already finished")) << again.output;
 }
 
+// `train` of lenet5 for one epoch, with `flags`, on a tiny MNIST written into `tmp` (the run in tmp/run).
+testing::CommandResult train_lenet5_on_tiny_mnist(const TempDir& tmp, const std::string& flags) {
+  testing::write_tiny_mnist(tmp.path().string(), 64, 32);
+  return run_cli("train --dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run") +
+                 " --model lenet5 --epochs 1 " + flags);
+}
+
 // torch.optim.Adam has no nesterov argument: asking for it is an error, not a silent no-op.
 TEST(Cli, NesterovWithAdamIsRefused) {
   TempDir tmp("cli_nesterov");
-  testing::write_tiny_mnist(tmp.path().string(), 64, 32);
-  const auto r = run_cli("train --dataset mnist --data " + tmp.path().string() + " --out " + (tmp / "run") +
-                         " --model lenet5 --epochs 1 --optimizer adam --nesterov true");
+  const auto r = train_lenet5_on_tiny_mnist(tmp, "--optimizer adam --nesterov true");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(contains(r.output,
                        "train: --nesterov applies to SGD (torch.optim.SGD's nesterov), but the "
                        "optimizer is adam; leave --nesterov out or use --optimizer sgd"))
       << r.output;
+}
+
+// The banner says that --pool swapped the preset's pooling layers.
+TEST(Cli, TheBannerNamesThePoolingVariant) {
+  TempDir tmp("cli_pool_banner");
+  const auto r = train_lenet5_on_tiny_mnist(tmp, "--pool avg2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "training lenet5 with avg2 pooling on ")) << r.output;
 }
 
 // eval --tta gives the accuracy the trainer's final evaluation recorded with the same level.

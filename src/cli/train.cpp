@@ -253,9 +253,11 @@ std::string describe_run(const TrainStart& s) {
   std::string where = s.resumed ? fmt::format("resuming '{}' at epoch {}, batch {}: ", c.out_dir,
                                               s.start_epoch, s.start_batch)
                                 : std::string();
+  const std::string model =
+      c.pool_variant.empty() ? c.model_name : fmt::format("{} with {} pooling", c.model_name, c.pool_variant);
   return fmt::format(
       "{}training {} on {} ({}, {} test) for {}: {}, batch {}, {}, {} augmentation{}; device {}, {}", where,
-      c.model_name, s.data_name, count_of(s.train_images, "training image"), fmt::group_digits(s.test_images),
+      model, s.data_name, count_of(s.train_images, "training image"), fmt::group_digits(s.test_images),
       count_of(r.epochs, "epoch"), describe_optimizer(r), r.batch_size, describe_schedule(r.schedule),
       r.augment == Augment::None ? "no" : augment_name(r.augment), describe_recipe_extras(r), c.device.str(),
       count_of(num_threads(), "thread"));
