@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 
 #include <minicnn/host_device.h>
 
@@ -23,8 +24,8 @@ struct ImageView {
 };
 
 /// The index along an axis of `n` pixels that output index `i` reads under a flip or shift of that axis,
-/// or -1 where it reads zero padding (a shift past the edge without `reflect`). With `reflect`, requires
-/// |shift| < n, as torch's 'reflect' padding does (the loader and view_images check it).
+/// or -1 where it reads zero padding (a shift past the edge without `reflect`). Requires view_fits() of the
+/// view (the loader, view_images and train check it).
 MINICNN_HD int64_t view_source_index(int64_t n, int64_t i, int64_t shift, bool flip_after, bool reflect,
                                      bool flip_before) {
   int64_t j = (flip_after ? n - 1 - i : i) + shift;
@@ -33,6 +34,12 @@ MINICNN_HD int64_t view_source_index(int64_t n, int64_t i, int64_t shift, bool f
     j = j < 0 ? -j : 2 * (n - 1) - j;  // torch's 'reflect': the edge is not repeated
   }
   return flip_before ? n - 1 - j : j;
+}
+
+/// Whether `v` can read an H x W image: a reflecting shift must be smaller than the image along each axis, as
+/// torch's 'reflect' padding must be (view_source_index relies on it; a zero-padded view always can).
+inline bool view_fits(const ImageView& v, int64_t H, int64_t W) {
+  return !v.reflect || (std::abs(v.dy) < H && std::abs(v.dx) < W);
 }
 
 /// A byte as the network sees it: pixel * scale + shift, where scale = 1 / (255 std) and shift = -mean / std

@@ -4,7 +4,6 @@
 #include <minicnn/loader.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include <minicnn/check.h>
 #include <minicnn/mix.h>
@@ -20,12 +19,10 @@ namespace {
 // flip-translate's largest shift, in pixels along each axis.
 constexpr int64_t kFlipTranslateShift = 2;
 
-// torch's 'reflect' padding needs the padding smaller than the image along each axis (the edge is not
-// repeated, so only then does one reflection land inside it); view_source_index relies on this.
+// view_fits, or an error naming `component`.
 void check_reflect_fits(const ImageView& v, int64_t H, int64_t W, const char* component) {
-  if (!v.reflect) return;
   MINICNN_CHECK(
-      std::abs(v.dy) < H && std::abs(v.dx) < W, component, ": a shift of (", v.dy, ", ", v.dx,
+      view_fits(v, H, W), component, ": a shift of (", v.dy, ", ", v.dx,
       ") with reflect padding needs images larger than the shift along each axis (torch's 'reflect' "
       "padding is smaller than the input), but got ",
       H, "x", W, " images");

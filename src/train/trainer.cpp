@@ -88,12 +88,15 @@ void check_recipe(const TrainConfig& config, const DatasetSplit& data) {
                 "train: --limit-train should be ", "a count from 1 to ", data.train.size(),
                 " (the training images of ", data.train.name, "), but got ", config.limit_train);
   const Shape data_chw{data.train.channels, data.train.height, data.train.width};
-  // Checked now rather than when the final evaluation reaches view_images, after the whole run.
-  MINICNN_CHECK(
-      recipe.tta < 2 || (data.test.height > 1 && data.test.width > 1),
-      "train: --tta 2 also reads each test image shifted by one pixel with reflect padding, which needs "
-      "images of at least 2x2, but the data set '",
-      data.test.name, "' has ", data.test.height, "x", data.test.width, " images");
+  // Checked now rather than when the final evaluation reaches view_images, after the whole run (only level
+  // 2's one-pixel reflecting shifts can fail).
+  for (const auto& [view, weight] : tta_views(recipe.tta)) {
+    MINICNN_CHECK(
+        view_fits(view, data.test.height, data.test.width), "train: --tta ", recipe.tta,
+        " also reads each test image shifted by one pixel with reflect padding, which needs images of "
+        "at least 2x2, but the data set '",
+        data.test.name, "' has ", data.test.height, "x", data.test.width, " images");
+  }
   MINICNN_CHECK(data_chw == config.input_chw, "train: the model expects images of shape ", config.input_chw,
                 " (C, H, W), but the data set '", data.train.name, "' has ", data_chw);
 }
