@@ -208,10 +208,7 @@ TEST(Airbench94, PoolVariantsReplaceTheBlocksPoolsAndKeepTheGlobalHead) {
 
 // One 4x4 single-channel image whose pixel (h, w) is 16 h + w, for reading where a view takes pixels.
 ImageDataset numbered_image() {
-  ImageDataset d;
-  d.name = "numbered";
-  d.channels = 1;
-  d.height = d.width = 4;
+  ImageDataset d = testing::image_set("numbered", 1, 4, 4);
   d.classes = {"a"};
   for (int i = 0; i < 16; ++i) d.images.push_back(static_cast<uint8_t>((i / 4) * 16 + i % 4));
   d.labels = {0};
@@ -250,10 +247,7 @@ TEST(DataLoader, ViewsReflectShiftAndFlipAsTorchsPaddingAndFlipDo) {
 TEST(DataLoader, FlipTranslateFlipsEachImageOnceAndEveryImageEverySecondEpoch) {
   // 64 images 8x8 whose pixel (h, w) is 20 w: a shift of up to 2 keeps columns 3 and 4 in order, so
   // whether column 3 is brighter than column 4 says whether the image was flipped.
-  ImageDataset d;
-  d.name = "columns";
-  d.channels = 1;
-  d.height = d.width = 8;
+  ImageDataset d = testing::image_set("columns", 1, 8, 8);
   d.classes = {"a"};
   for (int n = 0; n < 64; ++n) {
     for (int i = 0; i < 64; ++i) d.images.push_back(static_cast<uint8_t>(20 * (i % 8)));
@@ -284,10 +278,7 @@ TEST(DataLoader, FlipTranslateFlipsEachImageOnceAndEveryImageEverySecondEpoch) {
 
 // torch's 'reflect' padding must be smaller than the image; a larger shift would read outside it.
 TEST(DataLoader, ReflectPaddingWiderThanTheImageIsRefused) {
-  ImageDataset d;
-  d.name = "tiny";
-  d.channels = 1;
-  d.height = d.width = 2;
+  ImageDataset d = testing::image_set("tiny", 1, 2, 2);
   d.classes = {"a"};
   d.images = {0, 1, 2, 3};
   d.labels = {0};

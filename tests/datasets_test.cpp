@@ -14,6 +14,7 @@ namespace minicnn {
 namespace {
 
 using testing::error_of;
+using testing::image_set;
 using testing::TempDir;
 using testing::write_bytes;
 
@@ -85,16 +86,6 @@ TEST(Mnist, MissingDirectoryFileAndCountMismatchAreClear) {
             "MNIST: 't10k-images-idx3-ubyte' holds 10 images but 't10k-labels-idx1-ubyte' holds 9 labels");
   write_bytes(tmp / "t10k-labels-idx1-ubyte", std::string("\x1f\x8b\x08\x00garbage", 11));
   EXPECT_NE(error_of([&] { load_mnist(tmp.path().string()); }).find("is not a valid gzip file"), std::string::npos);
-}
-
-// A data set of C x H x W images with no images yet.
-ImageDataset image_set(const char* name, int64_t channels, int64_t height, int64_t width) {
-  ImageDataset d;
-  d.name = name;
-  d.channels = channels;
-  d.height = height;
-  d.width = width;
-  return d;
 }
 
 ImageDataset counting_dataset(int64_t n) {

@@ -158,6 +158,15 @@ std::string idx_images(int64_t n, int64_t h, int64_t w, uint64_t seed) {
   return out;
 }
 
+ImageDataset image_set(const char* name, int64_t channels, int64_t height, int64_t width) {
+  ImageDataset d;
+  d.name = name;
+  d.channels = channels;
+  d.height = height;
+  d.width = width;
+  return d;
+}
+
 void write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test) {
   fs::create_directories(dir);
   write_bytes(dir + "/train-images-idx3-ubyte", idx_images(n_train, 28, 28, 11));

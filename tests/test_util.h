@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <minicnn/dataset.h>
 #include <minicnn/loader.h>
 #include <minicnn/recipe.h>
 
@@ -67,6 +68,8 @@ std::string idx_images(int64_t n, int64_t h, int64_t w, uint64_t seed);
 std::string idx_labels(int64_t n, uint64_t seed);
 /// Writes the four MNIST files of a tiny data set (n_train, n_test images of 28x28) into `dir`.
 void write_tiny_mnist(const std::string& dir, int64_t n_train = 256, int64_t n_test = 64);
+/// A data set of C x H x W images with no images, labels or classes yet.
+ImageDataset image_set(const char* name, int64_t channels, int64_t height, int64_t width);
 
 /// An image folder (train/, test/) of 3 classes of size x size RGB PNGs ("bottom", "middle", "top"): a
 /// bright horizontal band in the class's third of the image, over noise.

@@ -128,9 +128,7 @@ TEST_F(Trainer, ResumeRefusesAnotherConfiguration) {
 
 TEST(TrainerChecks, TestTimeShiftsOfImagesTooSmallForThemAreRefusedBeforeTraining) {
   TempDir out("train_tta_1x1");
-  ImageDataset one_pixel;
-  one_pixel.name = "dots";
-  one_pixel.channels = one_pixel.height = one_pixel.width = 1;
+  ImageDataset one_pixel = testing::image_set("dots", 1, 1, 1);
   one_pixel.classes = {"a", "b"};
   one_pixel.images = {0, 255};
   one_pixel.labels = {0, 1};
